@@ -1,0 +1,162 @@
+/**
+ * The contract between the 0-db engine (storage: namespaces, data + index files, recovery)
+ * and the RESP server (protocol, commands, auth, sync batching).
+ *
+ * The engine is synchronous on its hot path (SET/GET/DEL run to completion without awaiting),
+ * so the server can answer a pipelined batch in one pass and write all replies at once.
+ * Durability is explicit: writes are appended to the OS (write(2)) before the call returns;
+ * `sync()` fsyncs every file written since the last sync. The server decides when to call it
+ * (`--sync`: once per event-loop tick before the replies of that tick are sent; otherwise every
+ * `--synctime` seconds).
+ */
+
+export type NamespaceMode = 'user' | 'seq';
+
+/** Properties a namespace carries on disk (0-db's NSSET/NSINFO fields). */
+export interface NamespaceProps {
+  /** Bytes of live payload allowed; 0 = unlimited. Enforced byte-exactly on SET. */
+  maxsize: number;
+  /** Empty string = no password. */
+  password: string;
+  /** A public namespace is readable by anyone; if it also has a password, writes need it. */
+  public: boolean;
+  mode: NamespaceMode;
+  /** Refuse writes (0-db `NSSET ns lock 1`). */
+  locked: boolean;
+  /** Refuse writes but keep reads; set by the admin (0-db `NSSET ns freeze 1`). */
+  frozen: boolean;
+}
+
+export interface NamespaceStats {
+  name: string;
+  /** Live keys. */
+  entries: number;
+  /** Sum of live payload bytes (what maxsize limits). */
+  dataSizeBytes: number;
+  /** Bytes of data files on disk, dead entries included. */
+  dataDiskBytes: number;
+  /** Bytes of index files on disk. */
+  indexDiskBytes: number;
+  /** Current (write) data file id. */
+  dataFileId: number;
+  /** Current index file id. */
+  indexFileId: number;
+  /** Next sequential id (seq mode). */
+  nextId: number;
+  /** Unix seconds of the namespace's creation. */
+  created: number;
+}
+
+export interface EntryInfo {
+  key: Buffer;
+  /** Payload length in bytes. */
+  size: number;
+  /** Unix seconds of the write that made this version. */
+  timestamp: number;
+  crc: number;
+}
+
+/** Result of a SET: the key that was written, or null when the payload was identical (0-db answers nil). */
+export type SetResult = Buffer | null;
+
+export interface ScanPage {
+  /** Opaque cursor to pass back to continue after the last returned entry. */
+  cursor: Buffer;
+  entries: EntryInfo[];
+}
+
+export interface HistoryEntry extends EntryInfo {
+  payload: Buffer;
+  /** Opaque position to pass back to get the version before this one; null when this is the first. */
+  previous: Buffer | null;
+}
+
+/** Engine errors carry a stable code; the server maps them to 0-db's error texts. */
+export type EngineErrorCode =
+  | 'ENOTFOUND' // key not found
+  | 'ECORRUPT' // CRC mismatch on read
+  | 'EMAXSIZE' // namespace maxsize would be exceeded
+  | 'EBADKEY' // key too long, or seq-mode key that is not an existing id
+  | 'EREADONLY' // locked / frozen namespace
+  | 'ENSEXISTS'
+  | 'ENSNOTFOUND'
+  | 'ENSNAME' // invalid namespace name
+  | 'EBADCURSOR'
+  | 'EIO';
+
+export class EngineError extends Error {
+  constructor(
+    readonly code: EngineErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export interface Namespace {
+  readonly name: string;
+  readonly props: Readonly<NamespaceProps>;
+  /** user mode: key 1..255 bytes. seq mode: empty key = append (returns the new id as 8-byte LE), an existing id = update. */
+  set(key: Buffer, value: Buffer): SetResult;
+  /** null when absent; throws EngineError('ECORRUPT') when the stored CRC does not match. */
+  get(key: Buffer): Buffer | null;
+  /** Appends a tombstone; throws ENOTFOUND when absent. */
+  del(key: Buffer): void;
+  exists(key: Buffer): boolean;
+  /** null when absent, true when the stored payload matches its CRC, false otherwise. */
+  check(key: Buffer): boolean | null;
+  info(key: Buffer): EntryInfo | null;
+  /** Opaque cursor positioned at this key (KEYCUR), null when absent. */
+  cursorOf(key: Buffer): Buffer | null;
+  /** Entries after `cursor` (null = from the start) in write order; `reverse` walks backward (RSCAN). */
+  scan(cursor: Buffer | null, count: number, reverse: boolean): ScanPage;
+  /** The version at `position` (null = the current one) with a pointer to the previous version. */
+  history(key: Buffer, position: Buffer | null): HistoryEntry | null;
+  stats(): NamespaceStats;
+  setProps(patch: Partial<NamespaceProps>): void;
+  /** Removes every entry (0-db FLUSH): data and index files are reset. */
+  flush(): void;
+}
+
+export type HookEvent =
+  | 'ready'
+  | 'close'
+  | 'jump-data'
+  | 'jump-index'
+  | 'crash'
+  | 'namespace-created'
+  | 'namespace-deleted'
+  | 'namespace-updated'
+  | 'namespace-reloaded'
+  | 'namespace-closing';
+
+export interface EngineOptions {
+  dataDir: string;
+  indexDir: string;
+  /** Default mode for new namespaces; 'mix' lets each namespace choose (NSSET ns mode). */
+  mode: NamespaceMode | 'mix';
+  /** Data file rotation size in bytes (0-db --datasize, default 256 MiB). */
+  datasize: number;
+  /** Default maxsize for new namespaces (0 = unlimited). */
+  maxsize: number;
+  /** Called on hook-worthy events; the server runs the --hook program. */
+  onHook?: (event: HookEvent, args: string[]) => void;
+  /** Called on recovery events (truncated torn tail, rebuilt index) for logs. */
+  onRecovery?: (namespace: string, message: string) => void;
+}
+
+export interface Engine {
+  readonly options: Readonly<EngineOptions>;
+  namespace(name: string): Namespace | undefined;
+  /** Creates a namespace (name: 1..128 chars, no '/' or '..'); throws ENSEXISTS. */
+  create(name: string, props?: Partial<NamespaceProps>): Namespace;
+  /** Deletes a namespace and its files; 'default' cannot be deleted. */
+  remove(name: string): void;
+  list(): string[];
+  /** fsyncs every file written since the last sync; resolves when durable. */
+  sync(): Promise<void>;
+  /** Same as sync() but blocking (used at shutdown and in tests). */
+  syncNow(): void;
+  close(): void;
+}

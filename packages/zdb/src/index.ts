@@ -1,0 +1,2 @@
+export { zdbCommand } from './cli.ts';
+export * from './engine/types.ts';
