@@ -4,10 +4,12 @@
  *
  * The engine is synchronous on its hot path (SET/GET/DEL run to completion without awaiting),
  * so the server can answer a pipelined batch in one pass and write all replies at once.
- * Durability is explicit: writes are appended to the OS (write(2)) before the call returns;
- * `sync()` fsyncs every file written since the last sync. The server decides when to call it
- * (`--sync`: once per event-loop tick before the replies of that tick are sent; otherwise every
- * `--synctime` seconds).
+ * Writes are staged in memory (reads see them at once) and reach the OS in one write(2) per file
+ * when `commit()` runs; the server calls `commit()` once per batch of commands, before it sends
+ * that batch's replies, so nothing is acknowledged that a process crash could lose.
+ * `sync()` commits and then fsyncs every file written since the last sync. The server decides
+ * when to call it (`--sync`: once per event-loop tick, before the replies of that tick are sent,
+ * batched across clients; otherwise every `--synctime` seconds).
  */
 
 export type NamespaceMode = 'user' | 'seq';
@@ -154,7 +156,9 @@ export interface Engine {
   /** Deletes a namespace and its files; 'default' cannot be deleted. */
   remove(name: string): void;
   list(): string[];
-  /** fsyncs every file written since the last sync; resolves when durable. */
+  /** Writes every staged append to the OS (one write per file); cheap when nothing is staged. */
+  commit(): void;
+  /** commit() then fsync every file written since the last sync; resolves when durable. */
   sync(): Promise<void>;
   /** Same as sync() but blocking (used at shutdown and in tests). */
   syncNow(): void;
