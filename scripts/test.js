@@ -31,7 +31,16 @@ if (chosen.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-timeout=600000', ...chosen],
+  [
+    '--import',
+    './packages/cli/src/polyfills.js',
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=600000',
+    ...chosen,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
