@@ -1,0 +1,192 @@
+/**
+ * Append-only file pair writer for one namespace: the current data file and its index file,
+ * with in-memory staging so a whole batch reaches the OS in one write per file.
+ */
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { DATA_MAGIC, dataFileName, INDEX_MAGIC, indexFileName, MAGIC_SIZE } from './format.ts';
+
+class Stage {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  length = 0;
+  /** Bytes of the file already handed to the OS. */
+  committed = 0;
+
+  reserve(n: number): number {
+    if (this.length + n > this.buf.length) {
+      let size = this.buf.length * 2;
+      while (size < this.length + n) size *= 2;
+      const next = Buffer.allocUnsafe(size);
+      this.buf.copy(next, 0, 0, this.length);
+      this.buf = next;
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+
+  /** Position in the file of the next staged byte. */
+  get end(): number {
+    return this.committed + this.length;
+  }
+
+  flush(fd: number): void {
+    let done = 0;
+    while (done < this.length) done += writeSync(fd, this.buf, done, this.length - done);
+    this.committed += this.length;
+    this.length = 0;
+    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
+  }
+}
+
+export class Storage {
+  fileId = 0;
+  private dataFd = -1;
+  private indexFd = -1;
+  readonly data = new Stage();
+  readonly index = new Stage();
+  private readonly readFds = new Map<number, number>();
+  private dirtyFds = new Set<number>();
+  private syncing: Promise<void> | null = null;
+
+  constructor(
+    readonly dataDir: string,
+    readonly indexDir: string,
+  ) {}
+
+  dataPath(id: number): string {
+    return join(this.dataDir, dataFileName(id));
+  }
+
+  indexPath(id: number): string {
+    return join(this.indexDir, indexFileName(id));
+  }
+
+  /** Opens (creating when needed) the file pair `id` for appending. */
+  openForAppend(id: number): void {
+    this.closeWriters();
+    this.fileId = id;
+    this.dataFd = openSync(this.dataPath(id), 'a+');
+    this.indexFd = openSync(this.indexPath(id), 'a+');
+    this.data.committed = fstatSync(this.dataFd).size;
+    this.index.committed = fstatSync(this.indexFd).size;
+    this.data.length = 0;
+    this.index.length = 0;
+    if (this.data.committed === 0) {
+      writeSync(this.dataFd, DATA_MAGIC);
+      this.data.committed = MAGIC_SIZE;
+    }
+    if (this.index.committed === 0) {
+      writeSync(this.indexFd, INDEX_MAGIC);
+      this.index.committed = MAGIC_SIZE;
+    }
+    this.dirtyFds.add(this.dataFd);
+    this.dirtyFds.add(this.indexFd);
+  }
+
+  get staged(): boolean {
+    return this.data.length > 0 || this.index.length > 0;
+  }
+
+  /** Hands staged bytes to the OS: data first, so an index record never points past its data. */
+  commit(): void {
+    if (this.data.length > 0) {
+      this.data.flush(this.dataFd);
+      this.dirtyFds.add(this.dataFd);
+    }
+    if (this.index.length > 0) {
+      this.index.flush(this.indexFd);
+      this.dirtyFds.add(this.indexFd);
+    }
+  }
+
+  /** Reads `length` bytes at `position` of data file `id`, from staging when not yet committed. */
+  read(id: number, position: number, length: number): Buffer {
+    if (id === this.fileId && position >= this.data.committed) {
+      const at = position - this.data.committed;
+      return Buffer.from(this.data.buf.subarray(at, at + length));
+    }
+    const out = Buffer.allocUnsafe(length);
+    const fd = this.readFd(id);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(fd, out, done, length - done, position + done);
+      if (n === 0) throw new Error(`short read in ${dataFileName(id)} at ${position}`);
+      done += n;
+    }
+    return out;
+  }
+
+  private readFd(id: number): number {
+    if (id === this.fileId && this.dataFd >= 0) return this.dataFd;
+    let fd = this.readFds.get(id);
+    if (fd === undefined) {
+      if (this.readFds.size >= 64) this.closeReaders();
+      fd = openSync(this.dataPath(id), 'r');
+      this.readFds.set(id, fd);
+    }
+    return fd;
+  }
+
+  syncNow(): void {
+    this.commit();
+    for (const fd of this.dirtyFds) fdatasyncSync(fd);
+    this.dirtyFds.clear();
+  }
+
+  /** Commits then fdatasyncs the files written since the last sync; concurrent calls coalesce. */
+  sync(): Promise<void> {
+    this.commit();
+    if (this.syncing) {
+      return this.syncing.then(() => this.sync());
+    }
+    const fds = [...this.dirtyFds];
+    this.dirtyFds = new Set();
+    if (fds.length === 0) return Promise.resolve();
+    this.syncing = Promise.all(
+      fds.map(
+        (fd) => new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve()))),
+      ),
+    ).then(
+      () => {
+        this.syncing = null;
+      },
+      (e: unknown) => {
+        this.syncing = null;
+        throw e;
+      },
+    );
+    return this.syncing;
+  }
+
+  private closeReaders(): void {
+    for (const fd of this.readFds.values()) closeSync(fd);
+    this.readFds.clear();
+  }
+
+  private closeWriters(): void {
+    if (this.dataFd >= 0) {
+      this.commit();
+      closeSync(this.dataFd);
+      closeSync(this.indexFd);
+      this.dirtyFds.delete(this.dataFd);
+      this.dirtyFds.delete(this.indexFd);
+      this.dataFd = -1;
+      this.indexFd = -1;
+    }
+  }
+
+  /** Rotates to the next file pair (fdatasyncs the closed pair first). */
+  jump(): void {
+    this.commit();
+    fdatasyncSync(this.dataFd);
+    fdatasyncSync(this.indexFd);
+    this.openForAppend(this.fileId + 1);
+  }
+
+  close(): void {
+    this.syncNow();
+    this.closeWriters();
+    this.closeReaders();
+  }
+}
