@@ -1,2 +1,5 @@
 export { zdbCommand } from './cli.ts';
+export { type NamespaceInfo, ZdbClient, type ZdbClientOptions, ZdbError } from './client/client.ts';
+export { compactNamespace, DEFAULT_NAMESPACE, openEngine } from './engine/index.ts';
 export * from './engine/types.ts';
+export { DEFAULT_OPTIONS, VERSION, ZdbServer, type ZdbServerOptions } from './server/server.ts';

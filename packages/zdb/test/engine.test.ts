@@ -142,7 +142,7 @@ describe('engine: user mode', () => {
     const data = join(o.dataDir, 'default', 'zdb-data-00000');
     const bytes = readFileSync(data);
     const at = bytes.indexOf('PAYLOAD-TO-CORRUPT');
-    bytes[at + 3] ^= 0x01;
+    bytes[at + 3] = bytes[at + 3]! ^ 0x01;
     writeFileSync(data, bytes);
     e = openEngine(o);
     const n2 = e.namespace('default')!;

@@ -1,0 +1,160 @@
+/** One pipelined connection: requests are written as they come, replies matched in order. */
+import { connect, type Socket } from 'node:net';
+import { type Reply, ReplyError, ReplyParser } from '../resp/replies.ts';
+
+export type Arg = string | Buffer | number;
+
+export class ZdbError extends Error {
+  constructor(
+    message: string,
+    /** 'reply': the server answered an error; 'connection': the link failed; 'timeout'. */
+    readonly kind: 'reply' | 'connection' | 'timeout',
+  ) {
+    super(message);
+    this.name = 'ZdbError';
+  }
+}
+
+interface Pending {
+  resolve: (r: Reply) => void;
+  reject: (e: Error) => void;
+  at: number;
+}
+
+export function encodeCommand(args: Arg[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+export interface Endpoint {
+  host?: string;
+  port?: number;
+  path?: string;
+}
+
+export class PipelinedConnection {
+  private socket: Socket | null = null;
+  private readonly pending: Pending[] = [];
+  private readonly parser = new ReplyParser();
+  private ready: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  closed = false;
+
+  constructor(
+    private readonly endpoint: Endpoint,
+    private readonly timeoutMs: number,
+    /** Commands replayed on every (re)connect: AUTH, SELECT. */
+    private readonly setup: () => Arg[][],
+  ) {}
+
+  get inflight(): number {
+    return this.pending.length;
+  }
+
+  private open(): Promise<void> {
+    if (this.ready) return this.ready;
+    this.ready = new Promise<void>((resolve, reject) => {
+      const s = this.endpoint.path
+        ? connect(this.endpoint.path)
+        : connect(this.endpoint.port ?? 9900, this.endpoint.host ?? '127.0.0.1');
+      s.setNoDelay(true);
+      const fail = (e: Error) => {
+        this.failAll(new ZdbError(`connection failed: ${e.message}`, 'connection'));
+        this.ready = null;
+        this.socket = null;
+        reject(new ZdbError(`connection failed: ${e.message}`, 'connection'));
+      };
+      s.once('error', fail);
+      s.once('connect', () => {
+        s.off('error', fail);
+        s.on('error', () => {});
+        s.on('close', () => {
+          this.failAll(new ZdbError('connection closed', 'connection'));
+          this.ready = null;
+          this.socket = null;
+        });
+        s.on('data', (chunk: Buffer) => this.onData(chunk));
+        this.socket = s;
+        const steps = this.setup().map((args) => this.send(args));
+        Promise.all(steps).then(
+          () => resolve(),
+          (e: Error) => {
+            s.destroy();
+            reject(e);
+          },
+        );
+      });
+    });
+    return this.ready;
+  }
+
+  private onData(chunk: Buffer): void {
+    this.parser.push(chunk);
+    for (;;) {
+      let r: Reply | undefined;
+      try {
+        r = this.parser.next();
+      } catch (e) {
+        this.socket?.destroy(e as Error);
+        return;
+      }
+      if (r === undefined) break;
+      const p = this.pending.shift();
+      if (!p) continue;
+      if (r instanceof ReplyError) p.reject(new ZdbError(r.message, 'reply'));
+      else p.resolve(r);
+    }
+    if (this.pending.length === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.splice(0)) p.reject(e);
+  }
+
+  private send(args: Arg[]): Promise<Reply> {
+    return new Promise<Reply>((resolve, reject) => {
+      const s = this.socket;
+      if (!s) return reject(new ZdbError('not connected', 'connection'));
+      this.pending.push({ resolve, reject, at: Date.now() });
+      s.write(encodeCommand(args));
+      this.arm();
+    });
+  }
+
+  private arm(): void {
+    if (this.timer || this.timeoutMs <= 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const oldest = this.pending[0];
+      if (!oldest) return;
+      const waited = Date.now() - oldest.at;
+      if (waited >= this.timeoutMs) {
+        this.failAll(new ZdbError(`no reply within ${this.timeoutMs} ms`, 'timeout'));
+        this.socket?.destroy();
+      } else {
+        this.arm();
+      }
+    }, this.timeoutMs);
+    this.timer.unref();
+  }
+
+  async command(args: Arg[]): Promise<Reply> {
+    if (this.closed) throw new ZdbError('client closed', 'connection');
+    if (!this.socket) await this.open();
+    return this.send(args);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.socket?.end();
+    this.socket = null;
+  }
+}

@@ -1,0 +1,74 @@
+/** RESP2 reply encoding into a growable output buffer (one socket write per batch). */
+
+const CRLF = Buffer.from('\r\n');
+
+export class ReplyWriter {
+  buf = Buffer.allocUnsafe(16 * 1024);
+  length = 0;
+
+  private ensure(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.length);
+    this.buf = next;
+  }
+
+  raw(s: string): void {
+    this.ensure(s.length * 3);
+    this.length += this.buf.write(s, this.length, 'latin1');
+  }
+
+  bytes(b: Buffer): void {
+    this.ensure(b.length);
+    b.copy(this.buf, this.length);
+    this.length += b.length;
+  }
+
+  ok(): void {
+    this.raw('+OK\r\n');
+  }
+
+  status(s: string): void {
+    this.raw(`+${s}\r\n`);
+  }
+
+  /** An error reply; `message` is 0-db's error text (without the leading '-'). */
+  error(message: string): void {
+    this.raw(`-${message.replace(/[\r\n]/g, ' ')}\r\n`);
+  }
+
+  integer(n: number): void {
+    this.raw(`:${n}\r\n`);
+  }
+
+  nil(): void {
+    this.raw('$-1\r\n');
+  }
+
+  bulk(b: Buffer): void {
+    this.ensure(b.length + 16);
+    this.length += this.buf.write(`$${b.length}\r\n`, this.length, 'latin1');
+    b.copy(this.buf, this.length);
+    this.length += b.length;
+    CRLF.copy(this.buf, this.length);
+    this.length += 2;
+  }
+
+  bulkString(s: string): void {
+    this.bulk(Buffer.from(s));
+  }
+
+  array(n: number): void {
+    this.raw(`*${n}\r\n`);
+  }
+
+  /** Takes the encoded bytes (a copy) and resets the writer. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.length));
+    this.length = 0;
+    if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(16 * 1024);
+    return out;
+  }
+}
