@@ -1,0 +1,110 @@
+/** Test helpers: temp dirs, free ports, raw RESP exchanges, zdb child processes. */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Reply, ReplyParser } from '../src/resp/replies.ts';
+
+export const ZDB_BIN = new URL('../bin/zdb.js', import.meta.url).pathname;
+
+export function tempDir(prefix: string): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Writes `chunks` (each written separately, `gapMs` apart) on a fresh connection and collects
+ * `expected` replies; resolves early with what came if the server closes the connection.
+ */
+export function exchange(
+  port: number,
+  chunks: (string | Buffer)[],
+  expected: number,
+  gapMs = 0,
+): Promise<{ replies: Reply[]; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    const parser = new ReplyParser();
+    const replies: Reply[] = [];
+    let closed = false;
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`timeout: got ${replies.length}/${expected} replies`));
+    }, 15_000);
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ replies, closed });
+    };
+    s.on('data', (d) => {
+      parser.push(d);
+      for (let r = parser.next(); r !== undefined; r = parser.next()) replies.push(r);
+      if (replies.length >= expected) done();
+    });
+    s.on('close', () => {
+      closed = true;
+      done();
+    });
+    s.on('error', () => {});
+    s.on('connect', async () => {
+      for (const c of chunks) {
+        s.write(c);
+        if (gapMs) await new Promise((r) => setTimeout(r, gapMs));
+      }
+    });
+  });
+}
+
+export function resp(...args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Starts `zdb` as a real child process and resolves once it accepts connections. */
+export async function startZdbProcess(args: string[], port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [ZDB_BIN, '--port', String(port), ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`zdb exited: ${stderr}`);
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        r(true);
+      });
+      s.once('error', () => r(false));
+    });
+    if (ok) return child;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`zdb did not start: ${stderr}`);
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((r) => child.once('exit', (code) => r(code)));
+}
