@@ -56,6 +56,7 @@ interface Segment {
 class Connection {
   readonly parser: RequestParser;
   private readonly segments: Segment[] = [];
+  private ending = false;
   wrote = false;
 
   constructor(
@@ -77,9 +78,18 @@ class Connection {
   }
 
   send(buf: Buffer): void {
-    if (buf.length === 0) return;
-    if (this.segments.length === 0) this.write(buf);
-    else this.segments.push({ buf });
+    if (this.segments.length === 0) {
+      if (buf.length) this.write(buf);
+      if (this.ending) this.socket.end();
+    } else {
+      this.segments.push({ buf });
+    }
+  }
+
+  /** Closes the connection once every reply before this point has been sent. */
+  endAfterReplies(): void {
+    this.ending = true;
+    this.send(Buffer.alloc(0));
   }
 
   /** Reserves the next place in the reply stream for a reply that is not ready yet. */
@@ -95,6 +105,7 @@ class Connection {
       const b = this.segments.shift()!.buf!;
       if (b.length) this.write(b);
     }
+    if (this.ending && this.segments.length === 0) this.socket.end();
   }
 }
 
@@ -111,8 +122,8 @@ export class ZdbServer {
   private readonly conns = new Map<number, Connection>();
   private readonly out = new ReplyWriter();
   private readonly watchers = new Set<Watcher>();
-  private syncQueue: { conn: Connection; seg: Segment; buf: Buffer }[] = [];
-  private syncScheduled = false;
+  private tickQueue: { conn: Connection; seg: Segment; buf: Buffer }[] = [];
+  private tickScheduled = false;
   private syncTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
   private closing = false;
@@ -231,7 +242,7 @@ export class ZdbServer {
         if (!(e instanceof ProtocolError)) throw e;
         out.error(e.message);
         this.finishBatch(conn);
-        conn.socket.end();
+        conn.endAfterReplies();
         this.current = null;
         return;
       }
@@ -260,37 +271,39 @@ export class ZdbServer {
     this.current = null;
   }
 
-  /** Commits the engine and sends (or, with --sync and writes, schedules) this batch's replies. */
+  /**
+   * Sends this batch's replies. Replies that acknowledge writes wait for the end of the tick:
+   * then the engine commits once for every client of the tick (one write(2) per file) — and
+   * with --sync, fdatasyncs once — before any of them is sent.
+   */
   private finishBatch(conn: Connection): void {
-    this.engine.commit();
     if (this.out.length === 0) return;
     const buf = this.out.take();
-    if (this.options.sync && conn.wrote) {
-      conn.wrote = false;
-      this.syncQueue.push({ conn, seg: conn.hold(), buf });
-      if (!this.syncScheduled) {
-        this.syncScheduled = true;
-        setImmediate(() => this.flushSync());
-      }
-    } else {
+    if (!conn.wrote) {
       conn.send(buf);
+      return;
+    }
+    conn.wrote = false;
+    this.tickQueue.push({ conn, seg: conn.hold(), buf });
+    if (!this.tickScheduled) {
+      this.tickScheduled = true;
+      setImmediate(() => void this.flushTick());
     }
   }
 
-  private flushSync(): Promise<void> {
-    this.syncScheduled = false;
-    const queue = this.syncQueue;
-    this.syncQueue = [];
-    return this.engine.sync().then(
-      () => {
-        for (const q of queue) q.conn.release(q.seg, q.buf);
-      },
-      (e: Error) => {
-        this.options.log?.('error', 'sync failed', { error: e.message });
-        // Nothing may be acknowledged that is not durable: replace the replies with an error.
-        for (const q of queue) q.conn.release(q.seg, Buffer.from('-Internal Error: sync failed\r\n'));
-      },
-    );
+  private async flushTick(): Promise<void> {
+    this.tickScheduled = false;
+    const queue = this.tickQueue;
+    this.tickQueue = [];
+    try {
+      if (this.options.sync) await this.engine.sync();
+      else this.engine.commit();
+      for (const q of queue) q.conn.release(q.seg, q.buf);
+    } catch (e) {
+      this.options.log?.('error', 'write failed', { error: (e as Error).message });
+      // Nothing may be acknowledged that is not stored: replace the replies with an error.
+      for (const q of queue) q.conn.release(q.seg, Buffer.from('-Internal Error: write failed\r\n'));
+    }
   }
 
   private watch(session: Session, command: string, timeoutMs: number): void {
@@ -328,7 +341,7 @@ export class ZdbServer {
     for (const w of this.watchers) clearTimeout(w.timer);
     this.watchers.clear();
     const stopped = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    await this.flushSync();
+    await this.flushTick();
     for (const c of this.conns.values()) c.socket.end();
     const grace = new Promise<void>((r) => setTimeout(r, 2000).unref());
     await Promise.race([stopped, grace]);
