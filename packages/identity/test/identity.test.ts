@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import {
+  initIdentity,
+  loadIdentity,
+  newMnemonic,
+  openSealed,
+  seal,
+  TwinIdentity,
+  verify,
+} from '../src/index.ts';
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const home = () => {
+  const d = mkdtempSync(join(tmpdir(), 'twin-id-'));
+  dirs.push(d);
+  return d;
+};
+
+test('a 24-word mnemonic derives distinct signing and encryption keys, deterministically', () => {
+  const m = newMnemonic();
+  assert.equal(m.split(' ').length, 24);
+  const a = TwinIdentity.fromMnemonic('alice', m);
+  const b = TwinIdentity.fromMnemonic('alice', m);
+  assert.deepEqual(a.signingPublicKey, b.signingPublicKey);
+  assert.deepEqual(a.encryptionPublicKey, b.encryptionPublicKey);
+  assert.notDeepEqual(Buffer.from(a.signingPublicKey), Buffer.from(a.encryptionPublicKey));
+  const other = TwinIdentity.fromMnemonic('alice', newMnemonic());
+  assert.notDeepEqual(a.signingPublicKey, other.signingPublicKey);
+  assert.throws(() => TwinIdentity.fromMnemonic('x', m.replace(/^\w+/, 'zzzz')), { code: 'EMNEMONIC' });
+  const words = m.split(' ');
+  [words[0], words[1]] = [words[1]!, words[0]!];
+  if (words[0] !== words[1])
+    assert.throws(() => TwinIdentity.fromMnemonic('x', words.join(' ')), { code: 'EMNEMONIC' });
+});
+
+test('signatures are domain-separated and bound to exact bytes', () => {
+  const id = TwinIdentity.fromMnemonic('alice', newMnemonic());
+  const bytes = Buffer.from('{"a":1}');
+  const sig = id.sign('twin/test/v1', bytes);
+  assert.equal(verify('twin/test/v1', bytes, sig, id.signingPublicKey), true);
+  assert.equal(verify('twin/other/v1', bytes, sig, id.signingPublicKey), false, 'another context');
+  assert.equal(
+    verify('twin/test/v1', Buffer.from('{"a": 1}'), sig, id.signingPublicKey),
+    false,
+    'other bytes',
+  );
+  const bad = Buffer.from(sig);
+  bad[0] = bad[0]! ^ 1;
+  assert.equal(verify('twin/test/v1', bytes, bad, id.signingPublicKey), false);
+  assert.equal(verify('twin/test/v1', bytes, sig.subarray(1), id.signingPublicKey), false);
+  const mallory = TwinIdentity.fromMnemonic('mallory', newMnemonic());
+  assert.equal(verify('twin/test/v1', bytes, sig, mallory.signingPublicKey), false);
+});
+
+test('sealing: only the recipient opens; tampering is detected', () => {
+  const bob = TwinIdentity.fromMnemonic('bob', newMnemonic());
+  const eve = TwinIdentity.fromMnemonic('eve', newMnemonic());
+  const secret = Buffer.from('meet at noon');
+  const box = seal(secret, bob.encryptionPublicKey);
+  assert.equal(box.includes(secret), false);
+  assert.deepEqual(bob.open(box), secret);
+  assert.throws(() => eve.open(box), { code: 'ESEALED' });
+  const tampered = Buffer.from(box);
+  tampered[50] = tampered[50]! ^ 1;
+  assert.throws(() => bob.open(tampered), { code: 'ESEALED' });
+  assert.throws(() => openSealed(Buffer.alloc(10), new Uint8Array(32), new Uint8Array(32)), {
+    code: 'ESEALED',
+  });
+  assert.notDeepEqual(seal(secret, bob.encryptionPublicKey), box, 'fresh ephemeral key each time');
+});
+
+test('keystore: mode 0600, refuses to overwrite, restores from a mnemonic', () => {
+  const h = home();
+  const { identity, mnemonic } = initIdentity({ home: h, name: 'alice' });
+  const path = join(h, 'keystore.json');
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.throws(() => initIdentity({ home: h, name: 'alice' }), { code: 'EKEYSTORE' });
+  const loaded = loadIdentity(h);
+  assert.deepEqual(loaded.signingPublicKey, identity.signingPublicKey);
+  const h2 = home();
+  const restored = initIdentity({
+    home: h2,
+    name: 'alice',
+    mnemonic: `  ${mnemonic.toUpperCase()}\n`,
+  }).identity;
+  assert.deepEqual(restored.encryptionPublicKey, identity.encryptionPublicKey);
+});
+
+test('keystore encrypted with a passphrase: no mnemonic in clear, wrong passphrase refused', () => {
+  const h = home();
+  const { identity, mnemonic } = initIdentity({ home: h, name: 'carol', passphrase: 'correct horse' });
+  const text = readFileSync(join(h, 'keystore.json'), 'utf8');
+  assert.equal(text.includes(mnemonic.split(' ')[0]!) && text.includes(mnemonic), false);
+  assert.throws(() => loadIdentity(h), { code: 'EPASSPHRASE' });
+  assert.throws(() => loadIdentity(h, 'wrong'), { code: 'EPASSPHRASE' });
+  assert.deepEqual(loadIdentity(h, 'correct horse').signingPublicKey, identity.signingPublicKey);
+  const file = JSON.parse(text);
+  file.signingPublicKey = Buffer.alloc(32).toString('base64');
+  writeFileSync(join(h, 'keystore.json'), JSON.stringify(file));
+  assert.throws(
+    () => loadIdentity(h, 'correct horse'),
+    { code: 'EPASSPHRASE' },
+    'public key is bound as AAD',
+  );
+});
