@@ -14,7 +14,9 @@ import {
 } from '../src/index.ts';
 
 const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 const home = () => {
   const d = mkdtempSync(join(tmpdir(), 'twin-id-'));
   dirs.push(d);

@@ -303,7 +303,7 @@ describe('zdb server: protocol robustness', () => {
     const clients = Array.from({ length: 100 }, () => new ZdbClient({ port: s.port }));
     await Promise.all(clients.map((c, i) => c.set(`c${i}`, `client-${i}`)));
     const got = await Promise.all(clients.map((c, i) => c.get(`c${(i + 1) % 100}`)));
-    got.forEach((g, i) => assert.deepEqual(g, Buffer.from(`client-${(i + 1) % 100}`)));
+    for (const [i, g] of got.entries()) assert.deepEqual(g, Buffer.from(`client-${(i + 1) % 100}`));
     for (const c of clients) c.close();
   });
 
