@@ -1,6 +1,8 @@
 import { zdbCommand } from '@twin/zdb';
 import { Command } from 'commander';
 import { demoCommand } from './commands/demo.ts';
+import { initCommand } from './commands/identity.ts';
+import { lookupCommand, phonebookCommand } from './commands/phonebook.ts';
 
 export function program(): Command {
   const root = new Command('twin')
@@ -8,9 +10,21 @@ export function program(): Command {
     .showHelpAfterError();
   root.addCommand(zdbCommand('zdb'));
   root.addCommand(demoCommand());
+  root.addCommand(initCommand());
+  root.addCommand(phonebookCommand());
+  root.addCommand(lookupCommand());
   return root;
 }
 
+/** Runs the CLI: a failure prints a one-line reason and exits non-zero. */
 export async function main(argv: string[]): Promise<void> {
-  await program().parseAsync(argv);
+  try {
+    await program().parseAsync(argv);
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    console.error(
+      `twin: ${err.message}${err.code && !err.code.startsWith('commander') ? ` (${err.code})` : ''}`,
+    );
+    process.exit(1);
+  }
 }

@@ -1,0 +1,112 @@
+/**
+ * The backend interface callers depend on: a phonebook reached over HTTP today; a TFChain-backed
+ * one can implement the same interface later without touching callers.
+ */
+import { PhonebookError } from './errors.ts';
+import type { SubmitResult } from './service.ts';
+import type {
+  FarmRecord,
+  LedgerEntry,
+  NodeRecord,
+  SignedCheckpoint,
+  SignedTx,
+  TwinProof,
+  TwinRecord,
+} from './types.ts';
+
+export interface PhonebookBackend {
+  submit(signed: SignedTx): Promise<SubmitResult>;
+  /** By numeric id or name; null when there is no such twin. */
+  twinProof(ref: string | number): Promise<TwinProof | null>;
+  twinProofByKey(signingKey: string): Promise<TwinProof | null>;
+  twins(from: number, limit: number): Promise<TwinRecord[]>;
+  farms(): Promise<FarmRecord[]>;
+  nodes(): Promise<NodeRecord[]>;
+  ledger(from: number, limit: number): Promise<{ height: number; entries: LedgerEntry[] }>;
+  checkpoint(): Promise<SignedCheckpoint>;
+}
+
+export class HttpBackend implements PhonebookBackend {
+  private readonly base: string;
+
+  constructor(
+    url: string,
+    private readonly timeoutMs = 5000,
+  ) {
+    this.base = url.replace(/\/+$/, '');
+  }
+
+  private async call<T>(
+    path: string,
+    init?: { method: string; body: unknown },
+  ): Promise<{ status: number; body: T }> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}${path}`, {
+        method: init?.method ?? 'GET',
+        headers: init ? { 'content-type': 'application/json' } : undefined,
+        body: init ? JSON.stringify(init.body) : undefined,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (e) {
+      throw new PhonebookError('unavailable', `phonebook ${this.base} unreachable: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new PhonebookError('unavailable', `phonebook answered ${res.status} with non-JSON`);
+    }
+    if (res.status >= 400 && res.status !== 404) {
+      const err = body as { code?: string; message?: string };
+      throw new PhonebookError(
+        (err.code as PhonebookError['code']) ?? 'unavailable',
+        err.message ?? `HTTP ${res.status}`,
+      );
+    }
+    return { status: res.status, body: body as T };
+  }
+
+  async submit(signed: SignedTx): Promise<SubmitResult> {
+    const r = await this.call<SubmitResult>('/v1/transactions', { method: 'POST', body: signed });
+    if (r.status === 404)
+      throw new PhonebookError('not_found', (r.body as unknown as { message: string }).message);
+    return r.body;
+  }
+
+  private async proof(path: string): Promise<TwinProof | null> {
+    const r = await this.call<TwinProof>(path);
+    return r.status === 404 ? null : r.body;
+  }
+
+  twinProof(ref: string | number): Promise<TwinProof | null> {
+    return this.proof(`/v1/twins/${encodeURIComponent(String(ref))}`);
+  }
+
+  twinProofByKey(signingKey: string): Promise<TwinProof | null> {
+    return this.proof(`/v1/twins/by-key/${encodeURIComponent(signingKey)}`);
+  }
+
+  async twins(from: number, limit: number): Promise<TwinRecord[]> {
+    return (await this.call<{ twins: TwinRecord[] }>(`/v1/twins?from=${from}&limit=${limit}`)).body.twins;
+  }
+
+  async farms(): Promise<FarmRecord[]> {
+    return (await this.call<{ farms: FarmRecord[] }>('/v1/farms')).body.farms;
+  }
+
+  async nodes(): Promise<NodeRecord[]> {
+    return (await this.call<{ nodes: NodeRecord[] }>('/v1/nodes')).body.nodes;
+  }
+
+  async ledger(from: number, limit: number): Promise<{ height: number; entries: LedgerEntry[] }> {
+    return (
+      await this.call<{ height: number; entries: LedgerEntry[] }>(`/v1/ledger?from=${from}&limit=${limit}`)
+    ).body;
+  }
+
+  async checkpoint(): Promise<SignedCheckpoint> {
+    return (await this.call<SignedCheckpoint>('/v1/checkpoint')).body;
+  }
+}

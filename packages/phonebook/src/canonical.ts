@@ -1,0 +1,23 @@
+/**
+ * Canonical JSON: object keys sorted, no whitespace, only JSON-safe values. Transactions are
+ * signed as these exact bytes, and a transaction whose bytes are not canonical is refused, so
+ * one transaction has exactly one encoding (no malleability).
+ */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+export function canonical(value: Json): string {
+  if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error('non-finite number');
+    return JSON.stringify(value);
+  }
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const keys = Object.keys(value)
+    .filter((k) => value[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k]!)}`).join(',')}}`;
+}
+
+export function canonicalBytes(value: Json): Buffer {
+  return Buffer.from(canonical(value));
+}

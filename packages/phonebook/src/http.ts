@@ -1,0 +1,134 @@
+/** The phonebook's HTTP JSON API (fastify), served by the server and by replicas alike. */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { PhonebookError } from './errors.ts';
+import type { PhonebookService } from './service.ts';
+import { type SignedCheckpoint, signedTxSchema } from './types.ts';
+
+export interface HttpOptions {
+  /** A replica refuses transactions. */
+  readOnly: boolean;
+  /** Extra health fields (a replica reports its upstream and any fork it saw). */
+  health?: () => Record<string, unknown>;
+  /** A replica relays the upstream's signed checkpoint (clients pin the upstream's key). */
+  checkpoint?: () => SignedCheckpoint | null;
+  logger?: boolean;
+}
+
+const page = z.object({
+  from: z.coerce.number().int().positive().default(1),
+  limit: z.coerce.number().int().positive().max(1000).default(100),
+});
+
+function fail(reply: FastifyReply, e: unknown): FastifyReply {
+  if (e instanceof PhonebookError) return reply.code(e.status).send({ code: e.code, message: e.message });
+  if (e instanceof z.ZodError)
+    return reply.code(400).send({ code: 'bad_request', message: e.issues[0]?.message ?? 'invalid input' });
+  return reply.code(500).send({ code: 'internal', message: (e as Error).message });
+}
+
+export function buildApp(service: PhonebookService, options: HttpOptions): FastifyInstance {
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 });
+  const counters = { requests: 0, submitted: 0, refused: 0, lookups: 0 };
+  app.addHook('onRequest', async () => {
+    counters.requests++;
+  });
+  app.setErrorHandler((error, _req, reply) => {
+    const status = (error as { statusCode?: number }).statusCode ?? 500;
+    reply
+      .code(status >= 400 && status < 600 ? status : 500)
+      .send({ code: status < 500 ? 'bad_request' : 'internal', message: (error as Error).message });
+  });
+  app.setNotFoundHandler((_req, reply) =>
+    reply.code(404).send({ code: 'not_found', message: 'no such route' }),
+  );
+
+  app.post('/v1/transactions', async (req, reply) => {
+    if (options.readOnly)
+      return fail(
+        reply,
+        new PhonebookError('read_only', 'this is a read-only replica: submit to the server'),
+      );
+    try {
+      const result = service.submit(signedTxSchema.parse(req.body));
+      counters.submitted++;
+      return result;
+    } catch (e) {
+      counters.refused++;
+      return fail(reply, e);
+    }
+  });
+
+  const sendTwin = (reply: FastifyReply, id: number | undefined, what: string) => {
+    counters.lookups++;
+    const json = id === undefined ? undefined : service.twinProofJson(id);
+    if (json === undefined) return fail(reply, new PhonebookError('not_found', `no twin ${what}`));
+    return reply.type('application/json').send(json);
+  };
+  app.get<{ Params: { ref: string } }>('/v1/twins/:ref', async (req, reply) =>
+    sendTwin(reply, service.twinId(req.params.ref), req.params.ref),
+  );
+  app.get<{ Params: { key: string } }>('/v1/twins/by-key/:key', async (req, reply) =>
+    sendTwin(reply, service.twinIdByKey(req.params.key), `with key ${req.params.key}`),
+  );
+  app.get('/v1/twins', async (req, reply) => {
+    try {
+      const { from, limit } = page.parse(req.query);
+      return { twins: service.twins(from, limit) };
+    } catch (e) {
+      return fail(reply, e);
+    }
+  });
+  app.get('/v1/farms', async () => ({ farms: service.farms() }));
+  app.get<{ Params: { id: string } }>('/v1/farms/:id', async (req, reply) => {
+    const farm = service.state.farms.get(Number(req.params.id));
+    return farm ?? fail(reply, new PhonebookError('not_found', `no farm ${req.params.id}`));
+  });
+  app.get('/v1/nodes', async () => ({ nodes: service.nodes() }));
+  app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req, reply) => {
+    const node = service.state.nodes.get(Number(req.params.id));
+    return node ?? fail(reply, new PhonebookError('not_found', `no node ${req.params.id}`));
+  });
+  app.get('/v1/ledger', async (req, reply) => {
+    try {
+      const { from, limit } = page.parse(req.query);
+      return { height: service.state.height, entries: service.ledger(from, limit) };
+    } catch (e) {
+      return fail(reply, e);
+    }
+  });
+  app.get('/v1/checkpoint', async (_req, reply) => {
+    if (!options.checkpoint) return service.checkpoint();
+    return (
+      options.checkpoint() ??
+      fail(reply, new PhonebookError('unavailable', 'the replica has not synced with its upstream yet'))
+    );
+  });
+  app.get('/health', async (_req, reply) => {
+    const extra = options.health?.() ?? {};
+    const ok = !('fork' in extra && extra.fork);
+    return reply
+      .code(ok ? 200 : 503)
+      .send({ ok, role: options.readOnly ? 'replica' : 'server', height: service.state.height, ...extra });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    const s = service.state;
+    const lines = [
+      '# TYPE phonebook_requests_total counter',
+      `phonebook_requests_total ${counters.requests}`,
+      '# TYPE phonebook_transactions_total counter',
+      `phonebook_transactions_total{result="accepted"} ${counters.submitted}`,
+      `phonebook_transactions_total{result="refused"} ${counters.refused}`,
+      '# TYPE phonebook_lookups_total counter',
+      `phonebook_lookups_total ${counters.lookups}`,
+      '# TYPE phonebook_ledger_height gauge',
+      `phonebook_ledger_height ${s.height}`,
+      '# TYPE phonebook_twins gauge',
+      `phonebook_twins ${s.twins.size}`,
+      `phonebook_farms ${s.farms.size}`,
+      `phonebook_nodes ${s.nodes.size}`,
+    ];
+    return reply.type('text/plain; version=0.0.4').send(`${lines.join('\n')}\n`);
+  });
+  return app;
+}

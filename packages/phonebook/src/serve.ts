@@ -1,0 +1,58 @@
+/** Runs a phonebook server, or a replica when `follow` is set. */
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './http.ts';
+import { Replica } from './replica.ts';
+import { PhonebookService } from './service.ts';
+
+export interface PhonebookServerOptions {
+  dataDir: string;
+  host?: string;
+  port?: number;
+  /** Upstream URL: run as a read-only replica of it. */
+  follow?: string;
+  pollMs?: number;
+  logger?: boolean;
+  onFork?: (reason: string) => void;
+}
+
+export interface RunningPhonebook {
+  url: string;
+  port: number;
+  service: PhonebookService;
+  replica: Replica | null;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PHONEBOOK_PORT = 8730;
+
+export async function startPhonebook(o: PhonebookServerOptions): Promise<RunningPhonebook> {
+  const service = new PhonebookService(o.dataDir);
+  const replica = o.follow ? new Replica(service, o.follow, o.pollMs ?? 500, o.onFork) : null;
+  const app = buildApp(service, {
+    readOnly: replica !== null,
+    logger: o.logger,
+    health: replica ? () => replica.health() : undefined,
+    checkpoint: replica ? () => replica.upstreamCheckpoint : undefined,
+  });
+  const host = o.host ?? '127.0.0.1';
+  await app.listen({ host, port: o.port ?? DEFAULT_PHONEBOOK_PORT });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : (o.port ?? DEFAULT_PHONEBOOK_PORT);
+  if (replica) {
+    await replica.sync();
+    replica.start();
+  }
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    service,
+    replica,
+    app,
+    async close() {
+      await replica?.stop();
+      await app.close();
+      service.close();
+    },
+  };
+}
