@@ -40,16 +40,23 @@ export class HttpBackend implements PhonebookBackend {
     path: string,
     init?: { method: string; body: unknown },
   ): Promise<{ status: number; body: T }> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, {
-        method: init?.method ?? 'GET',
-        headers: init ? { 'content-type': 'application/json' } : undefined,
-        body: init ? JSON.stringify(init.body) : undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (e) {
-      throw new PhonebookError('unavailable', `phonebook ${this.base} unreachable: ${(e as Error).message}`);
+    let res: Response | undefined;
+    // A GET is retried once: a kept-alive socket to a restarted server fails on first use.
+    for (let attempt = 0; res === undefined; attempt++) {
+      try {
+        res = await fetch(`${this.base}${path}`, {
+          method: init?.method ?? 'GET',
+          headers: init ? { 'content-type': 'application/json' } : undefined,
+          body: init ? JSON.stringify(init.body) : undefined,
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (e) {
+        if (init || attempt > 0)
+          throw new PhonebookError(
+            'unavailable',
+            `phonebook ${this.base} unreachable: ${(e as Error).message}`,
+          );
+      }
     }
     const text = await res.text();
     let body: unknown;

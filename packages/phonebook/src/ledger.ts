@@ -168,6 +168,7 @@ export class LedgerState {
     const subject = subjectOf(tx);
     const current = subject === null ? null : (this.twins.get(subject) ?? null);
     if (tx.kind === 'twin.register') {
+      checkName(tx.name);
       if (this.twinByName.has(tx.name.toLowerCase()))
         throw new PhonebookError('name_taken', `name "${tx.name}" is taken`);
       if (this.twinByKey.has(tx.signingKey))
