@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { startPhonebook } from '@twin/phonebook';
 import { ZdbServer } from '@twin/zdb';
 import { Command } from 'commander';
 
@@ -11,7 +12,8 @@ export function demoCommand(): Command {
     .description('run a local demo of every built component on embedded defaults')
     .option('--dir <dir>', 'where the demo keeps its data', process.env.TWIN_DEMO_DIR ?? '.demo')
     .option('--zdb-port <port>', '0-db port', (v) => Number(v), 9900)
-    .action(async (o: { dir: string; zdbPort: number }) => {
+    .option('--phonebook-port <port>', 'phonebook port', (v) => Number(v), 8730)
+    .action(async (o: { dir: string; zdbPort: number; phonebookPort: number }) => {
       const dir = resolve(o.dir);
       const zdb = await ZdbServer.start({
         port: o.zdbPort,
@@ -19,14 +21,19 @@ export function demoCommand(): Command {
         index: join(dir, 'zdb', 'index'),
         mode: 'mix',
       });
+      const phonebook = await startPhonebook({ dataDir: join(dir, 'phonebook'), port: o.phonebookPort });
       const lines = [
         'Digital Twin demo is running (Ctrl-C to stop)',
         `  data directory   ${dir}`,
         `  0-db             127.0.0.1:${zdb.port}   try: redis-cli -p ${zdb.port} SET hello world`,
+        `  phonebook        ${phonebook.url}   try: npx twin init --home ${join(dir, 'alice')} --name alice`,
+        `                                            npx twin phonebook register --home ${join(dir, 'alice')}`,
+        '                                            npx twin lookup alice',
       ];
       console.log(lines.join('\n'));
       const stop = async () => {
         await zdb.close();
+        await phonebook.close();
         console.log('demo stopped; data kept in', dir);
         process.exit(0);
       };
