@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { lpStream } from '@libp2p/utils';
+import { multiaddr } from '@multiformats/multiaddr';
+import { newMnemonic, TwinIdentity } from '@twin/identity';
+import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
+import {
+  BUS_PROTOCOL,
+  BusError,
+  createTwinHost,
+  type EnvelopeHeader,
+  openEnvelope,
+  sealEnvelope,
+  TwinBus,
+  type TwinHost,
+} from '../src/index.ts';
+
+interface Twin {
+  identity: TwinIdentity;
+  id: number;
+  host: TwinHost;
+  bus: TwinBus;
+}
+
+let dir: string;
+let pb: RunningPhonebook;
+const twins: Twin[] = [];
+
+async function makeTwin(name: string, listen?: string[]): Promise<Twin> {
+  const identity = TwinIdentity.fromMnemonic(name, newMnemonic());
+  const host = await createTwinHost(identity, { listen });
+  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 60_000 });
+  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
+  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, maxPayload: 64 * 1024 });
+  await bus.start();
+  const t = { identity, id: record.id, host, bus };
+  twins.push(t);
+  return t;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'bus-'));
+  pb = await startPhonebook({ dataDir: dir, port: 0 });
+});
+after(async () => {
+  for (const t of twins) {
+    await t.bus.stop();
+    await t.host.stop();
+  }
+  await pb.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const code = (c: string) => (e: unknown) => e instanceof BusError && e.code === c;
+
+/** Writes raw frames on a fresh bus stream to `to` and returns the decoded responses. */
+async function raw(from: Twin, to: Twin, frames: Buffer[]): Promise<EnvelopeHeader[]> {
+  const stream = await from.host.dialProtocol(
+    multiaddr(to.host.getMultiaddrs()[0]!.toString()),
+    BUS_PROTOCOL,
+  );
+  const lp = lpStream(stream);
+  const out: EnvelopeHeader[] = [];
+  for (const f of frames) {
+    await lp.write(f);
+    out.push(openEnvelope((await lp.read()).subarray()).header);
+  }
+  await stream.close();
+  return out;
+}
+
+function header(from: Twin, to: Twin, extra: Partial<EnvelopeHeader> = {}): EnvelopeHeader {
+  return {
+    id: randomBytes(16).toString('hex'),
+    kind: 'request',
+    from: from.id,
+    to: to.id,
+    command: 'echo',
+    created: Date.now(),
+    ttl: 60_000,
+    ...extra,
+  };
+}
+
+describe('twin bus', () => {
+  let alice: Twin;
+  let bob: Twin;
+  let mallory: Twin;
+  before(async () => {
+    alice = await makeTwin('alice');
+    bob = await makeTwin('bob');
+    mallory = await makeTwin('mallory');
+    for (const t of [alice, bob, mallory]) {
+      t.bus.handle('echo', (payload, ctx) => Buffer.concat([Buffer.from(`${ctx.from}:`), payload]));
+      t.bus.handle('fail', () => {
+        throw new Error('handler broke');
+      });
+    }
+  });
+
+  test('request/response by name; the handler sees the verified sender id', async () => {
+    const reply = await alice.bus.request('bob', 'echo', Buffer.from('hello'));
+    assert.equal(reply.toString(), `${alice.id}:hello`);
+    const many = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => bob.bus.request(alice.id, 'echo', Buffer.from(`m${i}`))),
+    );
+    many.forEach((r, i) => assert.equal(r.toString(), `${bob.id}:m${i}`));
+  });
+
+  test('typed errors: unknown command, handler error, unknown twin, payload too large, timeout', async () => {
+    await assert.rejects(alice.bus.request('bob', 'nope', Buffer.alloc(0)), code('unknown_command'));
+    await assert.rejects(alice.bus.request('bob', 'fail', Buffer.alloc(0)), code('handler_error'));
+    await assert.rejects(alice.bus.request('nobody-here', 'echo', Buffer.alloc(0)), code('unknown_twin'));
+    await assert.rejects(alice.bus.request('bob', 'echo', Buffer.alloc(65 * 1024)), code('too_large'));
+    bob.bus.handle('slow', () => new Promise((r) => setTimeout(() => r(Buffer.from('late')), 500)));
+    await assert.rejects(
+      alice.bus.request('bob', 'slow', Buffer.alloc(0), { timeoutMs: 100 }),
+      code('timeout'),
+    );
+  });
+
+  test('a forged envelope (signed by another key than the sender it claims) is refused', async () => {
+    // mallory claims to be alice: signed with mallory's key, sent over mallory's own connection
+    const forged = sealEnvelope(mallory.identity, header(alice, bob), Buffer.from('x'));
+    const [r1] = await raw(mallory, bob, [forged]);
+    assert.equal(r1!.error?.code, 'bad_signature');
+    // mallory signs as herself but addressed to someone else
+    const misaddressed = sealEnvelope(mallory.identity, header(mallory, alice), Buffer.from('x'));
+    assert.equal((await raw(mallory, bob, [misaddressed]))[0]!.error?.code, 'wrong_recipient');
+    // bytes changed after signing
+    const tampered = sealEnvelope(mallory.identity, header(mallory, bob), Buffer.from('pay me 1'));
+    tampered[tampered.length - 70] = tampered[tampered.length - 70]! ^ 1;
+    assert.equal((await raw(mallory, bob, [tampered]))[0]!.error?.code, 'bad_signature');
+  });
+
+  test('expired and replayed envelopes are refused', async () => {
+    const old = sealEnvelope(
+      alice.identity,
+      header(alice, bob, { created: Date.now() - 120_000, ttl: 1000 }),
+      Buffer.from('x'),
+    );
+    assert.equal((await raw(alice, bob, [old]))[0]!.error?.code, 'expired');
+    const future = sealEnvelope(
+      alice.identity,
+      header(alice, bob, { created: Date.now() + 3_600_000 }),
+      Buffer.from('x'),
+    );
+    assert.equal((await raw(alice, bob, [future]))[0]!.error?.code, 'expired');
+    const once = sealEnvelope(alice.identity, header(alice, bob), Buffer.from('once'));
+    const [first, second] = await raw(alice, bob, [once, once]);
+    assert.equal(first!.error, undefined);
+    assert.equal(second!.error?.code, 'replayed');
+  });
+
+  test('a twin that moves to a new address is found again through the phonebook', async () => {
+    const carol = await makeTwin('carol');
+    carol.bus.handle('where', () => Buffer.from('here'));
+    assert.equal((await alice.bus.request('carol', 'where', Buffer.alloc(0))).toString(), 'here');
+    // carol restarts on another port and republishes her record
+    await carol.bus.stop();
+    await carol.host.stop();
+    const host = await createTwinHost(carol.identity);
+    const phonebook = new PhonebookClient({ url: pb.url });
+    await phonebook.publish(carol.identity, host.getMultiaddrs().map(String));
+    const bus = new TwinBus({ identity: carol.identity, twinId: carol.id, host, phonebook });
+    await bus.start();
+    bus.handle('where', () => Buffer.from('moved'));
+    twins.push({ ...carol, host, bus });
+    // alice's cached record is stale: the dial fails, she re-resolves and reaches carol
+    let reply: Buffer | undefined;
+    for (let i = 0; i < 3 && !reply; i++) {
+      reply = await alice.bus.request('carol', 'where', Buffer.alloc(0)).catch((e: BusError) => {
+        assert.equal(e.code, 'unreachable');
+        return undefined;
+      });
+    }
+    assert.equal(reply?.toString(), 'moved');
+  });
+});
