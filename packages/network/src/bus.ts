@@ -9,6 +9,7 @@
  * handler. A refused request gets a signed error response with a stable code.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Connection, Stream } from '@libp2p/interface';
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
@@ -23,6 +24,7 @@ import {
 } from './envelope.ts';
 import { BusError, type BusErrorCode } from './errors.ts';
 import { peerSigningKey, type TwinHost } from './host.ts';
+import type { DeliveryStatus, InboxMessage, Mailbox } from './mailbox.ts';
 
 export const BUS_PROTOCOL = '/twin/bus/1.0.0';
 
@@ -47,7 +49,23 @@ export interface BusOptions {
   maxPayload?: number;
   /** Tolerated clock skew for `created` (default 60 s). */
   skewMs?: number;
+  /** Durable outbox/inbox: needed for send() and for receiving one-way messages. */
+  mailbox?: Mailbox;
 }
+
+export interface SendOptions {
+  /** How long the message may wait for delivery (default 24 h). */
+  ttlMs?: number;
+}
+
+export interface DeliveryEvent {
+  id: string;
+  to: number;
+  status: DeliveryStatus;
+}
+
+/** Runs inside the inbox transaction: what it writes to the mailbox database commits with the message. */
+export type MessageHandler = (m: InboxMessage) => void;
 
 export interface RequestOptions {
   timeoutMs?: number;
@@ -71,7 +89,7 @@ interface Channel {
 
 const MAX_TTL = 24 * 60 * 60 * 1000;
 
-export class TwinBus {
+export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: [InboxMessage] }> {
   private readonly handlers = new Map<string, Handler>();
   private readonly channels = new Map<number, Promise<Channel>>();
   private readonly seen = new Map<string, number>();
@@ -80,7 +98,14 @@ export class TwinBus {
   private stopped = false;
   readonly stats = { requests: 0, refused: new Map<BusErrorCode, number>() };
 
+  private readonly messageHandlers = new Map<string, MessageHandler>();
+  private readonly workers = new Set<number>();
+  private readonly rekick = new Set<number>();
+  private readonly backoff = new Map<number, number>();
+  private readonly sleeping = new Set<NodeJS.Timeout>();
+
   constructor(private readonly o: BusOptions) {
+    super();
     this.maxPayload = o.maxPayload ?? 4 * 1024 * 1024;
     this.skewMs = o.skewMs ?? 60_000;
   }
@@ -90,6 +115,13 @@ export class TwinBus {
       maxInboundStreams: 256,
       runOnLimitedConnection: true,
     });
+    // Resume deliveries a previous run left in the outbox.
+    for (const dest of this.o.mailbox?.destinations() ?? []) void this.deliver(dest);
+  }
+
+  /** Handles one-way messages of `command` (any command is stored in the inbox either way). */
+  onMessage(command: string, handler: MessageHandler): void {
+    this.messageHandlers.set(command, handler);
   }
 
   handle(command: string, handler: Handler): void {
@@ -109,10 +141,14 @@ export class TwinBus {
     const send = (frame: Buffer) => {
       writing = writing.then(() => lp.write(frame)).catch(() => {});
     };
+    // One-way messages are stored strictly in arrival order; requests run concurrently.
+    let ordered: Promise<unknown> = Promise.resolve();
     try {
       for (;;) {
-        const frame = await lp.read();
-        void this.answer(frame.subarray(), peerKey).then((reply) => reply && send(reply));
+        const frame = (await lp.read()).subarray();
+        const work = () => this.answer(frame, peerKey).then((reply) => reply && send(reply));
+        if (isMessage(frame)) ordered = ordered.then(work, work);
+        else void work();
       }
     } catch {
       // stream closed or oversized frame: the peer reconnects if it wants to
@@ -130,17 +166,19 @@ export class TwinBus {
       return null;
     }
     const h = env.header;
-    if (h.kind !== 'request') return null;
+    if (h.kind !== 'request' && h.kind !== 'message') return null;
     const fail = (code: BusErrorCode, message: string) => {
       this.refuse(code);
       return this.respond(h, Buffer.alloc(0), { code, message });
     };
     try {
-      await this.check(env, peerKey);
+      // Messages are deduplicated durably by (sender, seq) in the inbox, and acknowledged again.
+      await this.check(env, peerKey, h.kind === 'request');
     } catch (e) {
       if (e instanceof BusError) return fail(e.code, e.message);
       throw e;
     }
+    if (h.kind === 'message') return this.store(env, fail);
     const handler = this.handlers.get(h.command);
     if (!handler) return fail('unknown_command', `no handler for "${h.command}"`);
     this.stats.requests++;
@@ -153,7 +191,7 @@ export class TwinBus {
   }
 
   /** Every check an incoming envelope must pass; throws BusError. */
-  private async check(env: Envelope, peerKey: string | null): Promise<TwinRecord> {
+  private async check(env: Envelope, peerKey: string | null, replayCheck: boolean): Promise<TwinRecord> {
     const h = env.header;
     if (env.payload.length > this.maxPayload)
       throw new BusError('too_large', `payload of ${env.payload.length} bytes exceeds ${this.maxPayload}`);
@@ -176,6 +214,7 @@ export class TwinBus {
     if (h.ttl <= 0 || h.ttl > MAX_TTL || h.created + h.ttl < now || h.created > now + this.skewMs) {
       throw new BusError('expired', `envelope ${h.id} expired or not yet valid`);
     }
+    if (!replayCheck) return sender;
     const key = `${h.from}:${h.id}`;
     if (this.seen.has(key))
       throw new BusError('replayed', `envelope ${h.id} from twin ${h.from} was already received`);
@@ -189,6 +228,30 @@ export class TwinBus {
       const now = Date.now();
       for (const [k, t] of this.seen) if (t < now) this.seen.delete(k);
     }
+  }
+
+  private store(env: Envelope, fail: (code: BusErrorCode, message: string) => Buffer): Buffer {
+    const h = env.header;
+    const mailbox = this.o.mailbox;
+    if (!mailbox) return fail('unknown_command', 'this twin does not accept one-way messages');
+    if (typeof h.seq !== 'number' || !Number.isInteger(h.seq) || h.seq < 1)
+      return fail('bad_envelope', 'message without a sequence number');
+    const message: InboxMessage = {
+      from: h.from,
+      seq: h.seq,
+      id: h.id,
+      command: h.command,
+      payload: Buffer.from(env.payload),
+      received: Date.now(),
+    };
+    let stored: boolean;
+    try {
+      stored = mailbox.receive(message, this.messageHandlers.get(h.command));
+    } catch (e) {
+      return fail('handler_error', (e as Error).message);
+    }
+    if (stored) this.emit('message', message);
+    return this.respond(h, Buffer.alloc(0));
   }
 
   private respond(
@@ -231,18 +294,34 @@ export class TwinBus {
       created: Date.now(),
       ttl: o.ttlMs ?? 60_000,
     };
-    const frame = sealEnvelope(this.o.identity, header, payload);
+    return this.exchange(
+      channel,
+      header.id,
+      sealEnvelope(this.o.identity, header, payload),
+      command,
+      o.timeoutMs ?? 10_000,
+    );
+  }
+
+  /** Writes a frame and waits for the signed response that answers `id`. */
+  private exchange(
+    channel: Channel,
+    id: string,
+    frame: Buffer,
+    command: string,
+    timeoutMs: number,
+  ): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       const timer = setTimeout(() => {
-        channel.pending.delete(header.id);
+        channel.pending.delete(id);
         reject(
           new BusError(
             'timeout',
-            `no response from twin ${channel.twin.id} to "${command}" within ${o.timeoutMs ?? 10_000} ms`,
+            `no response from twin ${channel.twin.id} to "${command}" within ${timeoutMs} ms`,
           ),
         );
-      }, o.timeoutMs ?? 10_000);
-      channel.pending.set(header.id, { resolve, reject, timer });
+      }, timeoutMs);
+      channel.pending.set(id, { resolve, reject, timer });
       channel.writing = channel.writing
         .then(() => channel.lp.write(frame))
         .catch((e: Error) =>
@@ -251,6 +330,109 @@ export class TwinBus {
             new BusError('unreachable', `send to twin ${channel.twin.id} failed: ${e.message}`),
           ),
         );
+    });
+  }
+
+  /**
+   * Reliable one-way delivery: the message is stored in the outbox (durably) before this
+   * resolves with its id, then delivered in order, retried with exponential backoff and jitter
+   * until the recipient acknowledges it or its ttl runs out. Status: 'delivery' events.
+   */
+  async send(
+    twin: string | number,
+    command: string,
+    payload: Uint8Array,
+    o: SendOptions = {},
+  ): Promise<string> {
+    const mailbox = this.o.mailbox;
+    if (!mailbox) throw new Error('send() needs a mailbox');
+    if (payload.length > this.maxPayload)
+      throw new BusError('too_large', `payload of ${payload.length} bytes exceeds ${this.maxPayload}`);
+    const record = await this.resolve(twin);
+    const ttl = Math.min(o.ttlMs ?? MAX_TTL, MAX_TTL);
+    const m = mailbox.enqueue(record.id, (seq) => {
+      const header: EnvelopeHeader = {
+        id: randomBytes(16).toString('hex'),
+        kind: 'message',
+        from: this.o.twinId,
+        to: record.id,
+        command,
+        created: Date.now(),
+        ttl,
+        seq,
+      };
+      return {
+        id: header.id,
+        command,
+        frame: sealEnvelope(this.o.identity, header, payload),
+        created: header.created,
+        ttl,
+      };
+    });
+    this.emit('delivery', { id: m.id, to: record.id, status: 'queued' });
+    void this.deliver(record.id);
+    return m.id;
+  }
+
+  /** The delivery worker of one destination: at most one runs per destination. */
+  private async deliver(dest: number): Promise<void> {
+    const mailbox = this.o.mailbox!;
+    if (this.workers.has(dest)) {
+      this.rekick.add(dest);
+      return;
+    }
+    this.workers.add(dest);
+    try {
+      while (!this.stopped) {
+        this.rekick.delete(dest);
+        const batch = mailbox.queued(dest, 512);
+        if (batch.length === 0) break;
+        const now = Date.now();
+        const expired = batch.filter((m) => m.created + m.ttl < now).map((m) => m.id);
+        const live = batch.filter((m) => m.created + m.ttl >= now);
+        let failed = false;
+        if (live.length > 0) {
+          try {
+            const channel = await this.channel(dest);
+            mailbox.attempted(dest);
+            const results = await Promise.allSettled(
+              live.map((m) => this.exchange(channel, m.id, m.frame, m.command, 15_000)),
+            );
+            const delivered: string[] = [];
+            results.forEach((r, i) => {
+              if (r.status === 'fulfilled') delivered.push(live[i]!.id);
+              else if (r.reason instanceof BusError && r.reason.code === 'expired') expired.push(live[i]!.id);
+              else failed = true;
+            });
+            for (const id of mailbox.mark(delivered, 'delivered'))
+              this.emit('delivery', { id, to: dest, status: 'delivered' });
+          } catch {
+            failed = true;
+          }
+        }
+        for (const id of mailbox.mark(expired, 'expired'))
+          this.emit('delivery', { id, to: dest, status: 'expired' });
+        if (failed) await this.pause(dest);
+        else this.backoff.delete(dest);
+      }
+    } finally {
+      this.workers.delete(dest);
+    }
+    if (this.rekick.has(dest) && !this.stopped) void this.deliver(dest);
+  }
+
+  /** Exponential backoff with full jitter: 250 ms doubling up to 30 s. */
+  private pause(dest: number): Promise<void> {
+    const n = (this.backoff.get(dest) ?? 0) + 1;
+    this.backoff.set(dest, n);
+    const ceiling = Math.min(30_000, 250 * 2 ** Math.min(n, 10));
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.sleeping.delete(t);
+        resolve();
+      }, delay);
+      this.sleeping.add(t);
     });
   }
 
@@ -351,11 +533,22 @@ export class TwinBus {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const t of this.sleeping) clearTimeout(t);
+    for (const t of this.sleeping) clearTimeout(t);
     await this.o.host.unhandle(BUS_PROTOCOL).catch(() => {});
     for (const ch of this.channels.values())
       ch.then(
         (c) => this.drop(c, new BusError('unreachable', 'bus stopped')),
         () => {},
       );
+  }
+}
+
+/** Whether a frame carries a one-way message (read without verifying: ordering only). */
+function isMessage(frame: Uint8Array): boolean {
+  try {
+    return openEnvelope(frame).header.kind === 'message';
+  } catch {
+    return false;
   }
 }

@@ -1,9 +1,12 @@
 export {
   BUS_PROTOCOL,
   type BusOptions,
+  type DeliveryEvent,
   type Handler,
+  type MessageHandler,
   type RequestContext,
   type RequestOptions,
+  type SendOptions,
   TwinBus,
 } from './bus.ts';
 export {
@@ -16,3 +19,4 @@ export {
 } from './envelope.ts';
 export { BusError, type BusErrorCode } from './errors.ts';
 export { createTwinHost, type HostOptions, peerSigningKey, type TwinHost } from './host.ts';
+export { type DeliveryStatus, type InboxMessage, Mailbox, type OutboxMessage } from './mailbox.ts';
