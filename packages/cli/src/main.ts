@@ -1,5 +1,6 @@
 import { zdbCommand } from '@twin/zdb';
 import { Command } from 'commander';
+import { pingCommand, sendCommand, startCommand } from './commands/bus.ts';
 import { demoCommand } from './commands/demo.ts';
 import { initCommand } from './commands/identity.ts';
 import { lookupCommand, phonebookCommand } from './commands/phonebook.ts';
@@ -13,6 +14,9 @@ export function program(): Command {
   root.addCommand(initCommand());
   root.addCommand(phonebookCommand());
   root.addCommand(lookupCommand());
+  root.addCommand(startCommand());
+  root.addCommand(pingCommand());
+  root.addCommand(sendCommand());
   return root;
 }
 

@@ -24,7 +24,7 @@ import {
 } from './envelope.ts';
 import { BusError, type BusErrorCode } from './errors.ts';
 import { peerSigningKey, type TwinHost } from './host.ts';
-import type { DeliveryStatus, InboxMessage, Mailbox } from './mailbox.ts';
+import type { DeliveryStatus, InboxMessage, Mailbox, OutboxMessage } from './mailbox.ts';
 
 export const BUS_PROTOCOL = '/twin/bus/1.0.0';
 
@@ -116,6 +116,11 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
       runOnLimitedConnection: true,
     });
     // Resume deliveries a previous run left in the outbox.
+    this.flushOutbox();
+  }
+
+  /** Starts delivery of every queued message (messages may be queued by another process). */
+  flushOutbox(): void {
     for (const dest of this.o.mailbox?.destinations() ?? []) void this.deliver(dest);
   }
 
@@ -349,26 +354,7 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
     if (payload.length > this.maxPayload)
       throw new BusError('too_large', `payload of ${payload.length} bytes exceeds ${this.maxPayload}`);
     const record = await this.resolve(twin);
-    const ttl = Math.min(o.ttlMs ?? MAX_TTL, MAX_TTL);
-    const m = mailbox.enqueue(record.id, (seq) => {
-      const header: EnvelopeHeader = {
-        id: randomBytes(16).toString('hex'),
-        kind: 'message',
-        from: this.o.twinId,
-        to: record.id,
-        command,
-        created: Date.now(),
-        ttl,
-        seq,
-      };
-      return {
-        id: header.id,
-        command,
-        frame: sealEnvelope(this.o.identity, header, payload),
-        created: header.created,
-        ttl,
-      };
-    });
+    const m = queueMessage(mailbox, this.o.identity, this.o.twinId, record.id, command, payload, o.ttlMs);
     this.emit('delivery', { id: m.id, to: record.id, status: 'queued' });
     void this.deliver(record.id);
     return m.id;
@@ -446,6 +432,11 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
       }
       return ch;
     });
+  }
+
+  /** A twin's verified phonebook record, with bus error codes. */
+  phonebookTwin(ref: string | number): Promise<TwinRecord> {
+    return this.resolve(ref);
   }
 
   private async resolve(ref: string | number, fresh = false): Promise<TwinRecord> {
@@ -542,6 +533,41 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
         () => {},
       );
   }
+}
+
+/**
+ * Stores a signed one-way message in `mailbox`'s outbox without sending it: whichever bus
+ * process runs with that mailbox (the twin's daemon, or a CLI) delivers it.
+ */
+export function queueMessage(
+  mailbox: Mailbox,
+  identity: TwinIdentity,
+  from: number,
+  to: number,
+  command: string,
+  payload: Uint8Array,
+  ttlMs = MAX_TTL,
+): OutboxMessage {
+  const ttl = Math.min(ttlMs, MAX_TTL);
+  return mailbox.enqueue(to, (seq) => {
+    const header: EnvelopeHeader = {
+      id: randomBytes(16).toString('hex'),
+      kind: 'message',
+      from,
+      to,
+      command,
+      created: Date.now(),
+      ttl,
+      seq,
+    };
+    return {
+      id: header.id,
+      command,
+      frame: sealEnvelope(identity, header, payload),
+      created: header.created,
+      ttl,
+    };
+  });
 }
 
 /** Whether a frame carries a one-way message (read without verifying: ordering only). */

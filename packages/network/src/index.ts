@@ -4,6 +4,7 @@ export {
   type DeliveryEvent,
   type Handler,
   type MessageHandler,
+  queueMessage,
   type RequestContext,
   type RequestOptions,
   type SendOptions,

@@ -1,0 +1,161 @@
+import { loadIdentity, type TwinIdentity } from '@twin/identity';
+import { createTwinHost, Mailbox, queueMessage, TwinBus } from '@twin/network';
+import { DEFAULT_PHONEBOOK_URL, PhonebookClient, PhonebookError } from '@twin/phonebook';
+import { mailboxPath, startDaemon } from '@twin/twin';
+import { Command } from 'commander';
+import { pino } from 'pino';
+import { passphrase } from './identity.ts';
+
+const url = () => process.env.TWIN_PHONEBOOK ?? DEFAULT_PHONEBOOK_URL;
+
+interface Common {
+  home: string;
+  phonebook: string;
+  passphraseFile?: string;
+  json?: boolean;
+}
+
+/** A short-lived bus for CLI commands: same identity as the twin, not published. */
+async function ephemeralBus(o: Common, withMailbox: boolean) {
+  const identity: TwinIdentity = loadIdentity(o.home, passphrase(o.passphraseFile));
+  const phonebook = new PhonebookClient({ url: o.phonebook });
+  const self = await phonebook.twinByKey(identity.signingPublicKey);
+  if (!self)
+    throw new PhonebookError(
+      'not_found',
+      `twin "${identity.name}" is not registered: run twin phonebook register --home ${o.home}`,
+    );
+  const host = await createTwinHost(identity);
+  const mailbox = withMailbox ? new Mailbox(mailboxPath(o.home)) : undefined;
+  const bus = new TwinBus({ identity, twinId: self.id, host, phonebook, mailbox });
+  await bus.start();
+  return {
+    identity,
+    self,
+    bus,
+    mailbox,
+    async close() {
+      await bus.stop();
+      await host.stop();
+      mailbox?.close();
+    },
+  };
+}
+
+export function startCommand(): Command {
+  return new Command('start')
+    .description('run this twin: its network host, its bus, and its phonebook record kept current')
+    .requiredOption('--home <dir>', "the twin's home directory")
+    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
+    .option('--listen <multiaddr...>', 'addresses to listen on', ['/ip4/127.0.0.1/tcp/0'])
+    .option('--announce <multiaddr...>', 'publish only these addresses')
+    .option('--no-yggdrasil', "don't listen on this host's Yggdrasil address")
+    .option('--relay', 'act as a circuit relay for twins that cannot accept connections')
+    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
+    .action(
+      async (o: Common & { listen: string[]; announce?: string[]; yggdrasil: boolean; relay?: boolean }) => {
+        const log = pino({ name: 'twin' }, pino.destination(2));
+        const daemon = await startDaemon({
+          home: o.home,
+          phonebook: o.phonebook,
+          passphrase: passphrase(o.passphraseFile),
+          listen: o.listen,
+          announce: o.announce,
+          yggdrasil: o.yggdrasil ? 'auto' : 'off',
+          relay: o.relay,
+          log: (msg, fields) => log.info(fields ?? {}, msg),
+        });
+        daemon.bus.on('message', (m) =>
+          log.info({ from: m.from, seq: m.seq, command: m.command, bytes: m.payload.length }, 'message'),
+        );
+        daemon.bus.on('delivery', (e) => log.debug(e, 'delivery'));
+        const stop = () => {
+          daemon.stop().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
+}
+
+export function pingCommand(): Command {
+  return new Command('ping')
+    .description('round trip over the bus to a running twin; prints the RTT')
+    .argument('<name-or-id>')
+    .requiredOption('--home <dir>', "this twin's home directory")
+    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
+    .option('--count <n>', 'number of pings', (v) => Number(v), 1)
+    .option('--timeout <ms>', 'per ping', (v) => Number(v), 5000)
+    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
+    .option('--json', 'print JSON')
+    .action(async (target: string, o: Common & { count: number; timeout: number }) => {
+      const b = await ephemeralBus(o, false);
+      const rtts: number[] = [];
+      try {
+        for (let i = 0; i < o.count; i++) {
+          const t0 = performance.now();
+          const nonce = Buffer.from(`ping ${i} ${Date.now()}`);
+          const reply = await b.bus.request(target, 'ping', nonce, { timeoutMs: o.timeout });
+          if (!reply.equals(nonce)) throw new Error('ping reply does not match');
+          rtts.push(performance.now() - t0);
+          if (!o.json) console.log(`reply from ${target}: seq=${i} time=${rtts[i]!.toFixed(2)} ms`);
+        }
+      } finally {
+        await b.close();
+      }
+      if (o.json) console.log(JSON.stringify({ twin: target, rttMs: rtts.map((r) => +r.toFixed(3)) }));
+    });
+}
+
+export function sendCommand(): Command {
+  return new Command('send')
+    .description(
+      'reliable one-way message: queued in the outbox, delivered exactly once (retried until its ttl)',
+    )
+    .argument('<name-or-id>')
+    .argument('<command>')
+    .argument('<payload>')
+    .requiredOption('--home <dir>', "this twin's home directory")
+    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
+    .option('--ttl <seconds>', 'give up after this long', (v) => Number(v), 86_400)
+    .option(
+      '--wait <seconds>',
+      'wait this long for delivery before leaving it to the twin daemon',
+      (v) => Number(v),
+      10,
+    )
+    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
+    .option('--json', 'print JSON')
+    .action(
+      async (target: string, command: string, payload: string, o: Common & { ttl: number; wait: number }) => {
+        const b = await ephemeralBus(o, true);
+        let status = 'queued';
+        let id = '';
+        try {
+          const to = await b.bus.phonebookTwin(target);
+          id = queueMessage(
+            b.mailbox!,
+            b.identity,
+            b.self.id,
+            to.id,
+            command,
+            Buffer.from(payload),
+            o.ttl * 1000,
+          ).id;
+          b.bus.flushOutbox();
+          const until = Date.now() + o.wait * 1000;
+          while (Date.now() < until && (status = b.mailbox!.status(id) ?? 'queued') === 'queued')
+            await new Promise((r) => setTimeout(r, 20));
+        } finally {
+          await b.close();
+        }
+        if (o.json) console.log(JSON.stringify({ id, to: target, status }));
+        else
+          console.log(
+            `${id} ${status}${status === 'queued' ? ' (kept in the outbox: the twin daemon keeps retrying)' : ''}`,
+          );
+        if (status === 'expired') process.exitCode = 1;
+        else if (status === 'queued') process.exitCode = 2;
+      },
+    );
+}

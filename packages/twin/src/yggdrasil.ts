@@ -1,0 +1,16 @@
+/** The Planetary Network: Yggdrasil gives each host an address in 200::/7 on its TUN interface. */
+import { networkInterfaces } from 'node:os';
+
+export function isYggdrasilAddress(ip: string): boolean {
+  const first = Number.parseInt(ip.split(':')[0] ?? '', 16);
+  return ip.includes(':') && (first & 0xfe00) === 0x0200;
+}
+
+/** The host's Yggdrasil addresses (empty when no Yggdrasil daemon runs here). */
+export function yggdrasilAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === 'IPv6' && isYggdrasilAddress(a.address)) out.push(a.address);
+  }
+  return out;
+}
