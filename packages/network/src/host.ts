@@ -31,7 +31,9 @@ export type TwinHost = Libp2p<{
 export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}): Promise<TwinHost> {
   const privateKey = await generateKeyPairFromSeed('Ed25519', identity.signingSecret);
   const services: Record<string, unknown> = { identify: identify(), ping: ping() };
-  if (o.relay) services.relay = circuitRelayServer({ reservations: { maxReservations: 128 } });
+  // Our relays carry whole twin conversations: no default per-connection data or time limit.
+  if (o.relay)
+    services.relay = circuitRelayServer({ reservations: { maxReservations: 128, applyDefaultLimit: false } });
   return (await createLibp2p({
     privateKey,
     addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
