@@ -21,6 +21,12 @@ export interface HostOptions {
   listen?: string[];
   /** Serve as a circuit relay for other twins. */
   relay?: boolean;
+  /**
+   * Addresses to announce in addition to the verified listen addresses. libp2p announces a
+   * public address (Yggdrasil's 200::/7 counts as one) only once something verified it; a
+   * twin knows its own Yggdrasil address is reachable, so it announces it outright.
+   */
+  appendAnnounce?: string[];
 }
 
 export type TwinHost = Libp2p<{
@@ -36,7 +42,7 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
     services.relay = circuitRelayServer({ reservations: { maxReservations: 128, applyDefaultLimit: false } });
   return (await createLibp2p({
     privateKey,
-    addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'] },
+    addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'], appendAnnounce: o.appendAnnounce ?? [] },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { loadIdentity, type TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, TwinBus, type TwinHost } from '@twin/network';
 import { PhonebookClient, type TwinRecord } from '@twin/phonebook';
-import { yggdrasilAddresses } from './yggdrasil.ts';
+import { freePort, yggdrasilAddresses } from './yggdrasil.ts';
 
 export interface DaemonOptions {
   home: string;
@@ -44,9 +44,16 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const log = o.log ?? (() => {});
   const identity = loadIdentity(o.home, o.passphrase);
   const listen = [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0'])];
-  if ((o.yggdrasil ?? 'auto') === 'auto')
-    for (const ip of yggdrasilAddresses()) listen.push(`/ip6/${ip}/tcp/0`);
-  const host = await createTwinHost(identity, { listen, relay: o.relay });
+  // The Planetary Network: listen on this host's Yggdrasil address and announce it outright.
+  const planetary: string[] = [];
+  if ((o.yggdrasil ?? 'auto') === 'auto') {
+    for (const ip of yggdrasilAddresses()) planetary.push(`/ip6/${ip}/tcp/${await freePort(ip)}`);
+  }
+  const host = await createTwinHost(identity, {
+    listen: [...listen, ...planetary],
+    relay: o.relay,
+    appendAnnounce: planetary,
+  });
   const phonebook = new PhonebookClient({ url: o.phonebook });
   const addresses = () => o.announce ?? host.getMultiaddrs().map(String);
   let record = await phonebook.publish(identity, addresses());

@@ -1,2 +1,2 @@
 export { type Daemon, type DaemonOptions, mailboxPath, startDaemon } from './daemon.ts';
-export { isYggdrasilAddress, yggdrasilAddresses } from './yggdrasil.ts';
+export { freePort, isYggdrasilAddress, yggdrasilAddresses } from './yggdrasil.ts';

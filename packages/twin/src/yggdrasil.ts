@@ -1,4 +1,5 @@
 /** The Planetary Network: Yggdrasil gives each host an address in 200::/7 on its TUN interface. */
+import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
 export function isYggdrasilAddress(ip: string): boolean {
@@ -13,4 +14,16 @@ export function yggdrasilAddresses(): string[] {
     for (const a of list ?? []) if (a.family === 'IPv6' && isYggdrasilAddress(a.address)) out.push(a.address);
   }
   return out;
+}
+
+/** A free TCP port on `ip` (so the listen address, port included, can be announced up front). */
+export function freePort(ip: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, ip, () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
 }
