@@ -137,7 +137,7 @@ describe('twin bus', () => {
     assert.equal((await raw(mallory, bob, [tampered]))[0]!.error?.code, 'bad_signature');
   });
 
-  test('expired and replayed envelopes are refused', async () => {
+  test('expired, oversized and replayed envelopes are refused', async () => {
     const old = sealEnvelope(
       alice.identity,
       header(alice, bob, { created: Date.now() - 120_000, ttl: 1000 }),
@@ -150,6 +150,8 @@ describe('twin bus', () => {
       Buffer.from('x'),
     );
     assert.equal((await raw(alice, bob, [future]))[0]!.error?.code, 'expired');
+    const huge = sealEnvelope(alice.identity, header(alice, bob), Buffer.alloc(64 * 1024 + 1));
+    assert.equal((await raw(alice, bob, [huge]))[0]!.error?.code, 'too_large');
     const once = sealEnvelope(alice.identity, header(alice, bob), Buffer.from('once'));
     const [first, second] = await raw(alice, bob, [once, once]);
     assert.equal(first!.error, undefined);
