@@ -84,6 +84,21 @@ describe('engine: user mode', () => {
     e.close();
   });
 
+  test('a large batch staged before one commit reopens cleanly, with no repair', () => {
+    const o = options();
+    let e = openEngine(o);
+    const ns = e.namespace('default')!;
+    // far more than the 64 KiB initial staging buffers of data and index
+    for (let i = 0; i < 20_000; i++) ns.set(b(`batch-key-${i}`), b(`v${i}`));
+    e.close();
+    const repairs: string[] = [];
+    e = openEngine({ ...o, onRecovery: (_ns, m) => repairs.push(m) });
+    assert.deepEqual(repairs, []);
+    assert.equal(e.namespace('default')!.stats().entries, 20_000);
+    assert.deepEqual(e.namespace('default')!.get(b('batch-key-19999')), b('v19999'));
+    e.close();
+  });
+
   test('a deleted index is rebuilt from the data files with identical contents', () => {
     const o = options({ datasize: 4096 });
     let e = openEngine(o);

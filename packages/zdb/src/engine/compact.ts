@@ -60,7 +60,7 @@ export function compactNamespace(options: EngineOptions, name: string): Compacti
     for (const e of page.entries) {
       const value = source.get(e.key);
       if (value === null) continue;
-      copyEntry(target, e.key, value, e.timestamp, options.datasize);
+      copyEntry(target, e.key, value, e.timestamp);
       entries++;
     }
     cursor = page.cursor;
@@ -84,34 +84,8 @@ export function compactNamespace(options: EngineOptions, name: string): Compacti
 }
 
 /** Appends one live entry keeping its timestamp (history does not survive compaction). */
-function copyEntry(
-  target: NamespaceImpl,
-  key: Buffer,
-  value: Buffer,
-  timestamp: number,
-  datasize: number,
-): void {
-  const s = target.storage;
-  const size = HEADER_SIZE + key.length + value.length;
-  if (s.data.end + size > datasize && s.data.end > 8) s.jump();
+function copyEntry(target: NamespaceImpl, key: Buffer, value: Buffer, timestamp: number): void {
   const crc = crc32(value);
-  const header = {
-    flags: 0 & FLAG_DELETED,
-    keyLength: key.length,
-    payloadLength: value.length,
-    payloadCrc: crc,
-    timestamp,
-    prevFile: NONE,
-    prevOffset: NONE,
-  };
-  const offset = s.data.end;
-  const dataAt = s.data.reserve(size);
-  writeDataEntry(s.data.buf, dataAt, header, key, value);
-  writeIndexRecord(
-    s.index.buf,
-    s.index.reserve(INDEX_RECORD_SIZE + key.length),
-    { ...header, dataOffset: offset },
-    key,
-  );
-  target.index.put(key.toString('latin1'), s.fileId, offset, value.length, crc, timestamp, NONE, NONE);
+  const at = target.appendEntry(key, value, 0, crc, NONE, NONE, timestamp);
+  target.index.put(key.toString('latin1'), at.file, at.offset, value.length, crc, timestamp, NONE, NONE);
 }

@@ -124,18 +124,19 @@ export class NamespaceImpl implements Namespace {
       throw new EngineError('EREADONLY', 'Namespace is temporarily locked (read-only)');
   }
 
-  private append(
+  /** Stages one data entry and its index record (rotating files first when needed). */
+  appendEntry(
     key: Buffer,
     payload: Buffer,
     flags: number,
     crc: number,
     prevFile: number,
     prevOffset: number,
+    timestamp = now(),
   ): { file: number; offset: number; timestamp: number } {
     const size = HEADER_SIZE + key.length + payload.length;
     const s = this.storage;
     if (s.data.end + size > this.options.datasize && s.data.end > 8) this.jump();
-    const timestamp = now();
     const offset = s.data.end;
     const header = {
       flags,
@@ -146,14 +147,11 @@ export class NamespaceImpl implements Namespace {
       prevFile,
       prevOffset,
     };
+    // reserve() may grow (replace) the staging buffer: reserve first, then take the buffer.
     const dataAt = s.data.reserve(size);
     writeDataEntry(s.data.buf, dataAt, header, key, payload);
-    writeIndexRecord(
-      s.index.buf,
-      s.index.reserve(INDEX_RECORD_SIZE + key.length),
-      { ...header, dataOffset: offset },
-      key,
-    );
+    const indexAt = s.index.reserve(INDEX_RECORD_SIZE + key.length);
+    writeIndexRecord(s.index.buf, indexAt, { ...header, dataOffset: offset }, key);
     if (!this.dirty) {
       this.dirty = true;
       this.onDirty(this);
@@ -209,7 +207,7 @@ export class NamespaceImpl implements Namespace {
     }
     const prevFile = slot === undefined ? NONE : ix.file[slot]!;
     const prevOffset = slot === undefined ? NONE : ix.offset[slot]!;
-    const at = this.append(key, value, 0, crc, prevFile, prevOffset);
+    const at = this.appendEntry(key, value, 0, crc, prevFile, prevOffset);
     ix.put(k, at.file, at.offset, value.length, crc, at.timestamp, prevFile, prevOffset);
     if (seq && slot === undefined) this.nextSeq++;
     return key;
@@ -239,7 +237,7 @@ export class NamespaceImpl implements Namespace {
     const slot = this.slot(key);
     if (slot === undefined) throw new EngineError('ENOTFOUND', 'Key not found');
     const ix = this.index;
-    this.append(key, EMPTY, FLAG_DELETED, 0, ix.file[slot]!, ix.offset[slot]!);
+    this.appendEntry(key, EMPTY, FLAG_DELETED, 0, ix.file[slot]!, ix.offset[slot]!);
     ix.remove(key.toString('latin1'));
   }
 
