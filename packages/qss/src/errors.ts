@@ -1,0 +1,17 @@
+export type QssErrorCode =
+  | 'ECODER' // invalid Reed-Solomon parameters or shard shapes
+  | 'ESHARDS' // fewer than k intact shards: the block cannot be rebuilt
+  | 'EDECRYPT' // AES-GCM authentication failed (wrong key, tampered or mismatched shards)
+  | 'EBLOCK' // a decoded block does not match what its metadata promises
+  | 'EMETADATA' // metadata malformed, tampered, of an unknown version, or sealed with another key
+  | 'ESTORE'; // a shard store failed to keep a shard
+
+export class QssError extends Error {
+  constructor(
+    readonly code: QssErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QssError';
+  }
+}

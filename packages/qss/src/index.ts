@@ -1,0 +1,2 @@
+export { QssError, type QssErrorCode } from './errors.ts';
+export { ReedSolomon } from './reed-solomon.ts';
