@@ -108,7 +108,7 @@ describe('twin bus', () => {
     const many = await Promise.all(
       Array.from({ length: 200 }, (_, i) => bob.bus.request(alice.id, 'echo', Buffer.from(`m${i}`))),
     );
-    many.forEach((r, i) => assert.equal(r.toString(), `${bob.id}:m${i}`));
+    for (const [i, r] of many.entries()) assert.equal(r.toString(), `${bob.id}:m${i}`);
   });
 
   test('typed errors: unknown command, handler error, unknown twin, payload too large, timeout', async () => {

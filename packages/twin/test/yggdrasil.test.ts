@@ -139,7 +139,7 @@ test('two twins in separate network namespaces reach each other over Yggdrasil o
     }
     assert.ok(
       record?.addresses.some((x) => x.startsWith(`/ip6/${a}/tcp/`)),
-      `alice publishes her Yggdrasil address: ${record?.addresses}`,
+      `alice publishes her Yggdrasil address: ${record?.addresses}\n${aliceLog}`,
     );
     // bob pings alice: from namespace B the only way to alice is her Yggdrasil address
     const ping = run(

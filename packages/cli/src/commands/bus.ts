@@ -144,8 +144,11 @@ export function sendCommand(): Command {
           ).id;
           b.bus.flushOutbox();
           const until = Date.now() + o.wait * 1000;
-          while (Date.now() < until && (status = b.mailbox!.status(id) ?? 'queued') === 'queued')
+          for (;;) {
+            status = b.mailbox!.status(id) ?? 'queued';
+            if (status !== 'queued' || Date.now() >= until) break;
             await new Promise((r) => setTimeout(r, 20));
+          }
         } finally {
           await b.close();
         }

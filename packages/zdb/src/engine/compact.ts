@@ -5,15 +5,7 @@
  */
 import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  crc32,
-  FLAG_DELETED,
-  HEADER_SIZE,
-  INDEX_RECORD_SIZE,
-  NONE,
-  writeDataEntry,
-  writeIndexRecord,
-} from './format.ts';
+import { crc32, NONE } from './format.ts';
 import { DESCRIPTOR, type Descriptor, NamespaceImpl, writeDescriptor } from './namespace.ts';
 import { EngineError, type EngineOptions } from './types.ts';
 
