@@ -1,0 +1,207 @@
+/**
+ * The SQLite index of a BCDB (WAL): objects, their tags (every tag indexed), ACLs, and the last
+ * 0-db record applied. It is a cache of the 0-db records: `apply` is the only way in, used both
+ * for new writes and when replaying records after a crash or for a rebuild.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { AclHeader, ObjectHeader, RecordHeader } from './record.ts';
+
+export interface ObjectMeta {
+  id: number;
+  collection: string;
+  tags: Record<string, string>;
+  acl: number;
+  version: number;
+  created: number;
+  updated: number;
+  size: number;
+  /** The 0-db key holding the current version. */
+  zkey: Buffer;
+}
+
+export interface FindQuery {
+  collection: string;
+  /** Tag equality, all must match (AND). */
+  tags?: Record<string, string>;
+  /** One tag whose value starts with `value`. */
+  prefix?: { key: string; value: string };
+  order?: 'asc' | 'desc';
+  limit?: number;
+  /** From a previous page. */
+  cursor?: string;
+}
+
+export interface Page {
+  objects: ObjectMeta[];
+  /** Null on the last page. */
+  cursor: string | null;
+}
+
+interface ObjectRow {
+  id: number;
+  collection: string;
+  acl: number;
+  version: number;
+  created: number;
+  updated: number;
+  size: number;
+  zkey: Buffer;
+  tags: string;
+}
+
+const toMeta = (r: ObjectRow): ObjectMeta => ({ ...r, tags: JSON.parse(r.tags) as Record<string, string> });
+
+export class Catalog {
+  readonly db: Database.Database;
+  private readonly q: Record<string, Database.Statement>;
+
+  constructor(path: string) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS objects (
+        id INTEGER PRIMARY KEY, collection TEXT NOT NULL, acl INTEGER NOT NULL, version INTEGER NOT NULL,
+        created INTEGER NOT NULL, updated INTEGER NOT NULL, size INTEGER NOT NULL, zkey BLOB NOT NULL, tags TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS objects_by_time ON objects (collection, updated, id);
+      CREATE TABLE IF NOT EXISTS tags (object INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (object, key));
+      CREATE INDEX IF NOT EXISTS tags_by_value ON tags (key, value, object);
+      CREATE TABLE IF NOT EXISTS acls (id INTEGER PRIMARY KEY, entries TEXT NOT NULL, version INTEGER NOT NULL, updated INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    `);
+    this.q = {
+      getObject: this.db.prepare('SELECT * FROM objects WHERE id = ?'),
+      putObject: this.db.prepare(
+        'INSERT INTO objects (id, collection, acl, version, created, updated, size, zkey, tags) VALUES (@id, @collection, @acl, @version, @created, @updated, @size, @zkey, @tags) ON CONFLICT(id) DO UPDATE SET collection = excluded.collection, acl = excluded.acl, version = excluded.version, updated = excluded.updated, size = excluded.size, zkey = excluded.zkey, tags = excluded.tags',
+      ),
+      delObject: this.db.prepare('DELETE FROM objects WHERE id = ?'),
+      delTags: this.db.prepare('DELETE FROM tags WHERE object = ?'),
+      putTag: this.db.prepare('INSERT INTO tags (object, key, value) VALUES (?, ?, ?)'),
+      getAcl: this.db.prepare('SELECT * FROM acls WHERE id = ?'),
+      putAcl: this.db.prepare(
+        'INSERT INTO acls (id, entries, version, updated) VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET entries = excluded.entries, version = excluded.version, updated = excluded.updated',
+      ),
+      listAcls: this.db.prepare('SELECT * FROM acls ORDER BY id'),
+      getState: this.db.prepare('SELECT value FROM state WHERE key = ?'),
+      setState: this.db.prepare(
+        'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
+      maxObject: this.db.prepare('SELECT max(id) AS id FROM objects'),
+      maxAcl: this.db.prepare('SELECT max(id) AS id FROM acls'),
+    };
+  }
+
+  state(key: string): number {
+    return (this.q.getState!.get(key) as { value: number } | undefined)?.value ?? 0;
+  }
+
+  private setState(key: string, value: number): void {
+    this.q.setState!.run(key, value);
+  }
+
+  /** Applies one 0-db record (sequence number `seq`, stored under `zkey`), atomically with its bookkeeping. */
+  apply(seq: number, zkey: Buffer, header: RecordHeader, size: number): void {
+    this.db.transaction(() => {
+      if (header.kind === 'object') this.applyObject(header, zkey, size);
+      else this.applyAcl(header);
+      this.setState('applied', seq);
+      if (header.kind === 'object')
+        this.setState('nextObject', Math.max(this.state('nextObject'), header.id + 1));
+      else this.setState('nextAcl', Math.max(this.state('nextAcl'), header.id + 1));
+    })();
+  }
+
+  private applyObject(h: ObjectHeader, zkey: Buffer, size: number): void {
+    this.q.delTags!.run(h.id);
+    if (h.deleted) {
+      this.q.delObject!.run(h.id);
+      return;
+    }
+    this.q.putObject!.run({ ...h, size, zkey, tags: JSON.stringify(h.tags) });
+    for (const [k, v] of Object.entries(h.tags)) this.q.putTag!.run(h.id, k, v);
+  }
+
+  private applyAcl(h: AclHeader): void {
+    this.q.putAcl!.run(h.id, JSON.stringify(h.entries), h.version, h.updated);
+  }
+
+  object(id: number): ObjectMeta | null {
+    const r = this.q.getObject!.get(id) as ObjectRow | undefined;
+    return r ? toMeta(r) : null;
+  }
+
+  acl(id: number): AclHeader | null {
+    const r = this.q.getAcl!.get(id) as
+      | { id: number; entries: string; version: number; updated: number }
+      | undefined;
+    return r
+      ? {
+          kind: 'acl',
+          id: r.id,
+          entries: JSON.parse(r.entries) as Record<string, string>,
+          version: r.version,
+          updated: r.updated,
+        }
+      : null;
+  }
+
+  acls(): AclHeader[] {
+    return (
+      this.q.listAcls!.all() as { id: number; entries: string; version: number; updated: number }[]
+    ).map((r) => ({
+      kind: 'acl',
+      id: r.id,
+      entries: JSON.parse(r.entries) as Record<string, string>,
+      version: r.version,
+      updated: r.updated,
+    }));
+  }
+
+  /** Objects of a collection matching every tag (and the prefix), ordered by update time, paged. */
+  find(q: FindQuery): Page {
+    const where = ['o.collection = ?'];
+    const args: (string | number)[] = [q.collection];
+    for (const [k, v] of Object.entries(q.tags ?? {})) {
+      where.push('EXISTS (SELECT 1 FROM tags t WHERE t.object = o.id AND t.key = ? AND t.value = ?)');
+      args.push(k, v);
+    }
+    if (q.prefix) {
+      where.push(
+        'EXISTS (SELECT 1 FROM tags t WHERE t.object = o.id AND t.key = ? AND t.value >= ? AND t.value < ?)',
+      );
+      args.push(q.prefix.key, q.prefix.value, `${q.prefix.value}\uffff`);
+    }
+    const desc = (q.order ?? 'desc') === 'desc';
+    if (q.cursor) {
+      const [updated, id] = q.cursor.split(':').map(Number);
+      if (!Number.isFinite(updated) || !Number.isFinite(id)) throw new Error('bad cursor');
+      where.push(
+        desc
+          ? '(o.updated < ? OR (o.updated = ? AND o.id < ?))'
+          : '(o.updated > ? OR (o.updated = ? AND o.id > ?))',
+      );
+      args.push(updated!, updated!, id!);
+    }
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    const dir = desc ? 'DESC' : 'ASC';
+    const sql = `SELECT o.* FROM objects o WHERE ${where.join(' AND ')} ORDER BY o.updated ${dir}, o.id ${dir} LIMIT ${limit + 1}`;
+    const rows = (this.db.prepare(sql).all(...args) as ObjectRow[]).map(toMeta);
+    const more = rows.length > limit;
+    const objects = more ? rows.slice(0, limit) : rows;
+    const last = objects[objects.length - 1];
+    return { objects, cursor: more && last ? `${last.updated}:${last.id}` : null };
+  }
+
+  /** Drops every row (before a rebuild from 0-db). */
+  clear(): void {
+    this.db.exec('DELETE FROM objects; DELETE FROM tags; DELETE FROM acls; DELETE FROM state;');
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,11 @@
+export {
+  Bcdb,
+  type BcdbObject,
+  type BcdbOptions,
+  PRIVATE_ACL,
+  type SetOptions,
+  type UpdateOptions,
+} from './bcdb.ts';
+export { Catalog, type FindQuery, type ObjectMeta, type Page } from './catalog.ts';
+export { BcdbError, type BcdbErrorCode } from './errors.ts';
+export { type AclHeader, decodeRecord, encodeRecord, type ObjectHeader, type Perm } from './record.ts';

@@ -1,0 +1,46 @@
+/**
+ * What BCDB writes to 0-db (a sequential-mode namespace): one record per change,
+ *   u32 header length ‖ header (JSON) ‖ data
+ * The records alone rebuild the whole index (0-db is the truth; SQLite is a cache).
+ */
+
+export type Perm = 'r' | 'w' | 'd';
+
+export interface ObjectHeader {
+  kind: 'object';
+  id: number;
+  collection: string;
+  tags: Record<string, string>;
+  acl: number;
+  version: number;
+  created: number;
+  updated: number;
+  deleted?: boolean;
+}
+
+export interface AclHeader {
+  kind: 'acl';
+  id: number;
+  /** twin id → permissions ('r', 'rw', 'rwd', ...). */
+  entries: Record<string, string>;
+  version: number;
+  updated: number;
+}
+
+export type RecordHeader = ObjectHeader | AclHeader;
+
+export function encodeRecord(header: RecordHeader, data: Uint8Array = new Uint8Array(0)): Buffer {
+  const h = Buffer.from(JSON.stringify(header));
+  const len = Buffer.allocUnsafe(4);
+  len.writeUInt32LE(h.length);
+  return Buffer.concat([len, h, data]);
+}
+
+export function decodeRecord(bytes: Buffer): { header: RecordHeader; data: Buffer } {
+  if (bytes.length < 4) throw new Error('record too short');
+  const len = bytes.readUInt32LE(0);
+  if (4 + len > bytes.length) throw new Error('record header out of range');
+  const header = JSON.parse(bytes.toString('utf8', 4, 4 + len)) as RecordHeader;
+  if (header.kind !== 'object' && header.kind !== 'acl') throw new Error('unknown record kind');
+  return { header, data: bytes.subarray(4 + len) };
+}
