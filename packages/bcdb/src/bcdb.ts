@@ -135,10 +135,22 @@ export class Bcdb {
     });
   }
 
-  private allowed(caller: number, acl: number, perm: Perm): boolean {
+  /** The owner may do anything; others need `perm` in the object's ACL or its collection's. */
+  allowed(caller: number, acl: number, perm: Perm, collection?: string): boolean {
     if (caller === this.o.owner) return true;
-    const entry = this.catalog.acl(acl)?.entries[String(caller)];
-    return entry?.includes(perm) ?? false;
+    if (this.catalog.acl(acl)?.entries[String(caller)]?.includes(perm)) return true;
+    const shared = collection === undefined ? null : this.catalog.collectionAcl(collection);
+    return shared !== null && (this.catalog.acl(shared)?.entries[String(caller)]?.includes(perm) ?? false);
+  }
+
+  /** Shares a whole collection through ACL `acl` (owner only). */
+  async shareCollection(collection: string, acl: number): Promise<void> {
+    this.getAcl(acl);
+    await this.write({ kind: 'collection', collection, acl, updated: Date.now() });
+  }
+
+  collectionAcl(collection: string): number | null {
+    return this.catalog.collectionAcl(collection);
   }
 
   private current(id: number): ObjectHeader | null {
@@ -199,7 +211,7 @@ export class Bcdb {
   async get(id: number, caller = this.o.owner): Promise<BcdbObject> {
     const meta = this.catalog.object(id);
     if (!meta) throw new BcdbError('not_found', `no object ${id}`);
-    if (!this.allowed(caller, meta.acl, 'r'))
+    if (!this.allowed(caller, meta.acl, 'r', meta.collection))
       throw new BcdbError('denied', `twin ${caller} may not read object ${id}`);
     const bytes = await this.o.zdb.get(meta.zkey);
     if (!bytes) throw new BcdbError('not_found', `object ${id}'s data is missing from 0-db`);
@@ -212,7 +224,7 @@ export class Bcdb {
   async update(id: number, o: UpdateOptions, caller = this.o.owner): Promise<ObjectMeta> {
     const cur = this.current(id);
     if (!cur) throw new BcdbError('not_found', `no object ${id}`);
-    if (!this.allowed(caller, cur.acl, 'w'))
+    if (!this.allowed(caller, cur.acl, 'w', cur.collection))
       throw new BcdbError('denied', `twin ${caller} may not write object ${id}`);
     if (o.acl !== undefined && caller !== this.o.owner)
       throw new BcdbError('denied', 'only the owner changes an object ACL');
@@ -236,7 +248,7 @@ export class Bcdb {
   async delete(id: number, caller = this.o.owner): Promise<void> {
     const cur = this.current(id);
     if (!cur) throw new BcdbError('not_found', `no object ${id}`);
-    if (!this.allowed(caller, cur.acl, 'd'))
+    if (!this.allowed(caller, cur.acl, 'd', cur.collection))
       throw new BcdbError('denied', `twin ${caller} may not delete object ${id}`);
     await this.writeObject({ ...cur, version: cur.version + 1, updated: Date.now(), deleted: true });
   }
@@ -245,7 +257,7 @@ export class Bcdb {
   find(q: FindQuery, caller = this.o.owner): Page {
     const page = this.catalog.find(q);
     if (caller === this.o.owner) return page;
-    return { ...page, objects: page.objects.filter((m) => this.allowed(caller, m.acl, 'r')) };
+    return { ...page, objects: page.objects.filter((m) => this.allowed(caller, m.acl, 'r', m.collection)) };
   }
 
   /** Every object of the query, page after page. */

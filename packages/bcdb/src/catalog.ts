@@ -72,6 +72,7 @@ export class Catalog {
       CREATE INDEX IF NOT EXISTS tags_by_value ON tags (key, value, object);
       CREATE TABLE IF NOT EXISTS acls (id INTEGER PRIMARY KEY, entries TEXT NOT NULL, version INTEGER NOT NULL, updated INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS collections (collection TEXT PRIMARY KEY, acl INTEGER NOT NULL);
     `);
     this.q = {
       getObject: this.db.prepare('SELECT * FROM objects WHERE id = ?'),
@@ -90,6 +91,10 @@ export class Catalog {
       setState: this.db.prepare(
         'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
+      putCollection: this.db.prepare(
+        'INSERT INTO collections (collection, acl) VALUES (?, ?) ON CONFLICT(collection) DO UPDATE SET acl = excluded.acl',
+      ),
+      getCollection: this.db.prepare('SELECT acl FROM collections WHERE collection = ?'),
       maxObject: this.db.prepare('SELECT max(id) AS id FROM objects'),
       maxAcl: this.db.prepare('SELECT max(id) AS id FROM acls'),
     };
@@ -106,12 +111,16 @@ export class Catalog {
   /** Applies one 0-db record (sequence number `seq`, stored under `zkey`), atomically with its bookkeeping. */
   apply(seq: number, zkey: Buffer, header: RecordHeader, size: number): void {
     this.db.transaction(() => {
-      if (header.kind === 'object') this.applyObject(header, zkey, size);
-      else this.applyAcl(header);
-      this.setState('applied', seq);
-      if (header.kind === 'object')
+      if (header.kind === 'object') {
+        this.applyObject(header, zkey, size);
         this.setState('nextObject', Math.max(this.state('nextObject'), header.id + 1));
-      else this.setState('nextAcl', Math.max(this.state('nextAcl'), header.id + 1));
+      } else if (header.kind === 'acl') {
+        this.applyAcl(header);
+        this.setState('nextAcl', Math.max(this.state('nextAcl'), header.id + 1));
+      } else {
+        this.q.putCollection!.run(header.collection, header.acl);
+      }
+      this.setState('applied', seq);
     })();
   }
 
@@ -127,6 +136,11 @@ export class Catalog {
 
   private applyAcl(h: AclHeader): void {
     this.q.putAcl!.run(h.id, JSON.stringify(h.entries), h.version, h.updated);
+  }
+
+  /** The ACL granted on a whole collection, if any. */
+  collectionAcl(collection: string): number | null {
+    return (this.q.getCollection!.get(collection) as { acl: number } | undefined)?.acl ?? null;
   }
 
   object(id: number): ObjectMeta | null {
@@ -198,7 +212,9 @@ export class Catalog {
 
   /** Drops every row (before a rebuild from 0-db). */
   clear(): void {
-    this.db.exec('DELETE FROM objects; DELETE FROM tags; DELETE FROM acls; DELETE FROM state;');
+    this.db.exec(
+      'DELETE FROM objects; DELETE FROM tags; DELETE FROM acls; DELETE FROM state; DELETE FROM collections;',
+    );
   }
 
   close(): void {

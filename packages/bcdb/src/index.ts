@@ -8,4 +8,13 @@ export {
 } from './bcdb.ts';
 export { Catalog, type FindQuery, type ObjectMeta, type Page } from './catalog.ts';
 export { BcdbError, type BcdbErrorCode } from './errors.ts';
+export {
+  type AccessDecision,
+  type AccessRequest,
+  AccessRequests,
+  REQUESTS,
+  RemoteBcdb,
+  type RemoteObject,
+  serveBcdb,
+} from './peer.ts';
 export { type AclHeader, decodeRecord, encodeRecord, type ObjectHeader, type Perm } from './record.ts';

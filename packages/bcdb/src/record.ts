@@ -27,7 +27,15 @@ export interface AclHeader {
   updated: number;
 }
 
-export type RecordHeader = ObjectHeader | AclHeader;
+/** Grants an ACL on a whole collection (from an approved access request for the collection). */
+export interface CollectionHeader {
+  kind: 'collection';
+  collection: string;
+  acl: number;
+  updated: number;
+}
+
+export type RecordHeader = ObjectHeader | AclHeader | CollectionHeader;
 
 export function encodeRecord(header: RecordHeader, data: Uint8Array = new Uint8Array(0)): Buffer {
   const h = Buffer.from(JSON.stringify(header));
@@ -41,6 +49,7 @@ export function decodeRecord(bytes: Buffer): { header: RecordHeader; data: Buffe
   const len = bytes.readUInt32LE(0);
   if (4 + len > bytes.length) throw new Error('record header out of range');
   const header = JSON.parse(bytes.toString('utf8', 4, 4 + len)) as RecordHeader;
-  if (header.kind !== 'object' && header.kind !== 'acl') throw new Error('unknown record kind');
+  if (header.kind !== 'object' && header.kind !== 'acl' && header.kind !== 'collection')
+    throw new Error('unknown record kind');
   return { header, data: bytes.subarray(4 + len) };
 }
