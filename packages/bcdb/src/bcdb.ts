@@ -48,6 +48,14 @@ export interface UpdateOptions {
   expectedVersion?: number;
 }
 
+interface Waiting {
+  zkey: Buffer;
+  header: RecordHeader;
+  size: number;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 const seqOf = (zkey: Buffer) => Number(zkey.readBigUInt64LE(0)) + 1;
 const zkeyOf = (seq: number) => {
   const b = Buffer.alloc(8);
@@ -71,7 +79,8 @@ export class Bcdb {
   private nextObject: number;
   private nextAcl: number;
   /** Records appended to 0-db but waiting for a lower sequence number before they are applied. */
-  private readonly waiting = new Map<number, () => void>();
+  private readonly waiting = new Map<number, Waiting>();
+  private drainScheduled = false;
   private nextApply: number;
   /** Versions of objects with writes in flight (checked synchronously for optimistic concurrency). */
   private readonly inflight = new Map<number, { version: number; deleted: boolean; header: ObjectHeader }>();
@@ -117,22 +126,40 @@ export class Bcdb {
     return this.catchUp();
   }
 
-  /** Appends a record to 0-db, then applies it to the index in 0-db order. */
-  private async write(header: RecordHeader, data?: Uint8Array): Promise<void> {
+  /**
+   * Appends a record to 0-db, then applies it to the index in 0-db order. Records acknowledged
+   * by 0-db in the same turn of the event loop are applied in one SQLite transaction.
+   */
+  private async write(header: RecordHeader, data?: Uint8Array): Promise<Buffer> {
     const zkey = await this.o.zdb.append(encodeRecord(header, data));
     const seq = seqOf(zkey);
-    await new Promise<void>((resolve) => {
-      this.waiting.set(seq, () => {
-        this.catalog.apply(seq, zkey, header, data?.length ?? 0);
-        resolve();
-      });
-      while (this.waiting.has(this.nextApply)) {
-        const apply = this.waiting.get(this.nextApply)!;
-        this.waiting.delete(this.nextApply);
-        this.nextApply++;
-        apply();
+    await new Promise<void>((resolve, reject) => {
+      this.waiting.set(seq, { zkey, header, size: data?.length ?? 0, resolve, reject });
+      if (!this.drainScheduled) {
+        this.drainScheduled = true;
+        setImmediate(() => this.drain());
       }
     });
+    return zkey;
+  }
+
+  private drain(): void {
+    this.drainScheduled = false;
+    const batch: (Waiting & { seq: number })[] = [];
+    while (this.waiting.has(this.nextApply)) {
+      batch.push({ ...this.waiting.get(this.nextApply)!, seq: this.nextApply });
+      this.waiting.delete(this.nextApply);
+      this.nextApply++;
+    }
+    if (batch.length === 0) return;
+    try {
+      this.catalog.applyMany(batch);
+    } catch (e) {
+      // 0-db holds these records; the next open replays them into the index.
+      for (const b of batch) b.reject(e as Error);
+      return;
+    }
+    for (const b of batch) b.resolve();
   }
 
   /** The owner may do anything; others need `perm` in the object's ACL or its collection's. */
@@ -171,10 +198,12 @@ export class Bcdb {
       : null;
   }
 
-  private async writeObject(header: ObjectHeader, data?: Uint8Array): Promise<void> {
+  private async writeObject(header: ObjectHeader, data?: Uint8Array): Promise<ObjectMeta> {
     this.inflight.set(header.id, { version: header.version, deleted: Boolean(header.deleted), header });
     try {
-      await this.write(header, data);
+      const zkey = await this.write(header, data);
+      const { kind: _kind, deleted: _deleted, ...meta } = header;
+      return { ...meta, size: data?.length ?? 0, zkey };
     } finally {
       if (this.inflight.get(header.id)?.header === header) this.inflight.delete(header.id);
     }

@@ -56,6 +56,9 @@ const toMeta = (r: ObjectRow): ObjectMeta => ({ ...r, tags: JSON.parse(r.tags) a
 export class Catalog {
   readonly db: Database.Database;
   private readonly q: Record<string, Database.Statement>;
+  private readonly statements = new Map<string, Database.Statement>();
+  /** Cached copies of the state rows (written in the same transactions as the records). */
+  private readonly cached = new Map<string, number>();
 
   constructor(path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -110,18 +113,32 @@ export class Catalog {
 
   /** Applies one 0-db record (sequence number `seq`, stored under `zkey`), atomically with its bookkeeping. */
   apply(seq: number, zkey: Buffer, header: RecordHeader, size: number): void {
-    this.db.transaction(() => {
-      if (header.kind === 'object') {
-        this.applyObject(header, zkey, size);
-        this.setState('nextObject', Math.max(this.state('nextObject'), header.id + 1));
-      } else if (header.kind === 'acl') {
-        this.applyAcl(header);
-        this.setState('nextAcl', Math.max(this.state('nextAcl'), header.id + 1));
-      } else {
-        this.q.putCollection!.run(header.collection, header.acl);
-      }
-      this.setState('applied', seq);
-    })();
+    this.applyMany([{ seq, zkey, header, size }]);
+  }
+
+  /** Applies consecutive records in one transaction (group commit). */
+  applyMany(records: { seq: number; zkey: Buffer; header: RecordHeader; size: number }[]): void {
+    try {
+      this.db.transaction(() => {
+        for (const r of records) this.applyOne(r.seq, r.zkey, r.header, r.size);
+      })();
+    } catch (e) {
+      this.cached.clear(); // the transaction rolled back: reread the state rows
+      throw e;
+    }
+  }
+
+  private applyOne(seq: number, zkey: Buffer, header: RecordHeader, size: number): void {
+    if (header.kind === 'object') {
+      this.applyObject(header, zkey, size);
+      this.setState('nextObject', Math.max(this.state('nextObject'), header.id + 1));
+    } else if (header.kind === 'acl') {
+      this.applyAcl(header);
+      this.setState('nextAcl', Math.max(this.state('nextAcl'), header.id + 1));
+    } else {
+      this.q.putCollection!.run(header.collection, header.acl);
+    }
+    this.setState('applied', seq);
   }
 
   private applyObject(h: ObjectHeader, zkey: Buffer, size: number): void {
@@ -175,19 +192,34 @@ export class Catalog {
     }));
   }
 
-  /** Objects of a collection matching every tag (and the prefix), ordered by update time, paged. */
+  /**
+   * Objects of a collection matching every tag (and the prefix), ordered by update time, paged.
+   * The query starts from the first tag's index entries (selective) and checks the other tags by
+   * primary key, instead of walking the whole collection.
+   */
   find(q: FindQuery): Page {
-    const where = ['o.collection = ?'];
+    const tags = Object.entries(q.tags ?? {});
+    const joins: string[] = [];
+    const where: string[] = ['o.collection = ?'];
+    const joinArgs: (string | number)[] = [];
     const args: (string | number)[] = [q.collection];
-    for (const [k, v] of Object.entries(q.tags ?? {})) {
-      where.push('EXISTS (SELECT 1 FROM tags t WHERE t.object = o.id AND t.key = ? AND t.value = ?)');
-      args.push(k, v);
+    let from = 'objects o';
+    if (tags.length > 0) {
+      const [k0, v0] = tags[0]!;
+      // CROSS JOIN pins the join order: start from the tag index, never from the time index.
+      from = 'tags t0 CROSS JOIN objects o ON o.id = t0.object';
+      where.push('t0.key = ?', 't0.value = ?');
+      args.push(k0, v0);
+      tags.slice(1).forEach(([k, v], i) => {
+        joins.push(
+          `JOIN tags t${i + 1} ON t${i + 1}.object = o.id AND t${i + 1}.key = ? AND t${i + 1}.value = ?`,
+        );
+        joinArgs.push(k, v);
+      });
     }
     if (q.prefix) {
-      where.push(
-        'EXISTS (SELECT 1 FROM tags t WHERE t.object = o.id AND t.key = ? AND t.value >= ? AND t.value < ?)',
-      );
-      args.push(q.prefix.key, q.prefix.value, `${q.prefix.value}\uffff`);
+      joins.push('JOIN tags tp ON tp.object = o.id AND tp.key = ? AND tp.value >= ? AND tp.value < ?');
+      joinArgs.push(q.prefix.key, q.prefix.value, `${q.prefix.value}\uffff`);
     }
     const desc = (q.order ?? 'desc') === 'desc';
     if (q.cursor) {
@@ -202,8 +234,13 @@ export class Catalog {
     }
     const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
     const dir = desc ? 'DESC' : 'ASC';
-    const sql = `SELECT o.* FROM objects o WHERE ${where.join(' AND ')} ORDER BY o.updated ${dir}, o.id ${dir} LIMIT ${limit + 1}`;
-    const rows = (this.db.prepare(sql).all(...args) as ObjectRow[]).map(toMeta);
+    const sql = `SELECT o.* FROM ${from} ${joins.join(' ')} WHERE ${where.join(' AND ')} ORDER BY o.updated ${dir}, o.id ${dir} LIMIT ${limit + 1}`;
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    const rows = (stmt.all(...joinArgs, ...args) as ObjectRow[]).map(toMeta);
     const more = rows.length > limit;
     const objects = more ? rows.slice(0, limit) : rows;
     const last = objects[objects.length - 1];
@@ -215,6 +252,7 @@ export class Catalog {
     this.db.exec(
       'DELETE FROM objects; DELETE FROM tags; DELETE FROM acls; DELETE FROM state; DELETE FROM collections;',
     );
+    this.cached.clear();
   }
 
   close(): void {
