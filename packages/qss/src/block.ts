@@ -1,0 +1,172 @@
+/**
+ * One block through the pipeline, with no I/O: plain bytes → (compression) → AES-256-GCM →
+ * Reed-Solomon k+m shards, each with a checksum; and back, from whichever shards survived.
+ *
+ * The stored bytes of a block are ciphertext ‖ 16-byte GCM tag, cut into k data shards of
+ * ceil(stored / k) bytes (the last one zero-padded). The nonce is the block index (unique
+ * because every object has its own key); the additional data binds index, flags and plain size.
+ */
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { sameChecksum, shardChecksum } from './checksum.ts';
+import { type CompressionPolicy, compressBlock, decompressBlock } from './compression.ts';
+import { QssError } from './errors.ts';
+import { ReedSolomon } from './reed-solomon.ts';
+
+export const KEY_BYTES = 32;
+const TAG_BYTES = 16;
+
+/** What the metadata keeps about a block, enough to verify and decode its shards. */
+export interface BlockLayout {
+  index: number;
+  plainSize: number;
+  /** Bytes of ciphertext + tag carried by the data shards (before padding). */
+  storedSize: number;
+  compressed: boolean;
+  /** One per shard, k data then m parity. */
+  checksums: Uint8Array[];
+}
+
+export interface EncodedBlock extends BlockLayout {
+  shards: Uint8Array[];
+}
+
+export interface DecodedBlock {
+  plain: Uint8Array;
+  /** Shards that were looked at and found absent. */
+  missing: number[];
+  /** Shards that were looked at and failed their checksum or size. */
+  corrupt: number[];
+}
+
+export const shardSize = (storedSize: number, k: number) => Math.ceil(storedSize / k);
+
+function nonce(index: number): Buffer {
+  const n = Buffer.alloc(12);
+  n.writeBigUInt64BE(BigInt(index), 4);
+  return n;
+}
+
+function additionalData(index: number, compressed: boolean, plainSize: number): Buffer {
+  const aad = Buffer.alloc(21);
+  aad.write('qss/blk1', 0, 'latin1');
+  aad.writeBigUInt64BE(BigInt(index), 8);
+  aad.writeUInt8(compressed ? 1 : 0, 16);
+  aad.writeUInt32BE(plainSize, 17);
+  return aad;
+}
+
+/** Bytes [from, to) of the concatenation of `shards`. */
+function gather(shards: readonly Uint8Array[], size: number, from: number, to: number): Buffer {
+  const out = Buffer.alloc(to - from);
+  for (let pos = from; pos < to; ) {
+    const i = Math.floor(pos / size);
+    const offset = pos - i * size;
+    const n = Math.min(size - offset, to - pos);
+    out.set(shards[i]!.subarray(offset, offset + n), pos - from);
+    pos += n;
+  }
+  return out;
+}
+
+export class BlockCodec {
+  readonly coder: ReedSolomon;
+
+  constructor(
+    readonly k: number,
+    readonly m: number,
+  ) {
+    this.coder = new ReedSolomon(k, m);
+  }
+
+  encode(plain: Uint8Array, index: number, key: Uint8Array, policy: CompressionPolicy): EncodedBlock {
+    if (key.length !== KEY_BYTES) throw new QssError('ECODER', `block key must be ${KEY_BYTES} bytes`);
+    const { payload, compressed } = compressBlock(plain, policy);
+    const cipher = createCipheriv('aes-256-gcm', key, nonce(index));
+    cipher.setAAD(additionalData(index, compressed, plain.length));
+    const ct = cipher.update(payload);
+    cipher.final();
+    const tag = cipher.getAuthTag();
+    const storedSize = ct.length + TAG_BYTES;
+    const size = shardSize(storedSize, this.k);
+    const data: Uint8Array[] = [];
+    for (let i = 0; i < this.k; i++) {
+      const start = i * size;
+      if (start + size <= ct.length) {
+        data.push(ct.subarray(start, start + size));
+        continue;
+      }
+      const shard = new Uint8Array(size);
+      if (start < ct.length) shard.set(ct.subarray(start));
+      for (let t = Math.max(start, ct.length); t < Math.min(start + size, storedSize); t++)
+        shard[t - start] = tag[t - ct.length]!;
+      data.push(shard);
+    }
+    const shards = [...data, ...this.coder.encode(data)];
+    return {
+      index,
+      plainSize: plain.length,
+      storedSize,
+      compressed,
+      checksums: shards.map(shardChecksum),
+      shards,
+    };
+  }
+
+  /**
+   * Verifies shards in order and uses the first k intact ones; rebuilds missing data shards,
+   * decrypts and inflates. `shards[i]` undefined means shard i could not be read.
+   */
+  decode(layout: BlockLayout, shards: ReadonlyArray<Uint8Array | undefined>, key: Uint8Array): DecodedBlock {
+    const { k, m } = this;
+    if (key.length !== KEY_BYTES) throw new QssError('ECODER', `block key must be ${KEY_BYTES} bytes`);
+    if (shards.length !== k + m || layout.checksums.length !== k + m)
+      throw new QssError('ECODER', `block ${layout.index}: expected ${k + m} shards`);
+    const size = shardSize(layout.storedSize, k);
+    const missing: number[] = [];
+    const corrupt: number[] = [];
+    const good: Array<Uint8Array | undefined> = new Array(k + m).fill(undefined);
+    let count = 0;
+    for (let i = 0; i < k + m && count < k; i++) {
+      const s = shards[i];
+      if (!s) missing.push(i);
+      else if (s.length !== size || !sameChecksum(shardChecksum(s), layout.checksums[i]!)) corrupt.push(i);
+      else {
+        good[i] = s;
+        count++;
+      }
+    }
+    if (count < k)
+      throw new QssError(
+        'ESHARDS',
+        `block ${layout.index}: ${count} intact shards of ${k} needed (missing ${missing}, corrupt ${corrupt})`,
+      );
+    const lost = [...Array(k).keys()].filter((i) => !good[i]);
+    if (lost.length > 0) {
+      const rebuilt = this.coder.reconstruct(good, lost);
+      lost.forEach((i, n) => {
+        good[i] = rebuilt[n];
+      });
+    }
+    const data = good.slice(0, k) as Uint8Array[];
+    const ctSize = layout.storedSize - TAG_BYTES;
+    const decipher = createDecipheriv('aes-256-gcm', key, nonce(layout.index));
+    decipher.setAAD(additionalData(layout.index, layout.compressed, layout.plainSize));
+    decipher.setAuthTag(gather(data, size, ctSize, layout.storedSize));
+    const parts: Buffer[] = [];
+    for (let i = 0; i * size < ctSize; i++)
+      parts.push(decipher.update(data[i]!.subarray(0, Math.min(size, ctSize - i * size))));
+    try {
+      decipher.final();
+    } catch {
+      throw new QssError('EDECRYPT', `block ${layout.index}: authentication failed`);
+    }
+    const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const plain = layout.compressed ? decompressBlock(payload, layout.plainSize) : payload;
+    if (plain.length !== layout.plainSize)
+      throw new QssError(
+        'EBLOCK',
+        `block ${layout.index}: ${plain.length} bytes, expected ${layout.plainSize}`,
+      );
+    return { plain, missing, corrupt };
+  }
+}

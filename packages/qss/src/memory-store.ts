@@ -1,0 +1,62 @@
+/**
+ * A ShardStore in this process's memory: `backends` named slots, shard i of a block on backend
+ * (block + i) mod n, so the shards of a block are on distinct backends when n ≥ k+m. For tests
+ * and for callers that want the pipeline without 0-db. Backends can be taken offline.
+ */
+import { QssError } from './errors.ts';
+import type { ShardContext, ShardLocation, ShardStore } from './store.ts';
+
+export class MemoryShardStore implements ShardStore {
+  readonly backends: string[];
+  readonly #data = new Map<string, Map<string, Uint8Array>>();
+  readonly #offline = new Set<string>();
+  #next = 0;
+
+  constructor(backends: number) {
+    this.backends = Array.from({ length: backends }, (_, i) => `memory:${i}`);
+    for (const b of this.backends) this.#data.set(b, new Map());
+  }
+
+  async putShards(shards: readonly Uint8Array[], context: ShardContext): Promise<ShardLocation[]> {
+    if (shards.length > this.backends.length)
+      throw new QssError(
+        'ESTORE',
+        `${shards.length} shards need as many backends, have ${this.backends.length}`,
+      );
+    return shards.map((shard, i) => {
+      const backend = this.backends[(context.block + i) % this.backends.length]!;
+      if (this.#offline.has(backend)) throw new QssError('ESTORE', `${backend} is offline`);
+      const key = new Uint8Array(4);
+      new DataView(key.buffer).setUint32(0, this.#next++);
+      this.#data.get(backend)!.set(Buffer.from(key).toString('hex'), new Uint8Array(shard));
+      return { backend, key };
+    });
+  }
+
+  async getShard(location: ShardLocation): Promise<Uint8Array | undefined> {
+    const entries = this.#data.get(location.backend);
+    if (!entries) throw new QssError('ESTORE', `unknown backend ${location.backend}`);
+    if (this.#offline.has(location.backend)) return undefined;
+    return entries.get(Buffer.from(location.key).toString('hex'));
+  }
+
+  async deleteShard(location: ShardLocation): Promise<void> {
+    this.#data.get(location.backend)?.delete(Buffer.from(location.key).toString('hex'));
+  }
+
+  /** The stored bytes themselves (to damage them in tests). */
+  raw(location: ShardLocation): Uint8Array | undefined {
+    return this.#data.get(location.backend)?.get(Buffer.from(location.key).toString('hex'));
+  }
+
+  setOffline(backend: string, offline: boolean): void {
+    if (offline) this.#offline.add(backend);
+    else this.#offline.delete(backend);
+  }
+
+  get shardCount(): number {
+    let n = 0;
+    for (const entries of this.#data.values()) n += entries.size;
+    return n;
+  }
+}

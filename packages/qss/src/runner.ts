@@ -1,0 +1,186 @@
+/**
+ * Where block encode/decode runs: inline on the calling thread, or on a pool of worker threads
+ * so that a stream keeps both cores busy. Both take the same requests and give the same results.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { BlockCodec, type BlockLayout, type DecodedBlock, type EncodedBlock } from './block.ts';
+import type { CompressionPolicy } from './compression.ts';
+import { QssError } from './errors.ts';
+import { type BlockRequest, type BlockResponse, compact, transferList } from './runner-protocol.ts';
+
+export interface BlockRunner {
+  /** Encodes one block. `plain` is handed over: a worker runner may detach its buffer. */
+  encode(
+    k: number,
+    m: number,
+    plain: Uint8Array,
+    index: number,
+    key: Uint8Array,
+    policy: CompressionPolicy,
+  ): Promise<EncodedBlock>;
+  decode(
+    k: number,
+    m: number,
+    layout: BlockLayout,
+    shards: Array<Uint8Array | undefined>,
+    key: Uint8Array,
+  ): Promise<DecodedBlock>;
+  close(): Promise<void>;
+}
+
+/** Runs blocks on the calling thread. */
+export class InlineRunner implements BlockRunner {
+  readonly #codecs = new Map<string, BlockCodec>();
+
+  #codec(k: number, m: number): BlockCodec {
+    const key = `${k}+${m}`;
+    let c = this.#codecs.get(key);
+    if (!c) {
+      c = new BlockCodec(k, m);
+      this.#codecs.set(key, c);
+    }
+    return c;
+  }
+
+  async encode(
+    k: number,
+    m: number,
+    plain: Uint8Array,
+    index: number,
+    key: Uint8Array,
+    policy: CompressionPolicy,
+  ) {
+    return this.#codec(k, m).encode(plain, index, key, policy);
+  }
+
+  async decode(
+    k: number,
+    m: number,
+    layout: BlockLayout,
+    shards: Array<Uint8Array | undefined>,
+    key: Uint8Array,
+  ) {
+    return this.#codec(k, m).decode(layout, shards, key);
+  }
+
+  async close() {}
+}
+
+interface Task {
+  request: BlockRequest;
+  transfer: ArrayBuffer[];
+  resolve(response: BlockResponse & { ok: true }): void;
+  reject(error: Error): void;
+}
+
+interface Slot {
+  worker: Worker;
+  task: Task | undefined;
+}
+
+/** The worker entry, loaded through tsx's loader (the package is TypeScript, run without a build). */
+function workerSource(): string {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./block-worker.ts', import.meta.url).href;
+  return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+}
+
+/** Runs blocks on `size` worker threads (default: one per core). */
+export class WorkerPool implements BlockRunner {
+  readonly #slots: Slot[] = [];
+  readonly #queue: Task[] = [];
+  #nextId = 1;
+  #closed = false;
+
+  constructor(readonly size = availableParallelism()) {
+    for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
+  }
+
+  #spawn(): Slot {
+    const slot: Slot = { worker: new Worker(workerSource(), { eval: true }), task: undefined };
+    slot.worker.unref();
+    slot.worker.on('message', (res: BlockResponse) => {
+      const task = slot.task;
+      slot.task = undefined;
+      slot.worker.unref();
+      if (task) {
+        if (res.ok) task.resolve(res);
+        else task.reject(res.code ? new QssError(res.code, res.message) : new Error(res.message));
+      }
+      this.#dispatch();
+    });
+    slot.worker.on('error', (error) => {
+      slot.task?.reject(error);
+      slot.task = undefined;
+      if (this.#closed) return;
+      const i = this.#slots.indexOf(slot);
+      if (i >= 0) this.#slots[i] = this.#spawn();
+      this.#dispatch();
+    });
+    return slot;
+  }
+
+  #dispatch(): void {
+    for (const slot of this.#slots) {
+      if (slot.task || this.#queue.length === 0) continue;
+      const task = this.#queue.shift()!;
+      try {
+        slot.worker.postMessage(task.request, task.transfer);
+      } catch (error) {
+        task.reject(error as Error);
+        continue;
+      }
+      slot.task = task;
+      slot.worker.ref();
+    }
+  }
+
+  #run(request: BlockRequest, transfer: ArrayBuffer[]): Promise<BlockResponse & { ok: true }> {
+    if (this.#closed) return Promise.reject(new Error('worker pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ request, transfer, resolve, reject });
+      this.#dispatch();
+    });
+  }
+
+  async encode(
+    k: number,
+    m: number,
+    plain: Uint8Array,
+    index: number,
+    key: Uint8Array,
+    policy: CompressionPolicy,
+  ) {
+    const res = await this.#run(
+      { id: this.#nextId++, op: 'encode', k, m, plain, index, key, policy },
+      transferList([plain]),
+    );
+    if (res.op !== 'encode') throw new Error('worker answered another request');
+    return res.block;
+  }
+
+  async decode(
+    k: number,
+    m: number,
+    layout: BlockLayout,
+    shards: Array<Uint8Array | undefined>,
+    key: Uint8Array,
+  ) {
+    // Shards may be views into buffers the caller still uses: post compact copies, never detach.
+    const own = shards.map((s) => (s ? compact(s) : undefined));
+    const transfer = transferList(own.filter((s, i) => s !== shards[i]));
+    const res = await this.#run(
+      { id: this.#nextId++, op: 'decode', k, m, layout, shards: own, key },
+      transfer,
+    );
+    if (res.op !== 'decode') throw new Error('worker answered another request');
+    return res.block;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#queue.splice(0)) t.reject(new Error('worker pool closed'));
+    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, test } from 'node:test';
+import {
+  type BlockRunner,
+  decodeStream,
+  type EncodedBlock,
+  encodeStream,
+  getObject,
+  InlineRunner,
+  MemoryShardStore,
+  putObject,
+  type ShardDamage,
+  WorkerPool,
+} from '../src/index.ts';
+
+const pool = new WorkerPool(2);
+after(() => pool.close());
+const runners: Array<[string, BlockRunner]> = [
+  ['inline', new InlineRunner()],
+  ['workers', pool],
+];
+
+/** `bytes` served in chunks of awkward sizes, to cross block boundaries mid-chunk. */
+function* chunks(bytes: Uint8Array): Generator<Uint8Array> {
+  const sizes = [1, 7000, 65536, 3, 100_000];
+  for (let pos = 0, i = 0; pos < bytes.length; i++) {
+    const n = sizes[i % sizes.length]!;
+    yield bytes.subarray(pos, pos + n);
+    pos += n;
+  }
+}
+
+async function collect(it: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const p of it) parts.push(p);
+  return Buffer.concat(parts);
+}
+
+const BLOCK = 64 << 10;
+const sizes: Array<[string, number]> = [
+  ['empty', 0],
+  ['1 byte', 1],
+  ['block - 1', BLOCK - 1],
+  ['exactly one block', BLOCK],
+  ['block + 1', BLOCK + 1],
+  ['many blocks', 37 * BLOCK + 12_345],
+];
+
+for (const [name, runner] of runners)
+  for (const [label, size] of sizes)
+    test(`${name}: an object of ${label} round-trips through the store`, async () => {
+      const data = randomBytes(size);
+      // Half of every object compressible, so both block kinds occur.
+      data.fill(0x61, 0, size >> 1);
+      const store = new MemoryShardStore(6);
+      const meta = await putObject(chunks(data), store, {
+        k: 4,
+        m: 2,
+        blockSize: BLOCK,
+        runner,
+        parallelism: 3,
+      });
+      assert.equal(meta.size, size);
+      assert.equal(meta.blocks.length, Math.ceil(size / BLOCK));
+      assert.equal(store.shardCount, meta.blocks.length * 6);
+      if (size > 2 * BLOCK) {
+        assert.ok(meta.blocks.some((b) => b.compressed));
+        assert.ok(meta.blocks.some((b) => !b.compressed));
+      }
+      const damage: ShardDamage[] = [];
+      const back = await collect(getObject(meta, store, { runner, onDamage: (d) => damage.push(d) }));
+      assert.ok(back.equals(data));
+      assert.deepEqual(damage, []);
+    });
+
+test('a lost backend and a corrupted shard are read around and reported', async () => {
+  const data = randomBytes(10 * BLOCK + 5);
+  const store = new MemoryShardStore(6);
+  const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
+  store.setOffline('memory:1', true);
+  // Block 4 loses shard 3 with backend 1; shard 2 (on backend 0) is corrupted too: both parities are needed.
+  const victim = meta.blocks[4]!.shards[2]!.location;
+  store.raw(victim)![10]! ^= 0xff;
+  const damage: ShardDamage[] = [];
+  const back = await collect(getObject(meta, store, { runner: pool, onDamage: (d) => damage.push(d) }));
+  assert.ok(back.equals(data));
+  // Reports come as blocks finish, which with parallelism is not strictly in order.
+  damage.sort((a, b) => a.block - b.block || a.shard - b.shard);
+  const missing = damage.filter((d) => d.state === 'missing');
+  // Backend 1 holds shard (1 - block) mod 6 of each block; only data shards are read first.
+  assert.deepEqual(
+    missing.map((d) => [d.block, d.shard]),
+    meta.blocks.flatMap((_, b) => ((1 - b + 600) % 6 < 4 ? [[b, (1 - b + 600) % 6]] : [])),
+  );
+  assert.ok(missing.every((d) => d.location.backend === 'memory:1'));
+  assert.deepEqual(
+    damage.filter((d) => d.state === 'corrupt').map((d) => [d.block, d.shard]),
+    [[4, 2]],
+  );
+});
+
+test('more than m shards of a block gone: ESHARDS, not wrong bytes', async () => {
+  const data = randomBytes(3 * BLOCK);
+  const store = new MemoryShardStore(6);
+  const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
+  for (const i of [0, 2, 5]) await store.deleteShard(meta.blocks[1]!.shards[i]!.location);
+  await assert.rejects(collect(getObject(meta, store)), { code: 'ESHARDS' });
+});
+
+test('a failing store fails the put and what was stored is deleted', async () => {
+  const store = new MemoryShardStore(6);
+  let calls = 0;
+  const flaky = {
+    putShards: (shards: readonly Uint8Array[], ctx: { block: number; k: number; m: number }) => {
+      if (++calls === 4) return Promise.reject(new Error('backend went away'));
+      return store.putShards(shards, ctx);
+    },
+    getShard: store.getShard.bind(store),
+    deleteShard: store.deleteShard.bind(store),
+  };
+  await assert.rejects(
+    putObject([randomBytes(8 * BLOCK)], flaky, { k: 4, m: 2, blockSize: BLOCK }),
+    /went away/,
+  );
+  assert.equal(store.shardCount, 0);
+});
+
+test('encodeStream holds at most `parallelism` blocks however long the stream is', async () => {
+  let produced = 0;
+  function* endless(): Generator<Uint8Array> {
+    for (let i = 0; i < 200; i++) {
+      produced++;
+      yield new Uint8Array(BLOCK).fill(i);
+    }
+  }
+  let consumed = 0;
+  let peak = 0;
+  for await (const block of encodeStream(endless(), randomBytes(32), {
+    k: 2,
+    m: 1,
+    blockSize: BLOCK,
+    parallelism: 3,
+  })) {
+    consumed++;
+    peak = Math.max(peak, produced - consumed);
+    assert.equal(block.index, consumed - 1);
+  }
+  assert.equal(consumed, 200);
+  assert.ok(peak <= 3, `${peak} blocks were held at once`);
+});
+
+test('decodeStream turns encoded blocks with lost shards back into the bytes, in order', async () => {
+  const key = randomBytes(32);
+  const data = randomBytes(5 * BLOCK + 99);
+  const blocks: EncodedBlock[] = [];
+  for await (const b of encodeStream(chunks(data), key, { k: 3, m: 2, blockSize: BLOCK, runner: pool }))
+    blocks.push(b);
+  const sets = blocks.map((b) => ({
+    layout: b,
+    shards: b.shards.map((s, i) => (i === b.index % 5 ? undefined : s)),
+  }));
+  const parts: Uint8Array[] = [];
+  for await (const d of decodeStream(sets, key, { k: 3, m: 2, runner: pool, parallelism: 4 }))
+    parts.push(d.plain);
+  assert.ok(Buffer.concat(parts).equals(data));
+});
+
+test('worker errors carry their codes; bad options are refused', async () => {
+  const store = new MemoryShardStore(6);
+  const meta = await putObject([randomBytes(1000)], store, { k: 4, m: 2, runner: pool });
+  await assert.rejects(collect(getObject({ ...meta, key: randomBytes(32) }, store, { runner: pool })), {
+    code: 'EDECRYPT',
+  });
+  assert.throws(() => encodeStream([], randomBytes(32), { k: 4, m: 2, blockSize: 0 }), { code: 'ECODER' });
+  await assert.rejects(putObject([randomBytes(10)], new MemoryShardStore(5), { k: 4, m: 2 }), {
+    code: 'ESTORE',
+  });
+});
