@@ -12,9 +12,12 @@ export {
   type AccessDecision,
   type AccessRequest,
   AccessRequests,
+  BcdbApi,
+  callBcdb,
   REQUESTS,
   RemoteBcdb,
   type RemoteObject,
   serveBcdb,
+  serveOwner,
 } from './peer.ts';
 export { type AclHeader, decodeRecord, encodeRecord, type ObjectHeader, type Perm } from './record.ts';

@@ -190,10 +190,8 @@ export class RemoteBcdb {
     readonly twin: string | number,
   ) {}
 
-  private async call<T>(command: string, args: unknown): Promise<T> {
-    const reply = JSON.parse((await this.bus.request(this.twin, command, json(args))).toString()) as Reply<T>;
-    if (!reply.ok) throw new BcdbError(reply.error.code, reply.error.message);
-    return reply.result;
+  private call<T>(command: string, args: unknown): Promise<T> {
+    return callBcdb(this.bus, this.twin, command, args);
   }
 
   async get(id: number): Promise<Omit<ObjectMeta, 'zkey'> & { data: Buffer }> {
@@ -232,5 +230,101 @@ export class RemoteBcdb {
     reason: string,
   ): Promise<{ request: number }> {
     return this.call('bcdb.access.request', { ...target, perms, reason });
+  }
+}
+
+/**
+ * Owner-only commands: the twin's own CLI reaches its running twin over the bus with the same
+ * identity, so `caller === owner` is proven by the envelope signature like any other call.
+ */
+export function serveOwner(bus: TwinBus, db: Bcdb, requests: AccessRequests): void {
+  const owner = <A, T>(command: string, fn: (args: A) => Promise<T> | T) => {
+    bus.handle(command, async (payload, ctx) => {
+      let reply: Reply<T>;
+      try {
+        if (ctx.from !== db.owner) throw new BcdbError('denied', `${command} is for the owner only`);
+        reply = { ok: true, result: await fn(JSON.parse(payload.toString() || '{}') as A) };
+      } catch (e) {
+        const err = e instanceof BcdbError ? e : new BcdbError('bad_request', (e as Error).message);
+        reply = { ok: false, error: { code: err.code, message: err.message } };
+      }
+      return json(reply);
+    });
+  };
+  owner<
+    { collection: string; data: string; tags?: Record<string, string>; acl?: number },
+    Omit<ObjectMeta, 'zkey'>
+  >('bcdb.create', async (a) =>
+    strip(await db.set(a.collection, Buffer.from(a.data, 'base64'), { tags: a.tags, acl: a.acl })),
+  );
+  owner<{ entries?: Record<string, string> }, unknown>('bcdb.acl.create', (a) =>
+    db.createAcl(a.entries ?? {}),
+  );
+  owner<{ id: number }, unknown>('bcdb.acl.get', (a) => db.getAcl(a.id));
+  owner<Record<string, never>, unknown>('bcdb.acl.list', () => db.listAcls());
+  owner<{ id: number; twin: number; perms: string }, unknown>('bcdb.acl.set', (a) =>
+    db.setPermissions(a.id, a.twin, a.perms),
+  );
+  owner<{ id: number; twins: number[]; perms: string }, unknown>('bcdb.acl.grant', (a) =>
+    db.grant(a.id, a.twins, a.perms),
+  );
+  owner<{ id: number; twins: number[] }, unknown>('bcdb.acl.revoke', (a) => db.revoke(a.id, a.twins));
+  owner<{ status?: AccessRequest['status'] }, AccessRequest[]>('bcdb.requests.list', (a) =>
+    requests.list(a.status ?? 'pending'),
+  );
+  owner<{ id: number }, boolean>('bcdb.requests.approve', async (a) => {
+    await requests.approve(a.id);
+    return true;
+  });
+  owner<{ id: number }, boolean>('bcdb.requests.decline', async (a) => {
+    await requests.decline(a.id);
+    return true;
+  });
+}
+
+/** Calls any bcdb.* command on a twin (this twin's own daemon, or a peer) and unwraps the reply. */
+export async function callBcdb<T>(
+  bus: TwinBus,
+  twin: string | number,
+  command: string,
+  args: unknown,
+): Promise<T> {
+  const reply = JSON.parse((await bus.request(twin, command, json(args))).toString()) as Reply<T>;
+  if (!reply.ok) throw new BcdbError(reply.error.code, reply.error.message);
+  return reply.result;
+}
+
+/**
+ * One API for this twin's objects and a peer's: pass `{ twin }` to read another twin's BCDB over
+ * the bus (where its ACLs allow), omit it for this twin's own.
+ */
+export class BcdbApi {
+  constructor(
+    readonly local: Bcdb,
+    private readonly bus: TwinBus,
+  ) {}
+
+  private remote(twin: string | number): RemoteBcdb {
+    return new RemoteBcdb(this.bus, twin);
+  }
+
+  get(id: number, o: { twin?: string | number } = {}): Promise<Omit<ObjectMeta, 'zkey'> & { data: Buffer }> {
+    return o.twin === undefined ? this.local.get(id) : this.remote(o.twin).get(id);
+  }
+
+  async find(q: FindQuery, o: { twin?: string | number } = {}): Promise<Page> {
+    return o.twin === undefined ? this.local.find(q) : this.remote(o.twin).find(q);
+  }
+
+  update(
+    id: number,
+    u: { data?: Uint8Array; tags?: Record<string, string>; expectedVersion?: number },
+    o: { twin?: string | number } = {},
+  ): Promise<Omit<ObjectMeta, 'zkey'>> {
+    return o.twin === undefined ? this.local.update(id, u) : this.remote(o.twin).update(id, u);
+  }
+
+  delete(id: number, o: { twin?: string | number } = {}): Promise<void> {
+    return o.twin === undefined ? this.local.delete(id) : this.remote(o.twin).delete(id);
   }
 }

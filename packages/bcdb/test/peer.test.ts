@@ -7,7 +7,15 @@ import { newMnemonic, TwinIdentity } from '@twin/identity';
 import { createTwinHost, type InboxMessage, Mailbox, TwinBus } from '@twin/network';
 import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import { type AccessDecision, AccessRequests, Bcdb, BcdbError, RemoteBcdb, serveBcdb } from '../src/index.ts';
+import {
+  type AccessDecision,
+  AccessRequests,
+  Bcdb,
+  BcdbApi,
+  BcdbError,
+  RemoteBcdb,
+  serveBcdb,
+} from '../src/index.ts';
 
 let dir: string;
 let pb: RunningPhonebook;
@@ -116,6 +124,10 @@ test('peer access over the bus: ACL matrix and access requests', async () => {
   assert.equal(spoof.ok, false);
   assert.equal(spoof.error.code, 'denied');
   assert.ok(denied.includes(carol.id) && denied.includes(bob.id), 'denied calls are logged with the caller');
+  // the same API reads a peer's objects and one's own
+  const bobApi = new BcdbApi(db, bob.bus);
+  assert.equal((await bobApi.get(doc.id, { twin: 'alice' })).data.toString(), 'plan v2');
+  assert.equal((await new BcdbApi(db, alice.bus).get(doc.id)).data.toString(), 'plan v2');
   // bob may delete
   await as(bob).delete(doc.id);
   await assert.rejects(db.get(doc.id), code('not_found'));

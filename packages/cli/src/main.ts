@@ -1,5 +1,6 @@
 import { zdbCommand } from '@twin/zdb';
 import { Command } from 'commander';
+import { bcdbCommand } from './commands/bcdb.ts';
 import { pingCommand, sendCommand, startCommand } from './commands/bus.ts';
 import { demoCommand } from './commands/demo.ts';
 import { initCommand } from './commands/identity.ts';
@@ -17,6 +18,7 @@ export function program(): Command {
   root.addCommand(startCommand());
   root.addCommand(pingCommand());
   root.addCommand(sendCommand());
+  root.addCommand(bcdbCommand());
   return root;
 }
 

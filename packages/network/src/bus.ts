@@ -119,6 +119,25 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
     this.flushOutbox();
   }
 
+  /**
+   * Runs a handler in-process as if `from` had sent the request: for the twin's own local
+   * control channel, whose callers are authenticated by other means (a 0600 unix socket).
+   */
+  async invoke(command: string, payload: Uint8Array, from: number): Promise<Buffer> {
+    const handler = this.handlers.get(command);
+    if (!handler) throw new BusError('unknown_command', `no handler for "${command}"`);
+    const header: EnvelopeHeader = {
+      id: randomBytes(16).toString('hex'),
+      kind: 'request',
+      from,
+      to: this.o.twinId,
+      command,
+      created: Date.now(),
+      ttl: 60_000,
+    };
+    return Buffer.from((await handler(Buffer.from(payload), { from, envelope: header })) ?? Buffer.alloc(0));
+  }
+
   /** Starts delivery of every queued message (messages may be queued by another process). */
   flushOutbox(): void {
     for (const dest of this.o.mailbox?.destinations() ?? []) void this.deliver(dest);

@@ -3,10 +3,14 @@
  * phonebook record kept current. When a Yggdrasil daemon runs on the host, the twin also listens
  * on its 200::/7 address and publishes it. Later issues add BCDB, QSS and the web app here.
  */
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { AccessRequests, Bcdb, serveBcdb, serveOwner } from '@twin/bcdb';
 import { loadIdentity, type TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, TwinBus, type TwinHost } from '@twin/network';
 import { PhonebookClient, type TwinRecord } from '@twin/phonebook';
+import { ZdbClient, ZdbServer } from '@twin/zdb';
+import { serveControl } from './control.ts';
 import { freePort, yggdrasilAddresses } from './yggdrasil.ts';
 
 export interface DaemonOptions {
@@ -28,6 +32,8 @@ export interface DaemonOptions {
 
 export interface Daemon {
   identity: TwinIdentity;
+  /** The twin's own database (objects, tags, ACLs) on its embedded 0-db. */
+  bcdb: Bcdb;
   record: TwinRecord;
   host: TwinHost;
   bus: TwinBus;
@@ -38,6 +44,43 @@ export interface Daemon {
 
 export function mailboxPath(home: string): string {
   return join(home, 'bus.sqlite');
+}
+
+export const BCDB_NAMESPACE = 'bcdb';
+
+/**
+ * The twin's own 0-db (loopback only, a fresh admin password per run) holding its BCDB namespace
+ * (sequential mode), and the BCDB on it. Also used by `twin bcdb rebuild` while the twin is stopped.
+ */
+export async function openStore(
+  home: string,
+  owner: number,
+): Promise<{ bcdb: Bcdb; close(): Promise<void> }> {
+  const admin = randomBytes(16).toString('hex');
+  const zdb = await ZdbServer.start({
+    listen: '127.0.0.1',
+    port: 0,
+    data: join(home, 'zdb', 'data'),
+    index: join(home, 'zdb', 'index'),
+    mode: 'mix',
+    admin,
+  });
+  const setup = new ZdbClient({ port: zdb.port, admin });
+  if (!(await setup.nslist()).includes(BCDB_NAMESPACE)) {
+    await setup.nsnew(BCDB_NAMESPACE);
+    await setup.nsset(BCDB_NAMESPACE, 'mode', 'seq');
+  }
+  setup.close();
+  const client = new ZdbClient({ port: zdb.port, admin, namespace: BCDB_NAMESPACE, pool: 2 });
+  const bcdb = await Bcdb.open({ indexPath: join(home, 'bcdb.sqlite'), zdb: client, owner });
+  return {
+    bcdb,
+    async close() {
+      bcdb.close();
+      client.close();
+      await zdb.close();
+    },
+  };
 }
 
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
@@ -60,7 +103,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const mailbox = new Mailbox(mailboxPath(o.home));
   const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
   bus.handle('ping', (payload) => payload);
+  const store = await openStore(o.home, record.id);
+  serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
+  serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus));
   await bus.start();
+  const control = await serveControl(o.home, bus, record.id);
   log('twin started', { twin: record.id, name: record.name, addresses: record.addresses });
 
   // Keep the phonebook record current when our addresses change (new listener, relay reservation).
@@ -82,6 +129,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
 
   return {
     identity,
+    bcdb: store.bcdb,
     get record() {
       return record;
     },
@@ -93,9 +141,11 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       clearInterval(poll);
       host.removeEventListener('self:peer:update', republish);
       await publishing;
+      await new Promise<void>((r) => control.close(() => r()));
       await bus.stop();
       await host.stop();
       mailbox.close();
+      await store.close();
     },
   };
 }

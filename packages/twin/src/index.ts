@@ -1,2 +1,10 @@
-export { type Daemon, type DaemonOptions, mailboxPath, startDaemon } from './daemon.ts';
+export { controlCall, controlPath, serveControl } from './control.ts';
+export {
+  BCDB_NAMESPACE,
+  type Daemon,
+  type DaemonOptions,
+  mailboxPath,
+  openStore,
+  startDaemon,
+} from './daemon.ts';
 export { freePort, isYggdrasilAddress, yggdrasilAddresses } from './yggdrasil.ts';

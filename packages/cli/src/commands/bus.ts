@@ -16,7 +16,7 @@ interface Common {
 }
 
 /** A short-lived bus for CLI commands: same identity as the twin, not published. */
-async function ephemeralBus(o: Common, withMailbox: boolean) {
+export async function ephemeralBus(o: Common, withMailbox: boolean) {
   const identity: TwinIdentity = loadIdentity(o.home, passphrase(o.passphraseFile));
   const phonebook = new PhonebookClient({ url: o.phonebook });
   const self = await phonebook.twinByKey(identity.signingPublicKey);
