@@ -6,9 +6,12 @@
  *
  *   node --import tsx bench/qss-coder/run.ts [--json] [--quick] [--k 4 --m 2]
  *
- * The third-party candidates are not dependencies; to include them, install them without saving:
- *   npm install --no-save @ronomon/reed-solomon @digitaldefiance/reed-solomon-erasure.wasm
- *   (the native addon's install script must be allowed: npm install-scripts approve @ronomon/reed-solomon)
+ * The third-party candidates are not dependencies (they lost); without them they are reported as
+ * skipped. To include them, install them in a scratch directory and point NODE_PATH at it:
+ *   cd "$(mktemp -d)" && npm init -y && npm install @ronomon/reed-solomon @digitaldefiance/reed-solomon-erasure.wasm
+ *   npm install-scripts approve @ronomon/reed-solomon && rm node_modules/@ronomon/reed-solomon/binding.node
+ *   npm rebuild @ronomon/reed-solomon        # builds the addon from source with node-gyp
+ *   NODE_PATH=<that directory>/node_modules node --import tsx bench/qss-coder/run.ts
  */
 import { randomBytes } from 'node:crypto';
 import { type Candidate, loadCandidates } from './candidates.ts';
