@@ -3,8 +3,10 @@
  * Reed-Solomon k+m shards, each with a checksum; and back, from whichever shards survived.
  *
  * The stored bytes of a block are ciphertext ‖ 16-byte GCM tag, cut into k data shards of
- * ceil(stored / k) bytes (the last one zero-padded). The nonce is the block index (unique
- * because every object has its own key); the additional data binds index, flags and plain size.
+ * ceil(stored / k) bytes (the last one zero-padded). The nonce is the block index, unique
+ * because every object has its own key and a key encrypts one version of one object: whoever
+ * changes an object's bytes must encode it under a new key (repair re-codes shards, never
+ * re-encrypts). The additional data binds index, flags and plain size.
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { sameChecksum, shardChecksum } from './checksum.ts';
