@@ -36,6 +36,8 @@ export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 const inline = new InlineRunner();
 
 function checkOptions(o: EncodeOptions): { blockSize: number; parallelism: number } {
+  if (!Number.isInteger(o.k) || !Number.isInteger(o.m) || o.k < 1 || o.m < 0 || o.k + o.m > 256)
+    throw new QssError('ECODER', `invalid code ${o.k}+${o.m}: need k ≥ 1, m ≥ 0, k + m ≤ 256`);
   const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
   const parallelism = o.parallelism ?? 2;
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK_SIZE)

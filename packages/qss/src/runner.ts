@@ -110,14 +110,17 @@ export class WorkerPool implements BlockRunner {
       }
       this.#dispatch();
     });
-    slot.worker.on('error', (error) => {
+    // A thread that dies (uncaught error, or exit for any reason) fails its task and is replaced.
+    const replace = (error: Error) => {
       slot.task?.reject(error);
       slot.task = undefined;
-      if (this.#closed) return;
       const i = this.#slots.indexOf(slot);
-      if (i >= 0) this.#slots[i] = this.#spawn();
+      if (this.#closed || i < 0) return;
+      this.#slots[i] = this.#spawn();
       this.#dispatch();
-    });
+    };
+    slot.worker.on('error', replace);
+    slot.worker.on('exit', (code) => replace(new Error(`block worker exited with code ${code}`)));
     return slot;
   }
 

@@ -176,4 +176,8 @@ test('worker errors carry their codes; bad options are refused', async () => {
   await assert.rejects(putObject([randomBytes(10)], new MemoryShardStore(5), { k: 4, m: 2 }), {
     code: 'ESTORE',
   });
+  await assert.rejects(putObject([], new MemoryShardStore(5), { k: 0, m: 2 }), { code: 'ECODER' });
+  const closed = new WorkerPool(1);
+  await closed.close();
+  await assert.rejects(closed.encode(2, 1, new Uint8Array(10), 0, randomBytes(32), 'none'), /closed/);
 });
