@@ -10,7 +10,10 @@ import { QssError } from './errors.ts';
 import { type BlockRequest, type BlockResponse, compact, transferList } from './runner-protocol.ts';
 
 export interface BlockRunner {
-  /** Encodes one block. `plain` is handed over: a worker runner may detach its buffer. */
+  /**
+   * Encodes one block. `plain` is handed over: if it spans its whole ArrayBuffer, a worker runner
+   * transfers (detaches) that buffer instead of copying it.
+   */
   encode(
     k: number,
     m: number,
@@ -155,9 +158,11 @@ export class WorkerPool implements BlockRunner {
     key: Uint8Array,
     policy: CompressionPolicy,
   ) {
+    // A view into a larger buffer is copied first, so only the block's own bytes are handed over.
+    const own = compact(plain);
     const res = await this.#run(
-      { id: this.#nextId++, op: 'encode', k, m, plain, index, key, policy },
-      transferList([plain]),
+      { id: this.#nextId++, op: 'encode', k, m, plain: own, index, key, policy },
+      transferList([own]),
     );
     if (res.op !== 'encode') throw new Error('worker answered another request');
     return res.block;

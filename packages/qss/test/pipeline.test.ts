@@ -181,3 +181,15 @@ test('worker errors carry their codes; bad options are refused', async () => {
   await closed.close();
   await assert.rejects(closed.encode(2, 1, new Uint8Array(10), 0, randomBytes(32), 'none'), /closed/);
 });
+
+test('the worker pool copies views and transfers only buffers handed over whole', async () => {
+  const key = randomBytes(32);
+  const big = new Uint8Array(1 << 20).fill(7);
+  const view = big.subarray(100, 200_100);
+  const block = await pool.encode(2, 1, view, 0, key, 'none');
+  assert.equal(big.buffer.byteLength, 1 << 20, 'the caller keeps the buffer a view points into');
+  assert.ok(Buffer.from((await pool.decode(2, 1, block, block.shards, key)).plain).equals(Buffer.from(view)));
+  const whole = new Uint8Array(100_000).fill(9);
+  await pool.encode(2, 1, whole, 1, key, 'none');
+  assert.equal(whole.buffer.byteLength, 0, 'a whole buffer is transferred, not copied');
+});
