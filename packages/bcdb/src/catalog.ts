@@ -120,7 +120,24 @@ export class Catalog {
   applyMany(records: { seq: number; zkey: Buffer; header: RecordHeader; size: number }[]): void {
     try {
       this.db.transaction(() => {
-        for (const r of records) this.applyOne(r.seq, r.zkey, r.header, r.size);
+        let nextObject = this.state('nextObject');
+        let nextAcl = this.state('nextAcl');
+        for (const r of records) {
+          const h = r.header;
+          if (h.kind === 'object') {
+            this.applyObject(h, r.zkey, r.size);
+            nextObject = Math.max(nextObject, h.id + 1);
+          } else if (h.kind === 'acl') {
+            this.applyAcl(h);
+            nextAcl = Math.max(nextAcl, h.id + 1);
+          } else {
+            this.q.putCollection!.run(h.collection, h.acl);
+          }
+        }
+        // bookkeeping once per batch, in the same transaction
+        this.setState('nextObject', nextObject);
+        this.setState('nextAcl', nextAcl);
+        this.setState('applied', records[records.length - 1]!.seq);
       })();
     } catch (e) {
       this.cached.clear(); // the transaction rolled back: reread the state rows
@@ -128,21 +145,8 @@ export class Catalog {
     }
   }
 
-  private applyOne(seq: number, zkey: Buffer, header: RecordHeader, size: number): void {
-    if (header.kind === 'object') {
-      this.applyObject(header, zkey, size);
-      this.setState('nextObject', Math.max(this.state('nextObject'), header.id + 1));
-    } else if (header.kind === 'acl') {
-      this.applyAcl(header);
-      this.setState('nextAcl', Math.max(this.state('nextAcl'), header.id + 1));
-    } else {
-      this.q.putCollection!.run(header.collection, header.acl);
-    }
-    this.setState('applied', seq);
-  }
-
   private applyObject(h: ObjectHeader, zkey: Buffer, size: number): void {
-    this.q.delTags!.run(h.id);
+    if (h.version > 1) this.q.delTags!.run(h.id); // a first version has no tags to replace
     if (h.deleted) {
       this.q.delObject!.run(h.id);
       return;
