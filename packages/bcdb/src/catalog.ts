@@ -8,18 +8,12 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { AclHeader, ObjectHeader, RecordHeader } from './record.ts';
 
-export interface ObjectMeta {
-  id: number;
-  collection: string;
-  tags: Record<string, string>;
-  acl: number;
-  version: number;
-  created: number;
-  updated: number;
+/** An object as the index knows it: its current header (without the record kind) and where its data is. */
+export type ObjectMeta = Omit<ObjectHeader, 'kind' | 'deleted'> & {
   size: number;
   /** The 0-db key holding the current version. */
   zkey: Buffer;
-}
+};
 
 export interface FindQuery {
   collection: string;
@@ -39,17 +33,8 @@ export interface Page {
   cursor: string | null;
 }
 
-interface ObjectRow {
-  id: number;
-  collection: string;
-  acl: number;
-  version: number;
-  created: number;
-  updated: number;
-  size: number;
-  zkey: Buffer;
-  tags: string;
-}
+/** A row of the objects table: tags are stored as JSON. */
+type ObjectRow = Omit<ObjectMeta, 'tags'> & { tags: string };
 
 const toMeta = (r: ObjectRow): ObjectMeta => ({ ...r, tags: JSON.parse(r.tags) as Record<string, string> });
 
