@@ -55,7 +55,7 @@ export const BCDB_NAMESPACE = 'bcdb';
 export async function openStore(
   home: string,
   owner: number,
-): Promise<{ bcdb: Bcdb; close(): Promise<void> }> {
+): Promise<{ bcdb: Bcdb; port: number; close(): Promise<void> }> {
   const admin = randomBytes(16).toString('hex');
   const zdb = await ZdbServer.start({
     listen: '127.0.0.1',
@@ -64,17 +64,24 @@ export async function openStore(
     index: join(home, 'zdb', 'index'),
     mode: 'mix',
     admin,
+    // the default namespace is read-only without the admin password
+    protect: true,
   });
   const setup = new ZdbClient({ port: zdb.port, admin });
   if (!(await setup.nslist()).includes(BCDB_NAMESPACE)) {
     await setup.nsnew(BCDB_NAMESPACE);
     await setup.nsset(BCDB_NAMESPACE, 'mode', 'seq');
   }
+  // Other local processes can reach the loopback port: the namespace is private, with a password
+  // nobody knows (this run's BCDB connects as admin). ACLs are enforced above 0-db, not in it.
+  await setup.nsset(BCDB_NAMESPACE, 'public', '0');
+  await setup.nsset(BCDB_NAMESPACE, 'password', randomBytes(16).toString('hex'));
   setup.close();
   const client = new ZdbClient({ port: zdb.port, admin, namespace: BCDB_NAMESPACE, pool: 2 });
   const bcdb = await Bcdb.open({ indexPath: join(home, 'bcdb.sqlite'), zdb: client, owner });
   return {
     bcdb,
+    port: zdb.port,
     async close() {
       bcdb.close();
       client.close();

@@ -155,3 +155,17 @@ test('BCDB ACL matrix and access requests between real twin processes, through t
   assert.equal((await decision(carol))?.status, 'approved');
   assert.equal((await decision(dave))?.status, 'declined');
 });
+
+test("the twin's own 0-db does not open its BCDB namespace to other local processes", async () => {
+  const { openStore, BCDB_NAMESPACE } = await import('../src/index.ts');
+  const { ZdbClient } = await import('@twin/zdb');
+  const home = join(root, 'store-check');
+  const store = await openStore(home, 1);
+  await store.bcdb.set('secrets', Buffer.from('private'));
+  const zdbPort = store.port;
+  const stranger = new ZdbClient({ port: zdbPort });
+  await assert.rejects(stranger.select(BCDB_NAMESPACE), /Namespace protected and private/);
+  await assert.rejects(stranger.set('x', 'y'), /read-only/);
+  stranger.close();
+  await store.close();
+});
