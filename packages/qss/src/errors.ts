@@ -4,7 +4,8 @@ export type QssErrorCode =
   | 'EDECRYPT' // AES-GCM authentication failed (wrong key, tampered or mismatched shards)
   | 'EBLOCK' // a decoded block does not match what its metadata promises
   | 'EMETADATA' // metadata malformed, tampered, of an unknown version, or sealed with another key
-  | 'ESTORE'; // a shard store failed to keep a shard
+  | 'ESTORE' // a shard store failed to keep a shard
+  | 'ECONFIG'; // backends or groups misconfigured (too few backends, duplicates, an unknown backend)
 
 export class QssError extends Error {
   constructor(

@@ -34,3 +34,4 @@ export {
 export { ReedSolomon } from './reed-solomon.ts';
 export { type BlockRunner, InlineRunner, WorkerPool } from './runner.ts';
 export type { ShardContext, ShardLocation, ShardStore } from './store.ts';
+export { backendId, type ZdbBackendConfig, type ZdbGroupConfig, ZdbShardStore } from './zdb-store.ts';
