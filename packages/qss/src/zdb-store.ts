@@ -33,10 +33,7 @@ export class ZdbShardStore implements ShardStore {
   private readonly backends = new Map<string, Backend>();
   private readonly groups: Backend[][];
 
-  constructor(
-    groups: ZdbGroupConfig[],
-    timeoutMs = 5000,
-  ) {
+  constructor(groups: ZdbGroupConfig[], timeoutMs = 5000) {
     this.groups = groups.map((g, gi) =>
       g.backends.map((b) => {
         const backend: Backend = {
