@@ -170,8 +170,15 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
     try {
       for (;;) {
         const frame = (await lp.read()).subarray();
-        const work = () => this.answer(frame, peerKey).then((reply) => reply && send(reply));
-        if (isMessage(frame)) ordered = ordered.then(work, work);
+        let env: Envelope;
+        try {
+          env = openEnvelope(frame);
+        } catch {
+          this.refuse('bad_envelope');
+          continue;
+        }
+        const work = () => this.answer(env, peerKey).then((reply) => reply && send(reply));
+        if (env.header.kind === 'message') ordered = ordered.then(work, work);
         else void work();
       }
     } catch {
@@ -180,15 +187,8 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
     }
   }
 
-  /** Checks and handles one request; returns the signed response frame (null when none is owed). */
-  private async answer(frame: Uint8Array, peerKey: string | null): Promise<Buffer | null> {
-    let env: Envelope;
-    try {
-      env = openEnvelope(frame);
-    } catch {
-      this.refuse('bad_envelope');
-      return null;
-    }
+  /** Checks and handles one request or message; returns the signed response frame (null when none is owed). */
+  private async answer(env: Envelope, peerKey: string | null): Promise<Buffer | null> {
     const h = env.header;
     if (h.kind !== 'request' && h.kind !== 'message') return null;
     const fail = (code: BusErrorCode, message: string) => {
@@ -587,13 +587,4 @@ export function queueMessage(
       ttl,
     };
   });
-}
-
-/** Whether a frame carries a one-way message (read without verifying: ordering only). */
-function isMessage(frame: Uint8Array): boolean {
-  try {
-    return openEnvelope(frame).header.kind === 'message';
-  } catch {
-    return false;
-  }
 }
