@@ -183,9 +183,7 @@ export class LedgerState {
     let result: { twin: number; farm?: number; node?: number };
     switch (tx.kind) {
       case 'farm.create': {
-        checkName(tx.name);
-        if (this.farmByName.has(tx.name.toLowerCase()))
-          throw new PhonebookError('name_taken', `farm name "${tx.name}" is taken`);
+        this.checkFarmName(tx.name);
         const farm: FarmRecord = {
           id: this.nextFarm++,
           name: tx.name,
@@ -200,10 +198,7 @@ export class LedgerState {
       }
       case 'farm.update': {
         const farm = this.ownedFarm(tx.farm, tx.twin);
-        checkName(tx.name);
-        const other = this.farmByName.get(tx.name.toLowerCase());
-        if (other !== undefined && other !== farm.id)
-          throw new PhonebookError('name_taken', `farm name "${tx.name}" is taken`);
+        this.checkFarmName(tx.name, farm.id);
         this.farmByName.delete(farm.name.toLowerCase());
         this.farms.set(farm.id, { ...farm, name: tx.name, updated: tx.timestamp });
         this.farmByName.set(tx.name.toLowerCase(), farm.id);
@@ -251,6 +246,14 @@ export class LedgerState {
     if (list) list.push(height);
     else this.twinEntries.set(result.twin, [height]);
     return result;
+  }
+
+  /** A valid farm name not held by another farm (case-insensitive); `self` may keep its own. */
+  private checkFarmName(name: string, self?: number): void {
+    checkName(name);
+    const holder = this.farmByName.get(name.toLowerCase());
+    if (holder !== undefined && holder !== self)
+      throw new PhonebookError('name_taken', `farm name "${name}" is taken`);
   }
 
   private ownedFarm(id: number, twin: number): FarmRecord {
