@@ -46,25 +46,35 @@ export class Replica {
   }
 
   /** One round: checkpoint, consistency with what we hold, then new entries. */
+  /** Resolves after a whole round that started after this call (a round in flight may predate it). */
   sync(): Promise<void> {
-    this.running ??= this.round().finally(() => {
+    if (this.running) return this.running.then(() => this.sync());
+    this.running = this.round().finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
+  /** The upstream's signed checkpoint, verified against the pinned key (pinned on first contact); null after refusing it. */
+  private async checkpoint(): Promise<SignedCheckpoint | null> {
+    const checkpoint = await this.upstream.checkpoint();
+    const pinned = this.pinnedKey();
+    if (pinned === null)
+      writeFileSync(this.pinFile, JSON.stringify({ url: this.url, serverKey: checkpoint.serverKey }));
+    try {
+      verifySignedCheckpoint(checkpoint, pinned ?? checkpoint.serverKey);
+      return checkpoint;
+    } catch (e) {
+      this.refuse(`upstream checkpoint refused: ${(e as Error).message}`);
+      return null;
+    }
+  }
+
   private async round(): Promise<void> {
     if (this.fork) return;
     try {
-      const checkpoint = await this.upstream.checkpoint();
-      const pinned = this.pinnedKey();
-      if (pinned === null)
-        writeFileSync(this.pinFile, JSON.stringify({ url: this.url, serverKey: checkpoint.serverKey }));
-      try {
-        verifySignedCheckpoint(checkpoint, pinned ?? checkpoint.serverKey);
-      } catch (e) {
-        return this.refuse(`upstream checkpoint refused: ${(e as Error).message}`);
-      }
+      const checkpoint = await this.checkpoint();
+      if (!checkpoint) return;
       const state = this.service.state;
       if (checkpoint.checkpoint.height < state.height) {
         return this.refuse(
@@ -86,7 +96,19 @@ export class Replica {
           return this.refuse(`upstream entry refused: ${(e as Error).message}`);
         }
       }
-      if (this.service.state.height >= checkpoint.checkpoint.height) this.upstreamCheckpoint = checkpoint;
+      // Relay the newest checkpoint that covers what we now serve (entries may have arrived after the
+      // first one was signed) and that agrees with our own entry at its height.
+      const latest = await this.checkpoint();
+      if (!latest) return;
+      for (const c of [latest, checkpoint]) {
+        const h = c.checkpoint.height;
+        if (h > this.service.state.height) continue;
+        const ours = h === 0 ? '' : (this.service.ledger(h, 1)[0]?.hash ?? null);
+        if (ours !== c.checkpoint.head)
+          return this.refuse(`upstream checkpoint at ${h} disagrees with our entry: history rewritten`);
+        this.upstreamCheckpoint = c;
+        break;
+      }
       this.lastSync = Date.now();
       this.lastError = null;
     } catch (e) {
