@@ -1,0 +1,413 @@
+/**
+ * bench/qss: Quantum Safe Storage end to end — one object of random bytes (default 1 GiB) stored
+ * 4+2 over 6 local zdb server processes (3 sites of 2, each a password-protected
+ * sequential-mode namespace), read back, and read back again with one whole site (2 of the 6
+ * servers) killed. In the same run, two references on the same bytes:
+ *
+ *   - single zdb: one zdb server process, no coding: the object appended as block-size values
+ *     (SET with an empty key on a sequential namespace) with ZdbClient, `parallelism` values in
+ *     flight, then read back with GET, `parallelism` in flight;
+ *   - coder alone: encodeStream / decodeStream (compression decision, AES-256-GCM, RS 4+2,
+ *     SHA-256 per shard) on the same worker pool, no I/O.
+ *
+ * Every read is checked: the SHA-256 of the bytes read back must equal that of the bytes stored,
+ * or the bench exits non-zero and reports nothing. The hash is taken after the clock stops (the
+ * bytes read are held in memory), so figures are store/retrieve rates, not hashing rates.
+ *
+ *   npm run bench:qss -- [--size MiB] [--json] [--workers N] [--parallelism P] [--rounds R]
+ *   node --import tsx bench/qss/run.ts --size 256      # quicker
+ *
+ * Columns (MB/s = 10^6 bytes of object per second, best and median of R rounds, default 3):
+ *   store     qss: putObject of the whole object (block encode on the worker pool + shards
+ *             appended to the 6 servers); single zdb: appends; coder: encodeStream
+ *   retrieve  qss: getObject reading k shards per block; single zdb: GETs; coder: decodeStream
+ *             with every shard present
+ *   degraded  qss: getObject after SIGKILL of 2 servers (one site: 2 shards of every block
+ *             gone, the parity shards read instead); coder: decodeStream with 2 data shards
+ *             missing per block (rebuilt from parity); single zdb: none
+ *
+ * Flags: --size MiB (default 1024), --json (result on stdout; progress always on stderr),
+ * --workers N (block worker threads, default: available parallelism), --parallelism P (blocks in
+ * flight, default 8), --rounds R (default 3), --block MiB (default 4),
+ * --profile-servers DIR (zdb servers run with --cpu-prof into DIR).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes, randomFillSync } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  decodeStream,
+  type EncodedBlock,
+  encodeStream,
+  getObject,
+  putObject,
+  type ShardDamage,
+  WorkerPool,
+  type ZdbGroupConfig,
+  ZdbShardStore,
+} from '../../packages/qss/src/index.ts';
+import { ZdbClient } from '../../packages/zdb/src/index.ts';
+
+const args = process.argv.slice(2);
+const json = args.includes('--json');
+const flag = (name: string, fallback: number): number => {
+  const i = args.indexOf(name);
+  if (i < 0) return fallback;
+  const v = Number(args[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`${name} needs a positive number`);
+  return v;
+};
+const text = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const MiB = 1 << 20;
+const sizeBytes = Math.round(flag('--size', 1024) * MiB);
+const workers = flag('--workers', availableParallelism());
+const parallelism = flag('--parallelism', 8);
+const rounds = flag('--rounds', 3);
+const blockSize = Math.round(flag('--block', 4) * MiB);
+const profileDir = text('--profile-servers');
+const k = 4;
+const m = 2;
+const ADMIN = 'bench-admin';
+const NS = 'qss';
+const NS_PASSWORD = 'bench-ns-password';
+const log = (s: string) => process.stderr.write(`${s}\n`);
+
+// ---------------------------------------------------------------- zdb server processes
+
+interface ServerProc {
+  port: number;
+  proc: ChildProcess;
+}
+
+const zdbBin = new URL('../../packages/zdb/bin/zdb.js', import.meta.url).pathname;
+const running = new Set<ChildProcess>();
+
+/** Spawns a zdb server on a free port (port 0; the port is read from its ready line). */
+function startZdb(root: string): Promise<ServerProc> {
+  const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
+  const proc = spawn(
+    process.execPath,
+    [
+      ...flags,
+      zdbBin,
+      '--listen',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--data',
+      join(root, 'data'),
+      '--index',
+      join(root, 'index'),
+      '--mode',
+      'mix',
+      '--admin',
+      ADMIN,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  return new Promise((resolve, reject) => {
+    let err = '';
+    const onData = (chunk: Buffer) => {
+      err += chunk.toString();
+      const port = /"port":(\d+)/.exec(err)?.[1];
+      if (port) {
+        proc.stderr!.off('data', onData);
+        proc.stderr!.resume();
+        resolve({ port: Number(port), proc });
+      }
+    };
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`zdb exited with ${code} before it was ready: ${err}`)));
+  });
+}
+
+/** A password-protected sequential-mode namespace on a fresh server. */
+async function makeNamespace(port: number): Promise<void> {
+  const admin = new ZdbClient({ port, admin: ADMIN });
+  await admin.nsnew(NS);
+  await admin.nsset(NS, 'mode', 'seq');
+  await admin.nsset(NS, 'password', NS_PASSWORD);
+  await admin.nsset(NS, 'public', '0');
+  admin.close();
+}
+
+async function stopZdb(s: ServerProc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
+  const exited = new Promise((r) => s.proc.once('exit', r));
+  s.proc.kill(signal);
+  await exited;
+}
+
+// ---------------------------------------------------------------- data and checks
+
+log(`generating ${sizeBytes / MiB} MiB of random bytes ...`);
+const data = Buffer.allocUnsafeSlow(sizeBytes);
+for (let pos = 0; pos < sizeBytes; pos += 64 * MiB)
+  randomFillSync(data, pos, Math.min(64 * MiB, sizeBytes - pos));
+const sha256 = (parts: Iterable<Uint8Array>) => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+};
+const expected = sha256([data]);
+
+/** The object as a stream of 1 MiB views (what a file reader would hand over). */
+function* source(): Generator<Uint8Array> {
+  for (let pos = 0; pos < sizeBytes; pos += MiB) yield data.subarray(pos, Math.min(pos + MiB, sizeBytes));
+}
+
+class WrongResult extends Error {}
+
+function verify(what: string, parts: Uint8Array[]): void {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const got = sha256(parts);
+  if (n !== sizeBytes || got !== expected)
+    throw new WrongResult(
+      `${what}: read back ${n} bytes with sha256 ${got}, stored ${sizeBytes} with ${expected}`,
+    );
+}
+
+async function timed(fn: () => Promise<void>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return sizeBytes / seconds / 1e6;
+}
+
+// ---------------------------------------------------------------- one round
+
+interface RoundFigures {
+  qss: { store: number; retrieve: number; degraded: number };
+  single: { store: number; retrieve: number };
+  coder: { store: number; retrieve: number; degraded: number };
+}
+
+async function coderRound(pool: WorkerPool): Promise<RoundFigures['coder']> {
+  const key = randomBytes(32);
+  const blocks: EncodedBlock[] = [];
+  const store = await timed(async () => {
+    for await (const b of encodeStream(source(), key, { k, m, blockSize, runner: pool, parallelism }))
+      blocks.push(b);
+  });
+  const decode = async (lost: number) => {
+    const parts: Uint8Array[] = [];
+    const sets = blocks.map((b) => ({
+      layout: b,
+      shards: b.shards.map((s, i) => (i < lost ? undefined : s)),
+    }));
+    const rate = await timed(async () => {
+      for await (const d of decodeStream(sets, key, { k, m, runner: pool, parallelism })) parts.push(d.plain);
+    });
+    verify(`coder decode (${lost} lost)`, parts);
+    return rate;
+  };
+  const retrieve = await decode(0);
+  const degraded = await decode(2);
+  return { store, retrieve, degraded };
+}
+
+async function singleRound(dir: string): Promise<RoundFigures['single']> {
+  const server = await startZdb(join(dir, 'single'));
+  try {
+    await makeNamespace(server.port);
+    const client = new ZdbClient({
+      port: server.port,
+      namespace: NS,
+      password: NS_PASSWORD,
+      timeoutMs: 30_000,
+    });
+    await client.ping();
+    const count = Math.ceil(sizeBytes / blockSize);
+    const keys: Buffer[] = new Array(count);
+    const inFlight = async (fn: (i: number) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: parallelism }, async () => {
+          while (next < count) await fn(next++);
+        }),
+      );
+    };
+    const store = await timed(() =>
+      inFlight(async (i) => {
+        keys[i] = await client.append(data.subarray(i * blockSize, Math.min((i + 1) * blockSize, sizeBytes)));
+      }),
+    );
+    const parts: Uint8Array[] = new Array(count);
+    const retrieve = await timed(() =>
+      inFlight(async (i) => {
+        const v = await client.get(keys[i]!);
+        if (!v) throw new WrongResult(`single zdb: value ${i} missing`);
+        parts[i] = v;
+      }),
+    );
+    verify('single zdb GET', parts);
+    client.close();
+    return { store, retrieve };
+  } finally {
+    await stopZdb(server);
+  }
+}
+
+async function qssRound(dir: string, pool: WorkerPool): Promise<RoundFigures['qss']> {
+  const servers: ServerProc[][] = [];
+  const groups: ZdbGroupConfig[] = [];
+  try {
+    for (let g = 0; g < 3; g++) {
+      const site: ServerProc[] = [];
+      for (let b = 0; b < 2; b++) site.push(await startZdb(join(dir, `site${g}-${b}`)));
+      servers.push(site);
+      for (const s of site) await makeNamespace(s.port);
+      groups.push({
+        name: `site-${g}`,
+        backends: site.map((s) => ({
+          host: '127.0.0.1',
+          port: s.port,
+          namespace: NS,
+          password: NS_PASSWORD,
+        })),
+      });
+    }
+    const store = new ZdbShardStore(groups, 30_000);
+    let meta: Awaited<ReturnType<typeof putObject>> | undefined;
+    const storeRate = await timed(async () => {
+      meta = await putObject(source(), store, { k, m, blockSize, runner: pool, parallelism });
+    });
+    const read = async (what: string, damage: ShardDamage[]) => {
+      const parts: Uint8Array[] = [];
+      const rate = await timed(async () => {
+        for await (const p of getObject(meta!, store, {
+          runner: pool,
+          parallelism,
+          onDamage: (d) => damage.push(d),
+        }))
+          parts.push(p);
+      });
+      verify(what, parts);
+      return rate;
+    };
+    const intact: ShardDamage[] = [];
+    const retrieve = await read('qss retrieve', intact);
+    if (intact.length > 0) throw new WrongResult(`qss retrieve: ${intact.length} shards reported damaged`);
+    log('  killing site-1 (2 of 6 servers) ...');
+    for (const s of servers[1]!) await stopZdb(s, 'SIGKILL');
+    const lost: ShardDamage[] = [];
+    const degraded = await read('qss degraded retrieve', lost);
+    if (lost.length === 0) throw new WrongResult('qss degraded retrieve: no shard reported missing');
+    store.close();
+    return { store: storeRate, retrieve, degraded };
+  } finally {
+    for (const site of servers) for (const s of site) await stopZdb(s);
+  }
+}
+
+// ---------------------------------------------------------------- main
+
+const pool = new WorkerPool(workers);
+const all: RoundFigures[] = [];
+let failed = false;
+try {
+  {
+    // Warm up the pool (thread start, JIT) on a few blocks.
+    const warm = randomBytes(Math.min(sizeBytes, 4 * blockSize));
+    for await (const _ of encodeStream([warm], randomBytes(32), {
+      k,
+      m,
+      blockSize,
+      runner: pool,
+      parallelism,
+    }));
+  }
+  for (let r = 1; r <= rounds; r++) {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-qss-'));
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    try {
+      log(`round ${r}/${rounds}: coder alone ...`);
+      const coder = await coderRound(pool);
+      log(`round ${r}/${rounds}: qss over 6 zdb servers ...`);
+      const qss = await qssRound(dir, pool);
+      log(`round ${r}/${rounds}: single zdb ...`);
+      const single = await singleRound(dir);
+      const f = (x: number) => x.toFixed(0).padStart(5);
+      log(
+        `  qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
+      );
+      all.push({ qss, single, coder });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+} catch (e) {
+  failed = true;
+  log(`FAILED: ${(e as Error).message}`);
+} finally {
+  await pool.close();
+  for (const p of running) p.kill('SIGKILL');
+}
+if (failed) process.exit(1);
+
+const summary = (pick: (r: RoundFigures) => number) => {
+  const v = all.map(pick).sort((a, b) => a - b);
+  return { best: Math.round(v[v.length - 1]!), median: Math.round(v[Math.floor((v.length - 1) / 2)]!) };
+};
+const rows = [
+  {
+    name: 'qss 4+2 over 6 zdb',
+    store: summary((r) => r.qss.store),
+    retrieve: summary((r) => r.qss.retrieve),
+    degraded: summary((r) => r.qss.degraded),
+  },
+  {
+    name: 'single zdb, no coding',
+    store: summary((r) => r.single.store),
+    retrieve: summary((r) => r.single.retrieve),
+    degraded: null,
+  },
+  {
+    name: 'coder alone, no I/O',
+    store: summary((r) => r.coder.store),
+    retrieve: summary((r) => r.coder.retrieve),
+    degraded: summary((r) => r.coder.degraded),
+  },
+];
+const targets = { storeMBs: 300, retrieveMBs: 500 };
+if (json) {
+  console.log(
+    JSON.stringify(
+      {
+        bench: 'qss',
+        machine: { cpus: cpus().length, node: process.version },
+        sizeBytes,
+        blockSize,
+        k,
+        m,
+        workers,
+        parallelism,
+        rounds,
+        targets,
+        rows,
+        raw: all,
+      },
+      null,
+      2,
+    ),
+  );
+} else {
+  const cell = (s: { best: number; median: number } | null) =>
+    (s ? `${s.best} / ${s.median}` : '-').padStart(13);
+  console.log(
+    `\n ${sizeBytes / MiB} MiB random, ${k}+${m}, ${blockSize / MiB} MiB blocks, ${workers} workers, ${parallelism} blocks in flight; MB/s best / median of ${rounds}`,
+  );
+  console.log(
+    `\n ${'path'.padEnd(24)} ${'store'.padStart(13)} ${'retrieve'.padStart(13)} ${'degraded'.padStart(13)}`,
+  );
+  for (const r of rows)
+    console.log(` ${r.name.padEnd(24)} ${cell(r.store)} ${cell(r.retrieve)} ${cell(r.degraded)}`);
+  console.log(`\n targets: store ≥ ${targets.storeMBs}, retrieve ≥ ${targets.retrieveMBs} MB/s`);
+}
