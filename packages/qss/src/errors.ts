@@ -5,7 +5,10 @@ export type QssErrorCode =
   | 'EBLOCK' // a decoded block does not match what its metadata promises
   | 'EMETADATA' // metadata malformed, tampered, of an unknown version, or sealed with another key
   | 'ESTORE' // a shard store failed to keep a shard
-  | 'ECONFIG'; // backends or groups misconfigured (too few backends, duplicates, an unknown backend)
+  | 'ECONFIG' // backends or groups misconfigured (too few backends, duplicates, an unknown backend)
+  | 'EMETASTORE' // too few metadata backends answered or acknowledged
+  | 'EPATH' // an object path that is empty, too long or not valid
+  | 'ENOENT'; // no object at that path
 
 export class QssError extends Error {
   constructor(

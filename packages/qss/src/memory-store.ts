@@ -1,10 +1,11 @@
 /**
  * A ShardStore in this process's memory: `backends` named slots, shard i of a block on backend
- * (block + i) mod n, so the shards of a block are on distinct backends when n ≥ k+m. For tests
- * and for callers that want the pipeline without 0-db. Backends can be taken offline.
+ * (block + i) mod n or the next one that is online and unused by the block, so the shards of a
+ * block are on distinct backends. For tests and for callers that want the pipeline without
+ * 0-db. Backends can be taken offline.
  */
 import { QssError } from './errors.ts';
-import type { ShardContext, ShardLocation, ShardStore } from './store.ts';
+import { isAbsent, type ShardContext, type ShardLocation, type ShardStore } from './store.ts';
 
 export class MemoryShardStore implements ShardStore {
   readonly backends: string[];
@@ -17,23 +18,29 @@ export class MemoryShardStore implements ShardStore {
     for (const b of this.backends) this.#data.set(b, new Map());
   }
 
-  async putShards(shards: readonly Uint8Array[], context: ShardContext): Promise<ShardLocation[]> {
-    if (shards.length > this.backends.length)
-      throw new QssError(
-        'ESTORE',
-        `${shards.length} shards need as many backends, have ${this.backends.length}`,
-      );
+  async putShards(
+    shards: ReadonlyArray<Uint8Array | undefined>,
+    context: ShardContext,
+  ): Promise<Array<ShardLocation | undefined>> {
+    const n = this.backends.length;
+    const used = new Set((context.held ?? []).flatMap((l) => (l && !isAbsent(l) ? [l.backend] : [])));
     return shards.map((shard, i) => {
-      const backend = this.backends[(context.block + i) % this.backends.length]!;
-      if (this.#offline.has(backend)) throw new QssError('ESTORE', `${backend} is offline`);
-      const key = new Uint8Array(4);
-      new DataView(key.buffer).setUint32(0, this.#next++);
-      this.#data.get(backend)!.set(Buffer.from(key).toString('hex'), new Uint8Array(shard));
-      return { backend, key };
+      if (!shard) return undefined;
+      for (let t = 0; t < n; t++) {
+        const backend = this.backends[(context.block + i + t) % n]!;
+        if (used.has(backend) || this.#offline.has(backend)) continue;
+        used.add(backend);
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, this.#next++);
+        this.#data.get(backend)!.set(Buffer.from(key).toString('hex'), new Uint8Array(shard));
+        return { backend, key };
+      }
+      return undefined;
     });
   }
 
   async getShard(location: ShardLocation): Promise<Uint8Array | undefined> {
+    if (isAbsent(location)) return undefined;
     const entries = this.#data.get(location.backend);
     if (!entries) throw new QssError('ESTORE', `unknown backend ${location.backend}`);
     if (this.#offline.has(location.backend)) return undefined;

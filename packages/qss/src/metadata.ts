@@ -209,32 +209,54 @@ export function decodeMetadata(bytes: Uint8Array): ObjectMetadata {
 
 const SEAL_HEADER = Buffer.from([...Buffer.from('QSSE'), VERSION]);
 
-/** The metadata, serialised and encrypted under `key` (32 bytes) with a random nonce. */
-export function sealMetadata(meta: ObjectMetadata, key: Uint8Array): Uint8Array {
+/**
+ * `plain` encrypted under `key` with a random nonce: header | nonce[12] | ciphertext | tag[16],
+ * authenticating the header and `context` (bytes the caller binds the seal to, not stored).
+ */
+export function sealBytes(
+  plain: Uint8Array,
+  key: Uint8Array,
+  header: Uint8Array = SEAL_HEADER,
+  context: Uint8Array = new Uint8Array(0),
+): Buffer {
   if (key.length !== KEY_BYTES) throw bad(`metadata key must be ${KEY_BYTES} bytes`);
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(SEAL_HEADER);
-  const ct = Buffer.concat([cipher.update(encodeMetadata(meta)), cipher.final()]);
-  return Buffer.concat([SEAL_HEADER, nonce, ct, cipher.getAuthTag()]);
+  cipher.setAAD(Buffer.concat([header, context]));
+  const ct = Buffer.concat([cipher.update(plain), cipher.final()]);
+  return Buffer.concat([header, nonce, ct, cipher.getAuthTag()]);
+}
+
+/** The inverse of sealBytes; EMETADATA if sealed with another key or context, or altered. */
+export function openBytes(
+  sealed: Uint8Array,
+  key: Uint8Array,
+  header: Uint8Array = SEAL_HEADER,
+  context: Uint8Array = new Uint8Array(0),
+): Buffer {
+  if (key.length !== KEY_BYTES) throw bad(`metadata key must be ${KEY_BYTES} bytes`);
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.length);
+  const h = header.length;
+  if (buf.length < h + 12 + 16) throw bad('sealed metadata is truncated');
+  if (!buf.subarray(0, h - 1).equals(Buffer.from(header).subarray(0, h - 1)))
+    throw bad('not sealed metadata');
+  if (buf[h - 1] !== header[h - 1]) throw bad(`unknown sealed metadata version ${buf[h - 1]}`);
+  const decipher = createDecipheriv('aes-256-gcm', key, buf.subarray(h, h + 12));
+  decipher.setAAD(Buffer.concat([buf.subarray(0, h), context]));
+  decipher.setAuthTag(buf.subarray(buf.length - 16));
+  try {
+    return Buffer.concat([decipher.update(buf.subarray(h + 12, buf.length - 16)), decipher.final()]);
+  } catch {
+    throw bad('sealed metadata does not authenticate (wrong key or tampered)');
+  }
+}
+
+/** The metadata, serialised and encrypted under `key` (32 bytes) with a random nonce. */
+export function sealMetadata(meta: ObjectMetadata, key: Uint8Array): Uint8Array {
+  return sealBytes(encodeMetadata(meta), key);
 }
 
 /** Opens sealed metadata; EMETADATA if it was sealed with another key or altered in any way. */
 export function openMetadata(sealed: Uint8Array, key: Uint8Array): ObjectMetadata {
-  if (key.length !== KEY_BYTES) throw bad(`metadata key must be ${KEY_BYTES} bytes`);
-  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.length);
-  if (buf.length < SEAL_HEADER.length + 12 + 16) throw bad('sealed metadata is truncated');
-  if (!buf.subarray(0, 4).equals(SEAL_HEADER.subarray(0, 4))) throw bad('not sealed metadata');
-  if (buf[4] !== VERSION) throw bad(`unknown sealed metadata version ${buf[4]}`);
-  const nonce = buf.subarray(5, 17);
-  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
-  decipher.setAAD(buf.subarray(0, 5));
-  decipher.setAuthTag(buf.subarray(buf.length - 16));
-  let plain: Buffer;
-  try {
-    plain = Buffer.concat([decipher.update(buf.subarray(17, buf.length - 16)), decipher.final()]);
-  } catch {
-    throw bad('sealed metadata does not authenticate (wrong key or tampered)');
-  }
-  return decodeMetadata(plain);
+  return decodeMetadata(openBytes(sealed, key));
 }

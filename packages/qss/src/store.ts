@@ -2,20 +2,21 @@
  * What the object layer needs from wherever shards are kept.
  *
  * A ShardStore keeps opaque shard bytes on a set of backends (0-db namespaces in sequential
- * mode, next: one `ZdbClient` from `@twin/zdb` per backend) and answers with a location that it
- * alone interprets. Placement is the store's job: the k+m shards of one block must land on k+m
- * different backends, spread over as many groups (sites/farms) as it has, so that losing a whole
- * site loses at most m shards of any block. The object layer records the locations in the
- * object's metadata, and later asks for the shards back by location.
+ * mode: ZdbShardStore) and answers with a location that it alone interprets. Placement is the
+ * store's job: the k+m shards of one block land on k+m different backends, spread over the
+ * groups (sites/farms) so that losing a whole site loses at most m shards of any block. The
+ * object layer records the locations in the object's metadata and asks for shards by location.
  *
  * Contract for implementations:
- * - putShards resolves only when every shard of the block is stored (acknowledged by its
- *   backend), with one location per shard in shard order; otherwise it rejects (the caller
- *   then fails the whole object; shards already written are garbage the store may reclaim).
+ * - putShards stores the shards it is given (an undefined slot is not to be stored) on backends
+ *   other than those in `context.held` (where the block's other shards already are), honouring
+ *   the placement rules for the block as a whole. It resolves, per slot, the location where the
+ *   shard was acknowledged, or undefined where it could not be placed or stored (no healthy
+ *   backend left within the rules): a degraded write, which the caller accepts or undoes. It
+ *   never rejects for a failing backend, only on misuse.
  * - getShard resolves `undefined` when the shard cannot be had (backend down or gone, entry
- *   deleted): that is an erasure, and the decoder will use another shard. It returns the bytes
- *   as stored, without checking them (checksums are verified by the decoder). It rejects only
- *   on misuse (a location this store cannot interpret).
+ *   deleted, or an absent location): an erasure, the decoder uses another shard. It returns the
+ *   bytes as stored, unchecked (the decoder verifies checksums).
  * - deleteShard removes a shard; deleting something already gone is not an error.
  */
 
@@ -26,16 +27,31 @@ export interface ShardLocation {
   key: Uint8Array;
 }
 
-/** Which block and shard is being stored, for stores that place or label by it. */
+/** The location recorded for a shard that was never stored (a degraded write, until repaired). */
+export const ABSENT: ShardLocation = Object.freeze({ backend: '', key: new Uint8Array(0) });
+export const isAbsent = (l: ShardLocation) => l.backend === '';
+
+/** Which block is being stored, for stores that place or label by it. */
 export interface ShardContext {
   block: number;
   /** Shard indices are 0..k-1 for data shards and k..k+m-1 for parity shards. */
   k: number;
   m: number;
+  /** Per shard index, where that shard of the block already is (repair): avoid those backends. */
+  held?: ReadonlyArray<ShardLocation | undefined>;
 }
 
 export interface ShardStore {
-  putShards(shards: readonly Uint8Array[], context: ShardContext): Promise<ShardLocation[]>;
+  putShards(
+    shards: ReadonlyArray<Uint8Array | undefined>,
+    context: ShardContext,
+  ): Promise<Array<ShardLocation | undefined>>;
   getShard(location: ShardLocation): Promise<Uint8Array | undefined>;
   deleteShard(location: ShardLocation): Promise<void>;
+  /**
+   * Cheap health of one stored shard without fetching it: 'ok', 'missing' (gone or backend
+   * unreachable) or 'corrupt' (the backend's own checksum fails). Stores that cannot tell
+   * answer by fetching.
+   */
+  probeShard?(location: ShardLocation): Promise<'ok' | 'missing' | 'corrupt'>;
 }

@@ -3,13 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
 import {
   type BlockRunner,
+  checkObject,
   decodeStream,
   type EncodedBlock,
   encodeStream,
   getObject,
   InlineRunner,
+  isAbsent,
   MemoryShardStore,
   putObject,
+  repairObject,
   type ShardDamage,
   WorkerPool,
 } from '../src/index.ts';
@@ -173,9 +176,13 @@ test('worker errors carry their codes; bad options are refused', async () => {
     code: 'EDECRYPT',
   });
   assert.throws(() => encodeStream([], randomBytes(32), { k: 4, m: 2, blockSize: 0 }), { code: 'ECODER' });
-  await assert.rejects(putObject([randomBytes(10)], new MemoryShardStore(5), { k: 4, m: 2 }), {
+  // 4 backends cannot take k + margin = 5 shards: refused, and nothing is left behind
+  const small = new MemoryShardStore(4);
+  await assert.rejects(putObject([randomBytes(10)], small, { k: 4, m: 2 }), {
     code: 'ESTORE',
+    message: /only 4 of 6 shards could be stored, 5 needed/,
   });
+  assert.equal(small.shardCount, 0);
   await assert.rejects(putObject([], new MemoryShardStore(5), { k: 0, m: 2 }), { code: 'ECODER' });
   const closed = new WorkerPool(1);
   await closed.close();
@@ -192,4 +199,54 @@ test('the worker pool copies views and transfers only buffers handed over whole'
   const whole = new Uint8Array(100_000).fill(9);
   await pool.encode(2, 1, whole, 1, key, 'none');
   assert.equal(whole.buffer.byteLength, 0, 'a whole buffer is transferred, not copied');
+});
+
+test('a degraded write: with k + margin shards stored the object is accepted, absent shards recorded, and it reads back', async () => {
+  const store = new MemoryShardStore(5);
+  const data = randomBytes(3 * BLOCK + 17);
+  const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
+  for (const b of meta.blocks) assert.equal(b.shards.filter((s) => isAbsent(s.location)).length, 1);
+  assert.equal(store.shardCount, 5 * meta.blocks.length);
+  const damage: ShardDamage[] = [];
+  assert.ok((await collect(getObject(meta, store, { onDamage: (d) => damage.push(d) }))).equals(data));
+  // with margin 2 the same write is refused
+  await assert.rejects(
+    putObject([data], new MemoryShardStore(5), { k: 4, m: 2, margin: 2, blockSize: BLOCK }),
+    {
+      code: 'ESTORE',
+    },
+  );
+  // an absent shard plus one more lost backend: still k shards per block
+  const check = await checkObject(meta, store);
+  assert.equal(check.damaged.length, meta.blocks.length);
+  assert.ok(check.damaged.every((d) => d.state === 'absent'));
+  const repaired = await repairObject(meta, store, check.damaged);
+  assert.equal(repaired.rebuilt, 0, 'no sixth backend: nothing can be placed');
+  assert.equal(repaired.remaining, meta.blocks.length);
+});
+
+test('repair completes a degraded write once a backend is back, and re-codes corrupt shards', async () => {
+  const store = new MemoryShardStore(6);
+  store.setOffline('memory:2', true);
+  const data = randomBytes(4 * BLOCK);
+  const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
+  store.setOffline('memory:2', false);
+  // and damage one stored shard of block 0
+  const victim = meta.blocks[0]!.shards.find((s) => !isAbsent(s.location))!;
+  store.raw(victim.location)![10]! ^= 1;
+  const check = await checkObject(meta, store);
+  assert.equal(check.damaged.filter((d) => d.state === 'corrupt').length, 1);
+  assert.equal(check.damaged.filter((d) => d.state === 'absent').length, meta.blocks.length);
+  const repaired = await repairObject(meta, store, check.damaged);
+  assert.equal(repaired.rebuilt, meta.blocks.length + 1);
+  assert.equal(repaired.remaining, 0);
+  assert.deepEqual(repaired.replaced, [victim.location]);
+  const after = await checkObject(repaired.meta, store);
+  assert.deepEqual(after.damaged, []);
+  for (const b of repaired.meta.blocks)
+    assert.equal(new Set(b.shards.map((s) => s.location.backend)).size, 6);
+  // with every shard back, any two backends may go
+  store.setOffline('memory:0', true);
+  store.setOffline('memory:3', true);
+  assert.ok((await collect(getObject(repaired.meta, store))).equals(data));
 });

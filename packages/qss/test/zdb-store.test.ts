@@ -59,7 +59,7 @@ function filesUnder(path: string): string[] {
 }
 
 test('4+2 over 6 zdb backends in 3 groups: placement, no plaintext on disk, a whole group lost, then one backend too many', async () => {
-  const store = new ZdbShardStore(groups, 1000);
+  const store = new ZdbShardStore(groups, { timeoutMs: 1000 });
   assert.equal(store.perGroup(4, 2), 2, 'each site holds at most 2 of a block’s 6 shards');
   const data = Buffer.concat(
     Array.from({ length: 3000 }, (_, i) => Buffer.concat([PATTERN, Buffer.from(String(i))])),

@@ -1,0 +1,298 @@
+/**
+ * Where object metadata lives: every metadata backend (a user-mode 0-db namespace) keeps a full
+ * copy of every object's sealed record, under a key derived from the path with the owner's key
+ * (the backends see neither paths nor sizes nor locations, only sealed bytes).
+ *
+ * A record carries a generation: writing a path writes generation + 1, deleting writes a
+ * tombstone. A write counts only when a quorum of backends acknowledged it (default: a
+ * majority), and a read asks every backend and takes the newest generation among the answers;
+ * it refuses to answer unless enough backends replied to be sure of the newest (R + W > N).
+ * So an object becomes visible exactly when its metadata is durably on a quorum, and a backend
+ * that missed writes while it was down is brought up to date by `sync` (the repair sweep).
+ *
+ *   record: "QSSR" v1 | generation u64 | time u64 (ms) | flags u8 (1 = deleted) |
+ *           path (u16 length + UTF-8) | object metadata (metadata.ts), absent when deleted
+ *   stored: sealBytes(record, key, "QSSM" v1, context = the backend key)
+ *   backend key: "qss1:" | HMAC-SHA256(key, "qss/path\0" | path)[0..24]
+ */
+import { createHmac } from 'node:crypto';
+import { ZdbClient } from '@twin/zdb';
+import { QssError } from './errors.ts';
+import { decodeMetadata, encodeMetadata, type ObjectMetadata, openBytes, sealBytes } from './metadata.ts';
+import { type BackendStatus, backendId, type ZdbBackendConfig } from './zdb-store.ts';
+
+export interface MetaRecord {
+  path: string;
+  generation: number;
+  /** When this generation was written (ms since the epoch). */
+  time: number;
+  deleted: boolean;
+  /** The object; undefined for a tombstone. */
+  meta?: ObjectMetadata;
+}
+
+const PREFIX = Buffer.from('qss1:');
+const RECORD = Buffer.from('QSSR\x01', 'latin1');
+const SEALED = Buffer.from('QSSM\x01', 'latin1');
+export const MAX_PATH_BYTES = 4096;
+
+function encodeRecord(r: MetaRecord): Buffer {
+  const path = Buffer.from(r.path, 'utf8');
+  const head = Buffer.alloc(RECORD.length + 8 + 8 + 1 + 2);
+  RECORD.copy(head);
+  head.writeBigUInt64BE(BigInt(r.generation), 5);
+  head.writeBigUInt64BE(BigInt(r.time), 13);
+  head.writeUInt8(r.deleted ? 1 : 0, 21);
+  head.writeUInt16BE(path.length, 22);
+  return Buffer.concat([head, path, r.meta && !r.deleted ? encodeMetadata(r.meta) : Buffer.alloc(0)]);
+}
+
+function decodeRecord(b: Buffer): MetaRecord {
+  const bad = (why: string) => new QssError('EMETADATA', why);
+  if (b.length < 24 || !b.subarray(0, 5).equals(RECORD)) throw bad('not a metadata record');
+  const generation = Number(b.readBigUInt64BE(5));
+  const time = Number(b.readBigUInt64BE(13));
+  const flags = b.readUInt8(21);
+  if (flags > 1) throw bad('unknown record flags');
+  const len = b.readUInt16BE(22);
+  if (b.length < 24 + len) throw bad('record is truncated');
+  const path = b.subarray(24, 24 + len).toString('utf8');
+  const rest = b.subarray(24 + len);
+  const deleted = flags === 1;
+  if (deleted && rest.length > 0) throw bad('a tombstone carries an object');
+  return { path, generation, time, deleted, meta: deleted ? undefined : decodeMetadata(rest) };
+}
+
+interface Copy {
+  record: MetaRecord;
+  sealed: Buffer;
+}
+
+interface MetaBackend {
+  id: string;
+  namespace: string;
+  client: ZdbClient;
+}
+
+export interface MetaStoreOptions {
+  /** Acknowledgements a write needs (default: a majority of the backends). */
+  quorum?: number;
+  timeoutMs?: number;
+}
+
+export class MetaStore {
+  private readonly backends: MetaBackend[];
+  readonly quorum: number;
+
+  constructor(
+    backends: ZdbBackendConfig[],
+    private readonly key: Uint8Array,
+    options: MetaStoreOptions = {},
+  ) {
+    if (backends.length === 0) throw new QssError('ECONFIG', 'no metadata backends');
+    const ids = new Set(backends.map(backendId));
+    if (ids.size !== backends.length) throw new QssError('ECONFIG', 'a metadata backend is listed twice');
+    const n = backends.length;
+    this.quorum = options.quorum ?? Math.floor(n / 2) + 1;
+    if (!Number.isInteger(this.quorum) || this.quorum < 1 || this.quorum > n)
+      throw new QssError('ECONFIG', `metadata quorum must be 1..${n}, got ${options.quorum}`);
+    this.backends = backends.map((b) => ({
+      id: backendId(b),
+      namespace: b.namespace,
+      client: new ZdbClient({
+        host: b.host,
+        port: b.port,
+        namespace: b.namespace,
+        password: b.password,
+        timeoutMs: options.timeoutMs ?? 5000,
+      }),
+    }));
+  }
+
+  /** Answers a read needs so that it overlaps every write quorum. */
+  get readQuorum(): number {
+    return this.backends.length - this.quorum + 1;
+  }
+
+  /** The backend key of a path. */
+  keyOf(path: string): Buffer {
+    const mac = createHmac('sha256', this.key).update('qss/path\0').update(path, 'utf8').digest();
+    return Buffer.concat([PREFIX, mac.subarray(0, 24)]);
+  }
+
+  private open(sealed: Buffer, id: Buffer): MetaRecord {
+    return decodeRecord(openBytes(sealed, this.key, SEALED, id));
+  }
+
+  /** Every backend's copy of one key: a record, null (no such key), or undefined (no answer). */
+  private async copies(id: Buffer): Promise<Array<Copy | null | undefined>> {
+    return Promise.all(
+      this.backends.map(async (b) => {
+        let sealed: Buffer | null;
+        try {
+          sealed = await b.client.get(id);
+        } catch {
+          return undefined;
+        }
+        if (!sealed) return null;
+        try {
+          return { record: this.open(sealed, id), sealed };
+        } catch {
+          return null; // a copy that does not open under our key is as good as none
+        }
+      }),
+    );
+  }
+
+  private newest(copies: Array<Copy | null | undefined>, what: string): Copy | undefined {
+    const answered = copies.filter((c) => c !== undefined).length;
+    if (answered < this.readQuorum)
+      throw new QssError(
+        'EMETASTORE',
+        `${what}: only ${answered} of ${this.backends.length} metadata backends answered, ${this.readQuorum} needed`,
+      );
+    let best: Copy | undefined;
+    for (const c of copies) if (c && (!best || c.record.generation > best.record.generation)) best = c;
+    return best;
+  }
+
+  /** The newest record of a path (a tombstone included), or undefined if it never existed. */
+  async read(path: string): Promise<MetaRecord | undefined> {
+    checkPath(path);
+    return this.newest(await this.copies(this.keyOf(path)), path)?.record;
+  }
+
+  /**
+   * Writes a path's next generation; resolves once a quorum acknowledged it. On failure the
+   * backends that took it are set back to the previous copy (or cleared), best effort.
+   */
+  async write(path: string, meta: ObjectMetadata | undefined, previous?: MetaRecord): Promise<MetaRecord> {
+    checkPath(path);
+    const id = this.keyOf(path);
+    const record: MetaRecord = {
+      path,
+      generation: (previous?.generation ?? 0) + 1,
+      time: Date.now(),
+      deleted: !meta,
+      meta,
+    };
+    const sealed = sealBytes(encodeRecord(record), this.key, SEALED, id);
+    const acked = await Promise.all(
+      this.backends.map((b) =>
+        b.client.set(id, sealed).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    const count = acked.filter(Boolean).length;
+    if (count < this.quorum) {
+      const back = previous ? sealBytes(encodeRecord(previous), this.key, SEALED, id) : undefined;
+      await Promise.allSettled(
+        this.backends.map((b, i) =>
+          acked[i] ? (back ? b.client.set(id, back) : b.client.del(id)) : undefined,
+        ),
+      );
+      throw new QssError(
+        'EMETASTORE',
+        `${path}: metadata reached ${count} of ${this.backends.length} backends, ${this.quorum} needed; nothing was changed`,
+      );
+    }
+    return record;
+  }
+
+  /** Every record (tombstones too), newest generation per path, from all backends that answer. */
+  async records(): Promise<MetaRecord[]> {
+    const ids = new Map<string, Buffer>();
+    let answered = 0;
+    await Promise.all(
+      this.backends.map(async (b) => {
+        try {
+          for await (const e of b.client.keys())
+            if (e.key.subarray(0, PREFIX.length).equals(PREFIX)) ids.set(e.key.toString('hex'), e.key);
+          answered++;
+        } catch {}
+      }),
+    );
+    if (answered < this.readQuorum)
+      throw new QssError(
+        'EMETASTORE',
+        `listing: only ${answered} of ${this.backends.length} metadata backends answered, ${this.readQuorum} needed`,
+      );
+    const out: MetaRecord[] = [];
+    const list = [...ids.values()];
+    for (let i = 0; i < list.length; i += 64) {
+      const batch = await Promise.all(
+        list.slice(i, i + 64).map(async (id) => this.newest(await this.copies(id), 'listing')),
+      );
+      for (const c of batch) if (c) out.push(c.record);
+    }
+    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  /**
+   * Brings every reachable backend up to the newest copy of each path, and forgets tombstones
+   * that every backend holds. Returns how many copies were written and tombstones dropped.
+   */
+  async sync(): Promise<{ copied: number; purged: number }> {
+    let copied = 0;
+    let purged = 0;
+    for (const record of await this.records()) {
+      const id = this.keyOf(record.path);
+      const copies = await this.copies(id);
+      const best = this.newest(copies, record.path);
+      if (!best) continue;
+      const stale = copies.flatMap((c, i) =>
+        c !== undefined && (!c || c.record.generation < best.record.generation) ? [i] : [],
+      );
+      for (const i of stale) {
+        await this.backends[i]!.client.set(id, best.sealed).then(
+          () => copied++,
+          () => {},
+        );
+      }
+      if (best.record.deleted && stale.length === 0 && copies.every((c) => c !== undefined)) {
+        const dropped = await Promise.allSettled(this.backends.map((b) => b.client.del(id)));
+        if (dropped.every((d) => d.status === 'fulfilled')) purged++;
+      }
+    }
+    return { copied, purged };
+  }
+
+  async status(): Promise<BackendStatus[]> {
+    return Promise.all(
+      this.backends.map(async (b): Promise<BackendStatus> => {
+        const started = performance.now();
+        try {
+          const info = await b.client.nsinfo(b.namespace);
+          const limit = info.dataLimitsBytes > 0 ? info.dataLimitsBytes - info.dataSizeBytes : Infinity;
+          return {
+            backend: b.id,
+            group: 'meta',
+            reachable: true,
+            latencyMs: performance.now() - started,
+            entries: info.entries,
+            usedBytes: info.dataSizeBytes,
+            freeBytes: Math.max(0, Math.min(info.dataDiskFreespaceBytes, limit)),
+            mode: info.mode,
+          };
+        } catch (e) {
+          return { backend: b.id, group: 'meta', reachable: false, error: (e as Error).message };
+        }
+      }),
+    );
+  }
+
+  close(): void {
+    for (const b of this.backends) b.client.close();
+  }
+}
+
+/** Paths are what the user names objects with: non-empty UTF-8, no NUL, at most 4 KiB. */
+export function checkPath(path: string): void {
+  if (typeof path !== 'string' || path.length === 0) throw new QssError('EPATH', 'a path must not be empty');
+  if (path.includes('\0')) throw new QssError('EPATH', 'a path must not contain NUL');
+  if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES)
+    throw new QssError('EPATH', `a path must be at most ${MAX_PATH_BYTES} bytes`);
+  if (path !== path.normalize('NFC')) throw new QssError('EPATH', 'a path must be in Unicode NFC form');
+}

@@ -1,0 +1,417 @@
+/**
+ * Quantum Safe Storage for one owner: objects by path, their shards on the data backends
+ * (ZdbShardStore) and their sealed metadata on the metadata backends (MetaStore), under one
+ * configuration. This is the library surface the CLI, the twin daemon and the 3Bot use.
+ *
+ * Writes are all-or-nothing: the shards go first, then the metadata on a quorum; only then is
+ * the object visible (and the previous version's shards are dropped). A failure at any step
+ * deletes what was written and leaves the previous version in place.
+ */
+import type { QssConfig } from './config.ts';
+import { QssError } from './errors.ts';
+import { type MetaRecord, MetaStore } from './meta-store.ts';
+import type { ObjectMetadata } from './metadata.ts';
+import {
+  type CheckReport,
+  checkObject,
+  getObject,
+  putObject,
+  repairObject,
+  type ShardDamage,
+  type ShardState,
+} from './object.ts';
+import type { ByteSource } from './pipeline.ts';
+import { type BlockRunner, InlineRunner, WorkerPool } from './runner.ts';
+import { isAbsent, type ShardLocation } from './store.ts';
+import { type BackendStatus, ZdbShardStore } from './zdb-store.ts';
+
+export interface QssOptions {
+  /** Worker threads for encoding and decoding (default: one per core; 0 = on this thread). */
+  workers?: number;
+  /** Blocks in flight at once (default: 2 per worker, at least 2). */
+  parallelism?: number;
+  /** Per-command timeout for backends (default 5000 ms). */
+  timeoutMs?: number;
+  /** Milliseconds before a slow read also asks for parity shards (default 250). */
+  hedgeMs?: number;
+}
+
+export interface ObjectInfo {
+  path: string;
+  size: number;
+  blocks: number;
+  k: number;
+  m: number;
+  generation: number;
+  /** When this version was written (ms since the epoch). */
+  time: number;
+  /** Bytes kept on the data backends (all shards). */
+  storedBytes: number;
+  /** Shards recorded as never stored (a degraded write not yet completed by repair). */
+  absentShards: number;
+}
+
+export interface DamageReport {
+  block: number;
+  shard: number;
+  state: Exclude<ShardState, 'ok'>;
+  backend: string;
+}
+
+export interface CheckResult {
+  path: string;
+  ok: boolean;
+  blocks: number;
+  shards: number;
+  damaged: DamageReport[];
+  /** Blocks that cannot be read back (fewer than k intact shards). */
+  lost: number[];
+}
+
+export interface RebuildResult {
+  path: string;
+  damaged: number;
+  rebuilt: number;
+  remaining: number;
+  lost: number[];
+  generation: number;
+}
+
+export interface RepairReport {
+  objects: number;
+  degraded: number;
+  rebuilt: number;
+  failed: number;
+  /** Shards written anew, over all objects. */
+  shards: number;
+  /** Metadata copies brought up to date on backends that had missed writes. */
+  metadataCopied: number;
+  errors: { path: string; error: string }[];
+}
+
+export interface QssStatus {
+  k: number;
+  m: number;
+  tolerate: QssConfig['tolerate'];
+  data: BackendStatus[];
+  meta: BackendStatus[];
+  metaQuorum: number;
+  /** True when reads and writes can proceed: k + margin data backends and a metadata quorum up. */
+  writable: boolean;
+  readable: boolean;
+}
+
+const REFRESH_MS = 30_000;
+
+export class Qss {
+  readonly store: ZdbShardStore;
+  readonly metadata: MetaStore;
+  readonly runner: BlockRunner;
+  private readonly parallelism: number;
+  private readonly hedgeMs: number;
+  private refreshedAt = 0;
+
+  constructor(
+    readonly config: QssConfig,
+    options: QssOptions = {},
+  ) {
+    this.store = new ZdbShardStore(config.groups, { timeoutMs: options.timeoutMs });
+    this.metadata = new MetaStore(config.meta.backends, config.key, {
+      quorum: config.meta.quorum,
+      timeoutMs: options.timeoutMs,
+    });
+    const workers = options.workers ?? undefined;
+    this.runner = workers === 0 ? new InlineRunner() : new WorkerPool(workers);
+    const threads = workers === 0 ? 1 : ((this.runner as WorkerPool).size ?? 1);
+    this.parallelism = options.parallelism ?? Math.max(2, threads * 2);
+    this.hedgeMs = options.hedgeMs ?? 250;
+  }
+
+  static open(config: QssConfig, options?: QssOptions): Qss {
+    return new Qss(config, options);
+  }
+
+  private info(record: MetaRecord): ObjectInfo {
+    const meta = record.meta!;
+    let stored = 0;
+    let absent = 0;
+    for (const b of meta.blocks) {
+      const size = Math.ceil(b.storedSize / meta.k);
+      for (const s of b.shards) {
+        if (isAbsent(s.location)) absent++;
+        else stored += size;
+      }
+    }
+    return {
+      path: record.path,
+      size: meta.size,
+      blocks: meta.blocks.length,
+      k: meta.k,
+      m: meta.m,
+      generation: record.generation,
+      time: record.time,
+      storedBytes: stored,
+      absentShards: absent,
+    };
+  }
+
+  private async live(path: string): Promise<MetaRecord & { meta: ObjectMetadata }> {
+    const record = await this.metadata.read(path);
+    if (!record || record.deleted || !record.meta) throw new QssError('ENOENT', `no object at ${path}`);
+    return record as MetaRecord & { meta: ObjectMetadata };
+  }
+
+  /** Learns which backends are up and how much room they have (at most every 30 s, or when forced). */
+  async refresh(force = false): Promise<BackendStatus[] | undefined> {
+    if (!force && Date.now() - this.refreshedAt < REFRESH_MS) return undefined;
+    this.refreshedAt = Date.now();
+    return this.store.refresh();
+  }
+
+  /** Stores `source` at `path` (replacing what was there once the new version is durable). */
+  async put(path: string, source: ByteSource, options: { onProgress?: (bytes: number) => void } = {}) {
+    const previous = await this.metadata.read(path); // fails early if too few metadata backends answer
+    await this.refresh();
+    const { k, m, margin, blockSize, compression } = this.config;
+    const meta = await putObject(source, this.store, {
+      k,
+      m,
+      margin,
+      blockSize,
+      compression,
+      runner: this.runner,
+      parallelism: this.parallelism,
+      onProgress: options.onProgress,
+    });
+    let record: MetaRecord;
+    try {
+      record = await this.metadata.write(path, meta, previous);
+    } catch (e) {
+      await this.dropShards(meta);
+      throw e;
+    }
+    if (previous?.meta) await this.dropShards(previous.meta);
+    return this.info(record);
+  }
+
+  private async dropShards(meta: ObjectMetadata, only?: ShardLocation[]): Promise<void> {
+    const list = only ?? meta.blocks.flatMap((b) => b.shards.map((s) => s.location));
+    for (let i = 0; i < list.length; i += 64)
+      await Promise.allSettled(
+        list
+          .slice(i, i + 64)
+          .filter((l) => !isAbsent(l))
+          .map((l) => this.store.deleteShard(l)),
+      );
+  }
+
+  async stat(path: string): Promise<ObjectInfo> {
+    return this.info(await this.live(path));
+  }
+
+  /** The object's info and its bytes as a stream (blocks in order, each verified). */
+  async get(
+    path: string,
+    options: { onDamage?: (d: ShardDamage) => void } = {},
+  ): Promise<{ info: ObjectInfo; stream: AsyncGenerator<Uint8Array> }> {
+    const record = await this.live(path);
+    return {
+      info: this.info(record),
+      stream: getObject(record.meta, this.store, {
+        runner: this.runner,
+        parallelism: this.parallelism,
+        hedgeMs: this.hedgeMs,
+        onDamage: options.onDamage,
+      }),
+    };
+  }
+
+  /** Every shard present and intact? `deep` (default) fetches and verifies each one. */
+  async check(
+    path: string,
+    options: { deep?: boolean; onProgress?: (blocks: number) => void } = {},
+  ): Promise<CheckResult> {
+    const record = await this.live(path);
+    return this.report(path, await checkObject(record.meta, this.store, { ...options, parallelism: 4 }));
+  }
+
+  private report(path: string, r: CheckReport): CheckResult {
+    return {
+      path,
+      ok: r.damaged.length === 0,
+      blocks: r.blocks,
+      shards: r.shards,
+      damaged: r.damaged.map((d) => ({
+        block: d.block,
+        shard: d.shard,
+        state: d.state,
+        backend: d.location.backend,
+      })),
+      lost: r.lost,
+    };
+  }
+
+  /** Re-codes every damaged shard of the object onto healthy backends (deep check first). */
+  async rebuild(path: string, options: { deep?: boolean } = {}): Promise<RebuildResult> {
+    await this.refresh(true);
+    const record = await this.live(path);
+    const check = await checkObject(record.meta, this.store, { deep: options.deep ?? true, parallelism: 4 });
+    const result: RebuildResult = {
+      path,
+      damaged: check.damaged.length,
+      rebuilt: 0,
+      remaining: check.damaged.length,
+      lost: check.lost,
+      generation: record.generation,
+    };
+    if (check.damaged.length === 0) return result;
+    const repaired = await repairObject(record.meta, this.store, check.damaged, { parallelism: 2 });
+    result.remaining = repaired.remaining;
+    result.lost = repaired.lost;
+    if (repaired.rebuilt === 0) return result;
+    const fresh = repaired.meta.blocks.flatMap((b, i) =>
+      b.shards
+        .filter((s, j) => s.location !== record.meta.blocks[i]!.shards[j]!.location)
+        .map((s) => s.location),
+    );
+    // the object must not have changed meanwhile: a newer version wins, our shards go
+    const now = await this.metadata.read(path);
+    if (!now || now.generation !== record.generation) {
+      await this.dropShards(repaired.meta, fresh);
+      throw new QssError('ESTORE', `${path} changed while it was being rebuilt; nothing was changed`);
+    }
+    try {
+      const written = await this.metadata.write(path, repaired.meta, record);
+      result.generation = written.generation;
+    } catch (e) {
+      await this.dropShards(repaired.meta, fresh);
+      throw e;
+    }
+    await this.dropShards(repaired.meta, repaired.replaced);
+    result.rebuilt = repaired.rebuilt;
+    return result;
+  }
+
+  /** Removes the object: a tombstone on the metadata quorum, then its shards. */
+  async delete(path: string): Promise<void> {
+    const record = await this.live(path);
+    await this.metadata.write(path, undefined, record);
+    await this.dropShards(record.meta);
+  }
+
+  /** Objects whose path starts with `prefix`, by path. */
+  async list(prefix = ''): Promise<ObjectInfo[]> {
+    const records = await this.metadata.records();
+    return records.filter((r) => !r.deleted && r.meta && r.path.startsWith(prefix)).map((r) => this.info(r));
+  }
+
+  async status(): Promise<QssStatus> {
+    const [data, meta] = await Promise.all([this.refresh(true), this.metadata.status()]);
+    const up = data!.filter((d) => d.reachable).length;
+    const metaUp = meta.filter((d) => d.reachable).length;
+    const { k, m, margin, tolerate } = this.config;
+    return {
+      k,
+      m,
+      tolerate,
+      data: data!,
+      meta,
+      metaQuorum: this.metadata.quorum,
+      writable: up >= k + margin && metaUp >= this.metadata.quorum,
+      readable: up >= k && metaUp >= this.metadata.readQuorum,
+    };
+  }
+
+  /**
+   * One repair sweep: every object is checked (cheaply by default: the backends verify their own
+   * copies; `deep` fetches and verifies every shard) and its damaged or absent shards re-coded onto
+   * healthy backends; metadata copies that missed writes are brought up to date.
+   */
+  async repair(
+    options: { deep?: boolean; onObject?: (path: string, done: number, total: number) => void } = {},
+  ): Promise<RepairReport> {
+    await this.refresh(true);
+    const report: RepairReport = {
+      objects: 0,
+      degraded: 0,
+      rebuilt: 0,
+      failed: 0,
+      shards: 0,
+      metadataCopied: 0,
+      errors: [],
+    };
+    const sync = await this.metadata.sync();
+    report.metadataCopied = sync.copied;
+    const records = (await this.metadata.records()).filter((r) => !r.deleted && r.meta);
+    for (const record of records) {
+      report.objects++;
+      try {
+        const check = await checkObject(record.meta!, this.store, {
+          deep: options.deep ?? false,
+          parallelism: 8,
+        });
+        if (check.damaged.length > 0) {
+          report.degraded++;
+          const r = await this.rebuild(record.path, { deep: options.deep ?? false });
+          report.shards += r.rebuilt;
+          if (r.remaining > 0 || r.lost.length > 0) {
+            report.failed++;
+            report.errors.push({
+              path: record.path,
+              error:
+                r.lost.length > 0
+                  ? `${r.lost.length} block(s) have fewer than ${record.meta!.k} intact shards`
+                  : `${r.remaining} shard(s) could not be placed on a healthy backend`,
+            });
+          } else report.rebuilt++;
+        }
+      } catch (e) {
+        report.failed++;
+        report.errors.push({ path: record.path, error: (e as Error).message });
+      }
+      options.onObject?.(record.path, report.objects, records.length);
+    }
+    return report;
+  }
+
+  /** Sweeps now and then every `intervalMs` until the signal aborts; each report goes to `onReport`. */
+  async watch(
+    intervalMs: number,
+    onReport: (r: RepairReport) => void,
+    signal: AbortSignal,
+    options: { deep?: boolean } = {},
+  ): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        onReport(await this.repair(options));
+      } catch (e) {
+        onReport({
+          objects: 0,
+          degraded: 0,
+          rebuilt: 0,
+          failed: 1,
+          shards: 0,
+          metadataCopied: 0,
+          errors: [{ path: '', error: (e as Error).message }],
+        });
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, intervalMs);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.store.close();
+    this.metadata.close();
+    await this.runner.close();
+  }
+}
