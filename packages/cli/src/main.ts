@@ -5,6 +5,7 @@ import { pingCommand, sendCommand, startCommand } from './commands/bus.ts';
 import { demoCommand } from './commands/demo.ts';
 import { initCommand } from './commands/identity.ts';
 import { lookupCommand, phonebookCommand } from './commands/phonebook.ts';
+import { qssCommand } from './commands/qss.ts';
 
 export function program(): Command {
   const root = new Command('twin')
@@ -19,6 +20,7 @@ export function program(): Command {
   root.addCommand(pingCommand());
   root.addCommand(sendCommand());
   root.addCommand(bcdbCommand());
+  root.addCommand(qssCommand());
   return root;
 }
 

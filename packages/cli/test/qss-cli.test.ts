@@ -1,0 +1,202 @@
+/**
+ * `twin qss` end to end, as a user runs it: 0-db server processes (6 data backends in 3 groups,
+ * 3 metadata backends), a config written by `twin qss config`, then put/ls/get/check/status,
+ * a lost group, rm, and the errors a user meets.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ZdbClient } from '@twin/zdb';
+
+const TWIN = new URL('../bin/twin.js', import.meta.url).pathname;
+const ZDB = new URL('../../zdb/bin/zdb.js', import.meta.url).pathname;
+const run = promisify(execFile);
+const root = mkdtempSync(join(tmpdir(), 'twin-qss-cli-'));
+const zdbs = new Map<number, ChildProcess>();
+after(() => {
+  for (const c of zdbs.values()) c.kill('SIGKILL');
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function twin(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const r = await run(process.execPath, [TWIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    return { ...r, code: 0 };
+  } catch (e) {
+    const err = e as { stdout: string; stderr: string; code: number };
+    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
+    });
+  });
+}
+
+async function startZdb(port: number, mode: 'seq' | 'user'): Promise<void> {
+  const dir = join(root, `zdb-${port}`);
+  const child = spawn(
+    process.execPath,
+    [ZDB, '--port', String(port), '--mode', mode, '--data', join(dir, 'data'), '--index', join(dir, 'index')],
+    { stdio: 'ignore' },
+  );
+  zdbs.set(port, child);
+  const c = new ZdbClient({ port, timeoutMs: 500 });
+  try {
+    for (let i = 0; i < 200; i++) {
+      try {
+        await c.ping();
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    throw new Error(`zdb on ${port} did not start`);
+  } finally {
+    c.close();
+  }
+}
+
+let data: number[][];
+let meta: number[];
+const config = join(root, 'qss.json');
+
+before(async () => {
+  data = [];
+  for (let g = 0; g < 3; g++) data.push([await freePort(), await freePort()]);
+  meta = [await freePort(), await freePort(), await freePort()];
+  await Promise.all([...data.flat().map((p) => startZdb(p, 'seq')), ...meta.map((p) => startZdb(p, 'user'))]);
+});
+
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear errors', async () => {
+  const groups = data.flatMap((ports) => ['--group', ports.map((p) => `127.0.0.1:${p}/default`).join(',')]);
+  const written = await twin(
+    'qss',
+    'config',
+    '--data-shards',
+    '4',
+    '--parity-shards',
+    '2',
+    ...groups,
+    '--meta',
+    meta.map((p) => `127.0.0.1:${p}/default`).join(','),
+    '--block-size',
+    String(256 * 1024),
+    '--out',
+    config,
+    '--json',
+  );
+  assert.equal(written.code, 0, written.stderr);
+  assert.deepEqual(JSON.parse(written.stdout).tolerate, { groups: 1, backendsPerGroup: 0 });
+  assert.equal(statSync(config).mode & 0o777, 0o600, 'the config holds a key: private');
+  assert.match(JSON.parse(readFileSync(config, 'utf8')).key, /^[0-9a-f]{64}$/);
+  const again = await twin(
+    'qss',
+    'config',
+    '--data-shards',
+    '4',
+    '--parity-shards',
+    '2',
+    ...groups,
+    '--meta',
+    'x:1/a',
+    '--out',
+    config,
+  );
+  assert.notEqual(again.code, 0);
+  assert.match(again.stderr, /exists/);
+
+  const file = join(root, 'photo.bin');
+  const bytes = randomBytes(3 * 256 * 1024 + 1234);
+  writeFileSync(file, bytes);
+  const put = await twin('qss', 'put', file, '--as', 'albums/2026/photo.bin', '--config', config, '--json');
+  assert.equal(put.code, 0, put.stderr);
+  const info = JSON.parse(put.stdout);
+  assert.equal(info.size, bytes.length);
+  assert.equal(info.blocks, 4);
+  assert.equal(info.absentShards, 0);
+
+  const ls = await twin('qss', 'ls', 'albums/', '--config', config, '--json');
+  assert.deepEqual(
+    JSON.parse(ls.stdout).map((o: { path: string; size: number }) => [o.path, o.size]),
+    [['albums/2026/photo.bin', bytes.length]],
+  );
+  const human = await twin('qss', 'ls', '--config', config);
+  assert.match(human.stdout, /albums\/2026\/photo\.bin/);
+
+  const out = join(root, 'back.bin');
+  const get = await twin('qss', 'get', 'albums/2026/photo.bin', '-o', out, '--config', config);
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(sha(readFileSync(out)), sha(bytes));
+  const piped = await run(
+    process.execPath,
+    [TWIN, 'qss', 'get', 'albums/2026/photo.bin', '--config', config],
+    {
+      encoding: 'buffer',
+      maxBuffer: 64 << 20,
+    },
+  );
+  assert.equal(sha(piped.stdout), sha(bytes), 'to stdout without -o');
+
+  const check = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config, '--json');
+  assert.equal(check.code, 0, check.stderr);
+  assert.equal(JSON.parse(check.stdout).ok, true);
+
+  // a whole group goes away: status says so, reads still work, check reports the damage
+  for (const p of data[1]!) zdbs.get(p)!.kill('SIGKILL');
+  const status = await twin('qss', 'status', '--config', config, '--json');
+  const s = JSON.parse(status.stdout);
+  assert.equal(s.data.filter((b: { reachable: boolean }) => !b.reachable).length, 2);
+  assert.equal(s.readable, true);
+  const statusText = await twin('qss', 'status', '--config', config);
+  assert.match(statusText.stdout, /DOWN/);
+  const get2 = await twin('qss', 'get', 'albums/2026/photo.bin', '-o', out, '--config', config);
+  assert.equal(get2.code, 0, get2.stderr);
+  assert.equal(sha(readFileSync(out)), sha(bytes));
+  const damaged = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config);
+  assert.equal(damaged.code, 1);
+  assert.match(damaged.stdout, /8 of 24 shards damaged/);
+
+  // the group comes back (same data): repair has nothing to rebuild, the object is whole
+  await Promise.all(data[1]!.map((p) => startZdb(p, 'seq')));
+  const repair = await twin('qss', 'repair', '--config', config, '--json');
+  assert.equal(repair.code, 0, repair.stderr);
+  assert.deepEqual(
+    (({ objects, degraded, failed }) => ({ objects, degraded, failed }))(JSON.parse(repair.stdout)),
+    { objects: 1, degraded: 0, failed: 0 },
+  );
+
+  // errors a user meets: a clear line and a non-zero exit, nothing else changes
+  const missing = await twin('qss', 'get', 'nope', '--config', config);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no object at nope \(ENOENT\)/);
+  const badConfig = join(root, 'bad.json');
+  writeFileSync(badConfig, '{"dataShards": 4}');
+  const bad = await twin('qss', 'ls', '--config', badConfig);
+  assert.match(bad.stderr, /bad\.json: .*parityShards/);
+  const noFile = await twin('qss', 'put', join(root, 'absent.bin'), '--config', config);
+  assert.equal(noFile.code, 1);
+
+  const rm = await twin('qss', 'rm', 'albums/2026/photo.bin', '--config', config);
+  assert.equal(rm.code, 0, rm.stderr);
+  const empty = await twin('qss', 'ls', '--config', config, '--json');
+  assert.deepEqual(JSON.parse(empty.stdout), []);
+  for (const p of data.flat()) {
+    const c = new ZdbClient({ port: p, namespace: 'default' });
+    const n = await c.dbsize();
+    c.close();
+    assert.equal(n, 0, `backend ${p} keeps no shard after rm`);
+  }
+});
