@@ -274,7 +274,7 @@ async function qssRound(dir: string, pool: WorkerPool): Promise<RoundFigures['qs
         })),
       });
     }
-    const store = new ZdbShardStore(groups, 30_000);
+    const store = new ZdbShardStore(groups);
     let meta: Awaited<ReturnType<typeof putObject>> | undefined;
     const storeRate = await timed(async () => {
       meta = await putObject(source(), store, { k, m, blockSize, runner: pool, parallelism });

@@ -21,13 +21,36 @@ interface Pending {
   at: number;
 }
 
+/** Arguments at least this large are written from the caller's buffer, not copied. */
+const LARGE_ARG = 64 * 1024;
+
 export function encodeCommand(args: Arg[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  return Buffer.concat(encodeCommandParts(args));
+}
+
+/**
+ * The request as buffers to write in order: framing and small arguments joined, each large
+ * Buffer argument by reference (so a 4 MiB value is not copied before the socket takes it).
+ */
+export function encodeCommandParts(args: Arg[]): Buffer[] {
+  const out: Buffer[] = [];
+  let head = `*${args.length}\r\n`;
+  let small: Buffer[] = [];
   for (const a of args) {
+    if (Buffer.isBuffer(a) && a.length >= LARGE_ARG) {
+      small.push(Buffer.from(`${head}$${a.length}\r\n`, 'latin1'));
+      out.push(small.length === 1 ? small[0]! : Buffer.concat(small), a);
+      small = [];
+      head = '\r\n';
+      continue;
+    }
     const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+    small.push(Buffer.from(`${head}$${b.length}\r\n`, 'latin1'), b);
+    head = '\r\n';
   }
-  return Buffer.concat(parts);
+  small.push(Buffer.from(head, 'latin1'));
+  out.push(small.length === 1 ? small[0]! : Buffer.concat(small));
+  return out;
 }
 
 export interface Endpoint {
@@ -93,7 +116,12 @@ export class PipelinedConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.parser.push(chunk);
+    try {
+      this.parser.push(chunk);
+    } catch (e) {
+      this.socket?.destroy(e as Error);
+      return;
+    }
     for (;;) {
       let r: Reply | undefined;
       try {
@@ -123,7 +151,14 @@ export class PipelinedConnection {
       const s = this.socket;
       if (!s) return reject(new ZdbError('not connected', 'connection'));
       this.pending.push({ resolve, reject, at: Date.now() });
-      s.write(encodeCommand(args));
+      const parts = encodeCommandParts(args);
+      if (parts.length === 1) s.write(parts[0]!);
+      else {
+        // One writev for the request; the caller's large buffers go to the socket uncopied.
+        s.cork();
+        for (const p of parts) s.write(p);
+        s.uncork();
+      }
       this.arm();
     });
   }

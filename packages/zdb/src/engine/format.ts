@@ -49,6 +49,13 @@ export function writeDataEntry(
   key: Buffer,
   payload: Buffer,
 ): number {
+  const n = writeDataHeader(out, at, h, key);
+  payload.copy(out, at + n);
+  return n + payload.length;
+}
+
+/** Writes a data entry's header + key at `at` in `out` (the payload follows); returns the bytes written. */
+export function writeDataHeader(out: Buffer, at: number, h: EntryHeader, key: Buffer): number {
   out[at + 4] = h.flags;
   out[at + 5] = h.keyLength;
   out.writeUInt16LE(0, at + 6);
@@ -61,8 +68,7 @@ export function writeDataEntry(
   key.copy(out, at + HEADER_SIZE);
   const crc = crc32(key, crc32(out.subarray(at + 4, at + HEADER_SIZE)));
   out.writeUInt32LE(crc, at);
-  payload.copy(out, at + HEADER_SIZE + key.length);
-  return HEADER_SIZE + key.length + payload.length;
+  return HEADER_SIZE + key.length;
 }
 
 /** Parses and verifies the header (and key) at `at`; null when incomplete or its CRC fails. */

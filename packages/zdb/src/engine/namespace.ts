@@ -10,11 +10,12 @@ import {
   NONE,
   readDataHeader,
   writeDataEntry,
+  writeDataHeader,
   writeIndexRecord,
 } from './format.ts';
 import { KeyIndex } from './keyindex.ts';
 import { loadFilePair } from './recovery.ts';
-import { Storage } from './storage.ts';
+import { LARGE_PAYLOAD, Storage } from './storage.ts';
 import {
   EngineError,
   type EngineOptions,
@@ -148,8 +149,15 @@ export class NamespaceImpl implements Namespace {
       prevOffset,
     };
     // reserve() may grow (replace) the staging buffer: reserve first, then take the buffer.
-    const dataAt = s.data.reserve(size);
-    writeDataEntry(s.data.buf, dataAt, header, key, payload);
+    if (payload.length >= LARGE_PAYLOAD) {
+      // Large payloads go to the file from the request's own buffer (writev), not copied.
+      const dataAt = s.data.reserve(HEADER_SIZE + key.length);
+      writeDataHeader(s.data.buf, dataAt, header, key);
+      s.data.attach(payload);
+    } else {
+      const dataAt = s.data.reserve(size);
+      writeDataEntry(s.data.buf, dataAt, header, key, payload);
+    }
     const indexAt = s.index.reserve(INDEX_RECORD_SIZE + key.length);
     writeIndexRecord(s.index.buf, indexAt, { ...header, dataOffset: offset }, key);
     if (!this.dirty) {
@@ -336,8 +344,8 @@ export class NamespaceImpl implements Namespace {
       name: this.name,
       entries: this.index.size,
       dataSizeBytes: this.index.liveBytes,
-      dataDiskBytes: dataDisk + this.storage.data.length,
-      indexDiskBytes: indexDisk + this.storage.index.length,
+      dataDiskBytes: dataDisk + this.storage.data.pending,
+      indexDiskBytes: indexDisk + this.storage.index.pending,
       dataFileId: this.storage.fileId,
       indexFileId: this.storage.fileId,
       nextId: this.nextSeq,

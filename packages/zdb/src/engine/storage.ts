@@ -2,13 +2,36 @@
  * Append-only file pair writer for one namespace: the current data file and its index file,
  * with in-memory staging so a whole batch reaches the OS in one write per file.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  openSync,
+  readSync,
+  writeSync,
+  writevSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { DATA_MAGIC, dataFileName, INDEX_MAGIC, indexFileName, MAGIC_SIZE } from './format.ts';
 
+/** Payloads at least this large are staged by reference and written with writev, not copied. */
+export const LARGE_PAYLOAD = 64 * 1024;
+/** Buffers per writev call (below every platform's IOV_MAX). */
+const IOV_BATCH = 512;
+
+/**
+ * Bytes staged for one file: small records copied into `buf`, large payloads kept by reference
+ * (`attach`). In file order: `parts`, then buf[mark, length).
+ */
 class Stage {
   buf = Buffer.allocUnsafe(64 * 1024);
   length = 0;
+  /** Start of the bytes of `buf` not yet listed in `parts`. */
+  private mark = 0;
+  private parts: Buffer[] = [];
+  /** Bytes staged in total (parts and the unlisted tail of buf). */
+  private staged = 0;
   /** Bytes of the file already handed to the OS. */
   committed = 0;
 
@@ -22,19 +45,73 @@ class Stage {
     }
     const at = this.length;
     this.length += n;
+    this.staged += n;
     return at;
+  }
+
+  /** Stages `b` itself (no copy) after everything staged so far; it must not change until flushed. */
+  attach(b: Buffer): void {
+    this.seal();
+    this.parts.push(b);
+    this.staged += b.length;
+  }
+
+  private seal(): void {
+    if (this.length > this.mark) this.parts.push(this.buf.subarray(this.mark, this.length));
+    this.mark = this.length;
+  }
+
+  /** Bytes staged and not yet handed to the OS. */
+  get pending(): number {
+    return this.staged;
   }
 
   /** Position in the file of the next staged byte. */
   get end(): number {
-    return this.committed + this.length;
+    return this.committed + this.staged;
+  }
+
+  /** A copy of `length` staged bytes starting `at` bytes past the committed end. */
+  slice(at: number, length: number): Buffer {
+    const out = Buffer.allocUnsafe(length);
+    let pos = 0; // position of the current piece within the staged bytes
+    let done = 0;
+    const pieces = [...this.parts, this.buf.subarray(this.mark, this.length)];
+    for (const piece of pieces) {
+      if (done === length) break;
+      const from = at + done - pos;
+      if (from < piece.length && from >= 0) {
+        const n = Math.min(piece.length - from, length - done);
+        piece.copy(out, done, from, from + n);
+        done += n;
+      }
+      pos += piece.length;
+    }
+    if (done !== length) throw new Error(`staged read past the end (${at}+${length})`);
+    return out;
   }
 
   flush(fd: number): void {
-    let done = 0;
-    while (done < this.length) done += writeSync(fd, this.buf, done, this.length - done);
-    this.committed += this.length;
+    if (this.parts.length === 0) {
+      let done = 0;
+      while (done < this.length) done += writeSync(fd, this.buf, done, this.length - done);
+    } else {
+      this.seal();
+      let parts = this.parts;
+      while (parts.length > 0) {
+        const batch = parts.length > IOV_BATCH ? parts.slice(0, IOV_BATCH) : parts;
+        let wrote = writevSync(fd, batch);
+        let i = 0;
+        while (i < batch.length && wrote >= batch[i]!.length) wrote -= batch[i++]!.length;
+        // A short write leaves the rest of batch[i] (and everything after it) to go.
+        parts = [...(wrote > 0 ? [batch[i]!.subarray(wrote)] : []), ...parts.slice(wrote > 0 ? i + 1 : i)];
+      }
+      this.parts = [];
+    }
+    this.committed += this.staged;
+    this.staged = 0;
     this.length = 0;
+    this.mark = 0;
     if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(64 * 1024);
   }
 }
@@ -70,8 +147,6 @@ export class Storage {
     this.indexFd = openSync(this.indexPath(id), 'a+');
     this.data.committed = fstatSync(this.dataFd).size;
     this.index.committed = fstatSync(this.indexFd).size;
-    this.data.length = 0;
-    this.index.length = 0;
     if (this.data.committed === 0) {
       writeSync(this.dataFd, DATA_MAGIC);
       this.data.committed = MAGIC_SIZE;
@@ -85,16 +160,16 @@ export class Storage {
   }
 
   get staged(): boolean {
-    return this.data.length > 0 || this.index.length > 0;
+    return this.data.pending > 0 || this.index.pending > 0;
   }
 
   /** Hands staged bytes to the OS: data first, so an index record never points past its data. */
   commit(): void {
-    if (this.data.length > 0) {
+    if (this.data.pending > 0) {
       this.data.flush(this.dataFd);
       this.dirtyFds.add(this.dataFd);
     }
-    if (this.index.length > 0) {
+    if (this.index.pending > 0) {
       this.index.flush(this.indexFd);
       this.dirtyFds.add(this.indexFd);
     }
@@ -103,8 +178,7 @@ export class Storage {
   /** Reads `length` bytes at `position` of data file `id`, from staging when not yet committed. */
   read(id: number, position: number, length: number): Buffer {
     if (id === this.fileId && position >= this.data.committed) {
-      const at = position - this.data.committed;
-      return Buffer.from(this.data.buf.subarray(at, at + length));
+      return this.data.slice(position - this.data.committed, length);
     }
     const out = Buffer.allocUnsafe(length);
     const fd = this.readFd(id);

@@ -99,7 +99,10 @@ export class EngineError extends Error {
 export interface Namespace {
   readonly name: string;
   readonly props: Readonly<NamespaceProps>;
-  /** user mode: key 1..255 bytes. seq mode: empty key = append (returns the new id as 8-byte LE), an existing id = update. */
+  /**
+   * user mode: key 1..255 bytes. seq mode: empty key = append (returns the new id as 8-byte LE), an existing id = update.
+   * A value of 64 KiB or more is written from `value` itself at the next commit: leave it unchanged until then.
+   */
   set(key: Buffer, value: Buffer): SetResult;
   /** null when absent; throws EngineError('ECORRUPT') when the stored CRC does not match. */
   get(key: Buffer): Buffer | null;

@@ -1,4 +1,11 @@
-/** Incremental RESP2 reply parser used by the client. */
+/**
+ * Incremental RESP2 reply parser used by the client.
+ *
+ * Large values cost one copy each: a top-level bulk reply of at least LARGE bytes is copied chunk
+ * by chunk straight into a buffer of its exact size as it arrives (which is also the buffer handed
+ * to the caller), and any other incomplete reply waits until enough bytes are there to be joined
+ * once, instead of joining every chunk with everything received before it.
+ */
 
 export type Reply = null | number | Buffer | ReplyError | Status | Reply[];
 
@@ -12,18 +19,71 @@ export class ReplyError {
   constructor(readonly message: string) {}
 }
 
+const LARGE = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** A large top-level bulk being received straight into its own buffer. */
+interface Bulk {
+  value: Buffer;
+  filled: number;
+  /** Bytes of the trailing CRLF seen so far. */
+  crlf: number;
+}
+
 export class ReplyParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private pos = 0;
+  /** Chunks held while waiting for `need` bytes past pos (joined once they are all here). */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  private need = 0;
+  private bulk: Bulk | null = null;
 
   push(chunk: Buffer): void {
+    if (this.bulk) {
+      chunk = this.fill(this.bulk, chunk);
+      if (chunk.length === 0) return;
+    }
+    if (this.need > 0) {
+      this.waiting.push(chunk);
+      this.waitingBytes += chunk.length;
+      if (this.buf.length - this.pos + this.waitingBytes < this.need) return;
+      chunk = Buffer.concat(this.waiting, this.waitingBytes);
+      this.waiting = [];
+      this.waitingBytes = 0;
+      this.need = 0;
+    }
     this.buf = this.pos >= this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
     this.pos = 0;
   }
 
+  /** Copies what belongs to `b` from `chunk`; returns the rest of the chunk. */
+  private fill(b: Bulk, chunk: Buffer): Buffer {
+    let at = 0;
+    if (b.filled < b.value.length) {
+      const n = Math.min(b.value.length - b.filled, chunk.length);
+      chunk.copy(b.value, b.filled, 0, n);
+      b.filled += n;
+      at = n;
+    }
+    while (b.crlf < 2 && at < chunk.length) {
+      if (chunk[at] !== (b.crlf === 0 ? 13 : 10)) throw new Error('expected CRLF after bulk reply');
+      b.crlf++;
+      at++;
+    }
+    return at === 0 ? chunk : chunk.subarray(at);
+  }
+
   /** The next complete reply, or undefined when more bytes are needed. */
   next(): Reply | undefined {
-    const r = this.parse(this.pos);
+    const b = this.bulk;
+    if (b) {
+      if (b.crlf < 2) return undefined;
+      this.bulk = null;
+      return b.value;
+    }
+    if (this.need > 0) return undefined;
+    const r = this.parse(this.pos, true);
     if (r === undefined) return undefined;
     this.pos = r[1];
     return r[0];
@@ -35,7 +95,7 @@ export class ReplyParser {
     return [this.buf.toString('latin1', at, nl - 1), nl + 1];
   }
 
-  private parse(at: number): [Reply, number] | undefined {
+  private parse(at: number, top: boolean): [Reply, number] | undefined {
     if (at >= this.buf.length) return undefined;
     const type = this.buf[at];
     const l = this.line(at + 1);
@@ -52,7 +112,22 @@ export class ReplyParser {
         // $
         const len = Number(text);
         if (len < 0) return [null, next];
-        if (next + len + 2 > this.buf.length) return undefined;
+        if (next + len + 2 > this.buf.length) {
+          if (len >= LARGE) {
+            if (top) {
+              // Receive the rest straight into the value's own buffer.
+              const b: Bulk = { value: Buffer.allocUnsafe(len), filled: 0, crlf: 0 };
+              const rest = this.buf.subarray(next);
+              this.buf = EMPTY;
+              this.pos = 0;
+              this.bulk = b;
+              this.fill(b, rest);
+            } else {
+              this.need = next + len + 2 - this.pos;
+            }
+          }
+          return undefined;
+        }
         return [Buffer.from(this.buf.subarray(next, next + len)), next + len + 2];
       }
       case 42: {
@@ -62,7 +137,7 @@ export class ReplyParser {
         const items: Reply[] = [];
         let p = next;
         for (let i = 0; i < n; i++) {
-          const r = this.parse(p);
+          const r = this.parse(p, false);
           if (!r) return undefined;
           items.push(r[0]);
           p = r[1];

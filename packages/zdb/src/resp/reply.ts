@@ -1,10 +1,21 @@
-/** RESP2 reply encoding into a growable output buffer (one socket write per batch). */
+/**
+ * RESP2 reply encoding into a growable output buffer (one socket write per batch). Bulk values of
+ * LARGE_BULK bytes or more are not copied: the batch becomes a list of buffers that reference them.
+ */
 
 const CRLF = Buffer.from('\r\n');
+export const LARGE_BULK = 64 * 1024;
 
 export class ReplyWriter {
   buf = Buffer.allocUnsafe(16 * 1024);
   length = 0;
+  /** Earlier parts of the batch (before buf), when it holds large bulks. */
+  private parts: Buffer[] = [];
+
+  /** Nothing written since the last take(). */
+  get empty(): boolean {
+    return this.length === 0 && this.parts.length === 0;
+  }
 
   private ensure(n: number): void {
     if (this.length + n <= this.buf.length) return;
@@ -47,7 +58,15 @@ export class ReplyWriter {
     this.raw('$-1\r\n');
   }
 
+  /** A bulk reply; a large `b` is referenced, not copied, so it must not change until sent. */
   bulk(b: Buffer): void {
+    if (b.length >= LARGE_BULK) {
+      this.raw(`$${b.length}\r\n`);
+      this.parts.push(Buffer.from(this.buf.subarray(0, this.length)), b);
+      this.length = 0;
+      this.raw('\r\n');
+      return;
+    }
     this.ensure(b.length + 16);
     this.length += this.buf.write(`$${b.length}\r\n`, this.length, 'latin1');
     b.copy(this.buf, this.length);
@@ -64,9 +83,11 @@ export class ReplyWriter {
     this.raw(`*${n}\r\n`);
   }
 
-  /** Takes the encoded bytes (a copy) and resets the writer. */
-  take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.length));
+  /** Takes the encoded bytes (copies, and the large bulks themselves) and resets the writer. */
+  take(): Buffer[] {
+    const last = Buffer.from(this.buf.subarray(0, this.length));
+    const out = this.parts.length === 0 ? [last] : [...this.parts, last];
+    this.parts = [];
     this.length = 0;
     if (this.buf.length > 1024 * 1024) this.buf = Buffer.allocUnsafe(16 * 1024);
     return out;

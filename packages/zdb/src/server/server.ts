@@ -50,7 +50,7 @@ export const DEFAULT_OPTIONS: ZdbServerOptions = {
 };
 
 interface Segment {
-  buf: Buffer | null;
+  buf: Buffer[] | null;
 }
 
 class Connection {
@@ -68,18 +68,25 @@ class Connection {
     this.parser = new RequestParser(limits);
   }
 
-  private write(buf: Buffer): void {
+  private write(bufs: Buffer[]): void {
     if (this.socket.destroyed) return;
-    this.onTx(buf.length);
-    if (!this.socket.write(buf)) {
+    let ok = true;
+    if (bufs.length > 1) this.socket.cork();
+    for (const buf of bufs) {
+      if (buf.length === 0) continue;
+      this.onTx(buf.length);
+      ok = this.socket.write(buf) && ok;
+    }
+    if (bufs.length > 1) this.socket.uncork();
+    if (!ok) {
       this.socket.pause();
       this.socket.once('drain', () => this.socket.resume());
     }
   }
 
-  send(buf: Buffer): void {
+  send(buf: Buffer[]): void {
     if (this.segments.length === 0) {
-      if (buf.length) this.write(buf);
+      this.write(buf);
       if (this.ending) this.socket.end();
     } else {
       this.segments.push({ buf });
@@ -89,7 +96,7 @@ class Connection {
   /** Closes the connection once every reply before this point has been sent. */
   endAfterReplies(): void {
     this.ending = true;
-    this.send(Buffer.alloc(0));
+    this.send([]);
   }
 
   /** Reserves the next place in the reply stream for a reply that is not ready yet. */
@@ -99,12 +106,10 @@ class Connection {
     return seg;
   }
 
-  release(seg: Segment, buf: Buffer): void {
+  release(seg: Segment, buf: Buffer[]): void {
     seg.buf = buf;
-    while (this.segments.length > 0 && this.segments[0]!.buf !== null) {
-      const b = this.segments.shift()!.buf!;
-      if (b.length) this.write(b);
-    }
+    while (this.segments.length > 0 && this.segments[0]!.buf !== null)
+      this.write(this.segments.shift()!.buf!);
     if (this.ending && this.segments.length === 0) this.socket.end();
   }
 }
@@ -122,7 +127,7 @@ export class ZdbServer {
   private readonly conns = new Map<number, Connection>();
   private readonly out = new ReplyWriter();
   private readonly watchers = new Set<Watcher>();
-  private tickQueue: { conn: Connection; seg: Segment; buf: Buffer }[] = [];
+  private tickQueue: { conn: Connection; seg: Segment; buf: Buffer[] }[] = [];
   private tickScheduled = false;
   private syncTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
@@ -277,7 +282,7 @@ export class ZdbServer {
    * with --sync, fdatasyncs once — before any of them is sent.
    */
   private finishBatch(conn: Connection): void {
-    if (this.out.length === 0) return;
+    if (this.out.empty) return;
     const buf = this.out.take();
     if (!conn.wrote) {
       conn.send(buf);
@@ -302,7 +307,7 @@ export class ZdbServer {
     } catch (e) {
       this.options.log?.('error', 'write failed', { error: (e as Error).message });
       // Nothing may be acknowledged that is not stored: replace the replies with an error.
-      for (const q of queue) q.conn.release(q.seg, Buffer.from('-Internal Error: write failed\r\n'));
+      for (const q of queue) q.conn.release(q.seg, [Buffer.from('-Internal Error: write failed\r\n')]);
     }
   }
 
@@ -317,7 +322,7 @@ export class ZdbServer {
       command,
       timer: setTimeout(() => {
         this.watchers.delete(watcher);
-        conn.release(seg, Buffer.from('-Timeout\r\n'));
+        conn.release(seg, [Buffer.from('-Timeout\r\n')]);
       }, timeoutMs),
     };
     this.watchers.add(watcher);
@@ -328,7 +333,7 @@ export class ZdbServer {
       if (w.command === command || w.command === '*') {
         clearTimeout(w.timer);
         this.watchers.delete(w);
-        w.conn.release(w.seg, Buffer.from(`+${command}\r\n`));
+        w.conn.release(w.seg, [Buffer.from(`+${command}\r\n`)]);
       }
     }
   }
