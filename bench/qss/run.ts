@@ -1,30 +1,33 @@
 /**
  * bench/qss: Quantum Safe Storage end to end — one object of random bytes (default 1 GiB) stored
- * 4+2 over 6 local zdb server processes (3 sites of 2, each a password-protected
- * sequential-mode namespace), read back, and read back again with one whole site (2 of the 6
- * servers) killed. In the same run, two references on the same bytes:
+ * with the Qss class, 4+2 over 6 local zdb server processes (3 sites of 2, each a
+ * password-protected sequential-mode namespace; 2 more zdb processes hold the sealed metadata
+ * in user-mode namespaces), read back, and read back again after one whole site (2 of the 6 data
+ * servers) was killed with SIGKILL. In the same run, two references on the same bytes:
  *
  *   - single zdb: one zdb server process, no coding: the object appended as block-size values
  *     (SET with an empty key on a sequential namespace) with ZdbClient, `parallelism` values in
  *     flight, then read back with GET, `parallelism` in flight;
  *   - coder alone: encodeStream / decodeStream (compression decision, AES-256-GCM, RS 4+2,
- *     SHA-256 per shard) on the same worker pool, no I/O.
+ *     SHA-256 per shard) on a worker pool of the same size, no I/O.
  *
  * Every read is checked: the SHA-256 of the bytes read back must equal that of the bytes stored,
  * or the bench exits non-zero and reports nothing. The hash is taken after the clock stops (the
  * bytes read are held in memory), so figures are store/retrieve rates, not hashing rates.
+ * Servers are spawned as `node packages/zdb/bin/zdb.js` on free ports, data under a temp dir.
  *
  *   npm run bench:qss -- [--size MiB] [--json] [--workers N] [--parallelism P] [--rounds R]
  *   node --import tsx bench/qss/run.ts --size 256      # quicker
  *
- * Columns (MB/s = 10^6 bytes of object per second, best and median of R rounds, default 3):
- *   store     qss: putObject of the whole object (block encode on the worker pool + shards
- *             appended to the 6 servers); single zdb: appends; coder: encodeStream
- *   retrieve  qss: getObject reading k shards per block; single zdb: GETs; coder: decodeStream
- *             with every shard present
- *   degraded  qss: getObject after SIGKILL of 2 servers (one site: 2 shards of every block
- *             gone, the parity shards read instead); coder: decodeStream with 2 data shards
- *             missing per block (rebuilt from parity); single zdb: none
+ * Columns (MB/s = 10^6 bytes of object per second; best / median of R rounds, default 3):
+ *   store     qss: Qss.put of the whole object (metadata read, block encode on the worker pool,
+ *             shards appended to the 6 servers, sealed metadata written to the 2 metadata
+ *             servers); single zdb: the appends; coder: encodeStream
+ *   retrieve  qss: Qss.get (metadata read and opened, k shards fetched per block, decoded);
+ *             single zdb: the GETs; coder: decodeStream with every shard present
+ *   degraded  qss: Qss.get with site 2 killed (2 shards of every block gone, parity shards
+ *             fetched instead and the lost data shards rebuilt); coder: decodeStream with 2 data
+ *             shards missing per block; single zdb: none
  *
  * Flags: --size MiB (default 1024), --json (result on stdout; progress always on stderr),
  * --workers N (block worker threads, default: available parallelism), --parallelism P (blocks in
@@ -37,15 +40,13 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  buildConfig,
   decodeStream,
   type EncodedBlock,
   encodeStream,
-  getObject,
-  putObject,
+  Qss,
   type ShardDamage,
   WorkerPool,
-  type ZdbGroupConfig,
-  ZdbShardStore,
 } from '../../packages/qss/src/index.ts';
 import { ZdbClient } from '../../packages/zdb/src/index.ts';
 
@@ -127,11 +128,11 @@ function startZdb(root: string): Promise<ServerProc> {
   });
 }
 
-/** A password-protected sequential-mode namespace on a fresh server. */
-async function makeNamespace(port: number): Promise<void> {
+/** A password-protected namespace on a fresh server. */
+async function makeNamespace(port: number, mode: 'seq' | 'user'): Promise<void> {
   const admin = new ZdbClient({ port, admin: ADMIN });
   await admin.nsnew(NS);
-  await admin.nsset(NS, 'mode', 'seq');
+  await admin.nsset(NS, 'mode', mode);
   await admin.nsset(NS, 'password', NS_PASSWORD);
   await admin.nsset(NS, 'public', '0');
   admin.close();
@@ -216,7 +217,7 @@ async function coderRound(pool: WorkerPool): Promise<RoundFigures['coder']> {
 async function singleRound(dir: string): Promise<RoundFigures['single']> {
   const server = await startZdb(join(dir, 'single'));
   try {
-    await makeNamespace(server.port);
+    await makeNamespace(server.port, 'seq');
     const client = new ZdbClient({
       port: server.port,
       namespace: NS,
@@ -255,39 +256,43 @@ async function singleRound(dir: string): Promise<RoundFigures['single']> {
   }
 }
 
-async function qssRound(dir: string, pool: WorkerPool): Promise<RoundFigures['qss']> {
-  const servers: ServerProc[][] = [];
-  const groups: ZdbGroupConfig[] = [];
+async function qssRound(dir: string): Promise<RoundFigures['qss']> {
+  const started: ServerProc[] = [];
+  const sites: ServerProc[][] = [];
+  let qss: Qss | undefined;
   try {
     for (let g = 0; g < 3; g++) {
       const site: ServerProc[] = [];
       for (let b = 0; b < 2; b++) site.push(await startZdb(join(dir, `site${g}-${b}`)));
-      servers.push(site);
-      for (const s of site) await makeNamespace(s.port);
-      groups.push({
-        name: `site-${g}`,
-        backends: site.map((s) => ({
-          host: '127.0.0.1',
-          port: s.port,
-          namespace: NS,
-          password: NS_PASSWORD,
-        })),
-      });
+      started.push(...site);
+      sites.push(site);
+      for (const s of site) await makeNamespace(s.port, 'seq');
     }
-    const store = new ZdbShardStore(groups);
-    let meta: Awaited<ReturnType<typeof putObject>> | undefined;
-    const storeRate = await timed(async () => {
-      meta = await putObject(source(), store, { k, m, blockSize, runner: pool, parallelism });
+    const metas: ServerProc[] = [];
+    for (let i = 0; i < 2; i++) metas.push(await startZdb(join(dir, `meta${i}`)));
+    started.push(...metas);
+    for (const s of metas) await makeNamespace(s.port, 'user');
+    const address = (s: ServerProc) => `127.0.0.1:${s.port}/${NS}`;
+    const config = buildConfig({
+      k,
+      m,
+      groups: sites.map((site) => site.map(address)),
+      meta: metas.map(address),
+      password: NS_PASSWORD,
+      blockSize,
+    });
+    qss = Qss.open(config, { workers, parallelism });
+    // Warm up this instance's worker pool and connections on a small object.
+    await qss.put('/warm-up', [randomBytes(Math.min(sizeBytes, 2 * blockSize))]);
+    const q = qss;
+    const store = await timed(async () => {
+      await q.put('/bench/object', source());
     });
     const read = async (what: string, damage: ShardDamage[]) => {
       const parts: Uint8Array[] = [];
       const rate = await timed(async () => {
-        for await (const p of getObject(meta!, store, {
-          runner: pool,
-          parallelism,
-          onDamage: (d) => damage.push(d),
-        }))
-          parts.push(p);
+        const { stream } = await q.get('/bench/object', { onDamage: (d) => damage.push(d) });
+        for await (const p of stream) parts.push(p);
       });
       verify(what, parts);
       return rate;
@@ -295,15 +300,15 @@ async function qssRound(dir: string, pool: WorkerPool): Promise<RoundFigures['qs
     const intact: ShardDamage[] = [];
     const retrieve = await read('qss retrieve', intact);
     if (intact.length > 0) throw new WrongResult(`qss retrieve: ${intact.length} shards reported damaged`);
-    log('  killing site-1 (2 of 6 servers) ...');
-    for (const s of servers[1]!) await stopZdb(s, 'SIGKILL');
+    log('  killing site 2 (2 of the 6 data servers) ...');
+    for (const s of sites[1]!) await stopZdb(s, 'SIGKILL');
     const lost: ShardDamage[] = [];
     const degraded = await read('qss degraded retrieve', lost);
     if (lost.length === 0) throw new WrongResult('qss degraded retrieve: no shard reported missing');
-    store.close();
-    return { store: storeRate, retrieve, degraded };
+    return { store, retrieve, degraded };
   } finally {
-    for (const site of servers) for (const s of site) await stopZdb(s);
+    await qss?.close();
+    for (const s of started) await stopZdb(s);
   }
 }
 
@@ -331,7 +336,7 @@ try {
       log(`round ${r}/${rounds}: coder alone ...`);
       const coder = await coderRound(pool);
       log(`round ${r}/${rounds}: qss over 6 zdb servers ...`);
-      const qss = await qssRound(dir, pool);
+      const qss = await qssRound(dir);
       log(`round ${r}/${rounds}: single zdb ...`);
       const single = await singleRound(dir);
       const f = (x: number) => x.toFixed(0).padStart(5);
