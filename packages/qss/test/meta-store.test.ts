@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ZdbClient, ZdbServer } from '@twin/zdb';
+import {
+  MemoryShardStore,
+  MetaStore,
+  type ObjectMetadata,
+  putObject,
+  type ZdbBackendConfig,
+} from '../src/index.ts';
+
+let dir: string;
+const servers: ZdbServer[] = [];
+const backends: ZdbBackendConfig[] = [];
+const key = randomBytes(32);
+
+async function start(i: number, port = 0): Promise<ZdbServer> {
+  return ZdbServer.start({ port, data: join(dir, `m${i}`, 'data'), index: join(dir, `m${i}`, 'index') });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'qss-meta-'));
+  for (let i = 0; i < 3; i++) {
+    const s = await start(i);
+    servers.push(s);
+    backends.push({ host: '127.0.0.1', port: s.port, namespace: 'default' });
+  }
+});
+after(async () => {
+  for (const s of servers) await s.close().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const object = (): Promise<ObjectMetadata> =>
+  putObject([randomBytes(3000)], new MemoryShardStore(6), { k: 4, m: 2, blockSize: 1000 });
+
+function filesUnder(path: string): string[] {
+  return readdirSync(path).flatMap((f) => {
+    const p = join(path, f);
+    return statSync(p).isDirectory() ? filesUnder(p) : [p];
+  });
+}
+
+test('metadata: generations on a quorum, reads with a backend down, tombstones, sync, sealed and path-hiding', async () => {
+  const store = new MetaStore(backends, key, { timeoutMs: 1000 });
+  assert.equal(store.quorum, 2);
+  assert.equal(store.readQuorum, 2);
+  assert.equal(await store.read('docs/a.txt'), undefined);
+  const one = await store.write('docs/a.txt', await object());
+  assert.equal(one.generation, 1);
+  const two = await store.write('docs/a.txt', await object(), one);
+  assert.equal(two.generation, 2);
+  const read = await store.read('docs/a.txt');
+  assert.equal(read!.generation, 2);
+  assert.ok(Buffer.from(read!.meta!.key).equals(two.meta!.key));
+  await store.write('docs/b.txt', await object());
+
+  // the backends hold neither paths nor plaintext metadata
+  for (const f of filesUnder(dir)) {
+    const bytes = readFileSync(f);
+    assert.equal(bytes.includes('docs/a.txt'), false, `${f} names the path`);
+    assert.equal(bytes.includes(Buffer.from(two.meta!.key)), false, `${f} holds an object key`);
+  }
+
+  // one backend down: writes reach the quorum, reads still see the newest
+  const port = servers[2]!.port;
+  await servers[2]!.close();
+  const three = await store.write('docs/a.txt', await object(), read);
+  assert.equal(three.generation, 3);
+  assert.equal((await store.read('docs/a.txt'))!.generation, 3);
+  assert.deepEqual(
+    (await store.records()).map((r) => [r.path, r.generation]),
+    [
+      ['docs/a.txt', 3],
+      ['docs/b.txt', 1],
+    ],
+  );
+  // it comes back with generation 2: sync brings it up to date
+  servers[2] = await start(2, port);
+  assert.equal((await store.read('docs/a.txt'))!.generation, 3, 'the newest wins over a stale copy');
+  assert.deepEqual(await store.sync(), { copied: 1, purged: 0 });
+  assert.deepEqual(await store.sync(), { copied: 0, purged: 0 });
+
+  // two down: neither reads nor writes pretend
+  await servers[1]!.close();
+  await servers[2]!.close();
+  await assert.rejects(store.read('docs/a.txt'), {
+    code: 'EMETASTORE',
+    message: /only 1 of 3 metadata backends answered, 2 needed/,
+  });
+  await assert.rejects(store.write('docs/c.txt', await object()), {
+    code: 'EMETASTORE',
+    message: /1 of 3 backends, 2 needed/,
+  });
+  servers[1] = await start(1, backends[1]!.port);
+  servers[2] = await start(2, port);
+  assert.equal(await store.read('docs/c.txt'), undefined, 'the refused write was undone where it landed');
+
+  // delete: a tombstone, then purged by sync once every backend holds it
+  const gone = await store.write('docs/b.txt', undefined, await store.read('docs/b.txt'));
+  assert.equal(gone.deleted, true);
+  assert.equal((await store.read('docs/b.txt'))!.deleted, true);
+  assert.deepEqual(await store.sync(), { copied: 0, purged: 1 });
+  assert.equal(await store.read('docs/b.txt'), undefined);
+
+  // a copy moved under another path's key does not open (sealed to its key); nor under another owner key
+  const admin = new ZdbClient({ port: backends[0]!.port });
+  const sealedA = await admin.get(store.keyOf('docs/a.txt'));
+  await admin.set(store.keyOf('docs/evil.txt'), sealedA!);
+  admin.close();
+  assert.equal(await store.read('docs/evil.txt'), undefined);
+  const stranger = new MetaStore(backends, randomBytes(32));
+  assert.deepEqual(await stranger.records(), []);
+  stranger.close();
+
+  await assert.rejects(store.read(''), { code: 'EPATH' });
+  await assert.rejects(store.read('a\0b'), { code: 'EPATH' });
+  await assert.rejects(store.read('x'.repeat(5000)), { code: 'EPATH' });
+  store.close();
+});
