@@ -1,14 +1,17 @@
 /**
  * The twin process (`twin start`): the twin's libp2p host and bus, its mailbox, and its
  * phonebook record kept current. When a Yggdrasil daemon runs on the host, the twin also listens
- * on its 200::/7 address and publishes it. Later issues add BCDB, QSS and the web app here.
+ * on its 200::/7 address and publishes it. It runs its own 0-db with the BCDB on it, and when
+ * it has a QSS configuration, the QSS repair sweep (every repair.intervalSeconds).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccessRequests, Bcdb, serveBcdb, serveOwner } from '@twin/bcdb';
 import { loadIdentity, type TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, TwinBus, type TwinHost } from '@twin/network';
 import { PhonebookClient, type TwinRecord } from '@twin/phonebook';
+import { loadConfig, Qss, type RepairReport } from '@twin/qss';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
 import { serveControl } from './control.ts';
 import { freePort, yggdrasilAddresses } from './yggdrasil.ts';
@@ -27,6 +30,13 @@ export interface DaemonOptions {
   relay?: boolean;
   /** How often queued messages written by other processes are picked up (default 1 s). */
   outboxPollMs?: number;
+  /**
+   * QSS configuration file (default: `<home>/qss.json` when it exists; false: none). With one,
+   * the twin keeps a Qss open and sweeps it for repair every `repair.intervalSeconds`.
+   */
+  qss?: string | false;
+  /** Overrides the config's repair interval (ms). */
+  qssRepairIntervalMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -39,6 +49,10 @@ export interface Daemon {
   bus: TwinBus;
   mailbox: Mailbox;
   phonebook: PhonebookClient;
+  /** The twin's Quantum Safe Storage, when configured. */
+  qss?: Qss;
+  /** The latest repair sweep's report. */
+  lastRepair?: RepairReport;
   stop(): Promise<void>;
 }
 
@@ -134,7 +148,25 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const poll = setInterval(() => bus.flushOutbox(), o.outboxPollMs ?? 1000);
   poll.unref();
 
-  return {
+  // Quantum Safe Storage: the repair sweep runs in the background for as long as the twin does.
+  const qssFile = o.qss === false ? undefined : (o.qss ?? join(o.home, 'qss.json'));
+  const qss =
+    qssFile && (o.qss || existsSync(qssFile)) ? Qss.open(loadConfig(qssFile), { workers: 1 }) : undefined;
+  const sweeping = new AbortController();
+  let sweep: Promise<void> = Promise.resolve();
+  if (qss) {
+    const interval = o.qssRepairIntervalMs ?? qss.config.repair.intervalSeconds * 1000;
+    sweep = qss.watch(
+      interval,
+      (r) => {
+        daemon.lastRepair = r;
+        log('qss repair sweep', { ...r, errors: r.errors.slice(0, 5) });
+      },
+      sweeping.signal,
+    );
+  }
+
+  const daemon: Daemon = {
     identity,
     bcdb: store.bcdb,
     get record() {
@@ -144,8 +176,12 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     bus,
     mailbox,
     phonebook,
+    qss,
     async stop() {
       clearInterval(poll);
+      sweeping.abort();
+      await sweep;
+      await qss?.close();
       host.removeEventListener('self:peer:update', republish);
       await publishing;
       await new Promise<void>((r) => control.close(() => r()));
@@ -155,4 +191,5 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       await store.close();
     },
   };
+  return daemon;
 }

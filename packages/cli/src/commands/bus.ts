@@ -52,8 +52,17 @@ export function startCommand(): Command {
     .option('--no-yggdrasil', "don't listen on this host's Yggdrasil address")
     .option('--relay', 'act as a circuit relay for twins that cannot accept connections')
     .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
+    .option('--qss-config <file>', 'QSS configuration to keep repaired (default: <home>/qss.json if present)')
     .action(
-      async (o: Common & { listen: string[]; announce?: string[]; yggdrasil: boolean; relay?: boolean }) => {
+      async (
+        o: Common & {
+          listen: string[];
+          announce?: string[];
+          yggdrasil: boolean;
+          relay?: boolean;
+          qssConfig?: string;
+        },
+      ) => {
         const log = pino({ name: 'twin' }, pino.destination(2));
         const daemon = await startDaemon({
           home: o.home,
@@ -63,6 +72,7 @@ export function startCommand(): Command {
           announce: o.announce,
           yggdrasil: o.yggdrasil ? 'auto' : 'off',
           relay: o.relay,
+          qss: o.qssConfig,
           log: (msg, fields) => log.info(fields ?? {}, msg),
         });
         daemon.bus.on('message', (m) =>
