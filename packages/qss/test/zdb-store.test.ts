@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import { getObject, putObject, QssError, type ZdbGroupConfig, ZdbShardStore } from '../src/index.ts';
+import {
+  getObject,
+  isAbsent,
+  putObject,
+  QssError,
+  type ZdbGroupConfig,
+  ZdbShardStore,
+} from '../src/index.ts';
 
 let dir: string;
 const servers: ZdbServer[] = [];
@@ -57,6 +64,40 @@ function filesUnder(path: string): string[] {
     return statSync(p).isDirectory() ? filesUnder(p) : [p];
   });
 }
+
+test('placement asks NSINFO first and skips a backend without room; status names every backend', async () => {
+  const store = new ZdbShardStore(groups, { timeoutMs: 1000 });
+  const admin = new ZdbClient({ port: servers[0]!.port, admin: 'adm' });
+  await admin.nsset('qss', 'maxsize', '1000');
+  try {
+    const status = await store.refresh();
+    assert.equal(status.length, 6);
+    assert.ok(
+      status.every((b) => (b.reachable && b.mode === 'sequential') || b.mode === 'seq'),
+      JSON.stringify(status),
+    );
+    const full = status.find((b) => b.backend.includes(`:${servers[0]!.port}/`))!;
+    assert.ok(full.freeBytes! <= 1000, 'the size limit caps the free space');
+    assert.equal(store.groupOf(full.backend), 'site-0');
+    const data = randomBytes(4 * 64 * 1024);
+    const meta = await putObject([data], store, { k: 4, m: 2, blockSize: 64 * 1024 });
+    for (const b of meta.blocks) {
+      assert.equal(b.shards.filter((s) => s.location.backend === full.backend).length, 0);
+      assert.equal(
+        b.shards.filter((s) => isAbsent(s.location)).length,
+        1,
+        'its group has no other room: degraded',
+      );
+    }
+    assert.equal(sha(await collect(getObject(meta, store))), sha(data));
+    for (const b of meta.blocks)
+      for (const s of b.shards) if (!isAbsent(s.location)) await store.deleteShard(s.location);
+  } finally {
+    await admin.nsset('qss', 'maxsize', '0');
+    admin.close();
+    store.close();
+  }
+});
 
 test('4+2 over 6 zdb backends in 3 groups: placement, no plaintext on disk, a whole group lost, then one backend too many', async () => {
   const store = new ZdbShardStore(groups, { timeoutMs: 1000 });
