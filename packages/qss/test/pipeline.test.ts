@@ -14,6 +14,7 @@ import {
   putObject,
   repairObject,
   type ShardDamage,
+  type ShardLocation,
   WorkerPool,
 } from '../src/index.ts';
 
@@ -249,4 +250,22 @@ test('repair completes a degraded write once a backend is back, and re-codes cor
   store.setOffline('memory:0', true);
   store.setOffline('memory:3', true);
   assert.ok((await collect(getObject(repaired.meta, store))).equals(data));
+});
+
+test('reads hedge: a backend that answers late is read around with parity shards', async () => {
+  const store = new MemoryShardStore(6);
+  const data = randomBytes(4 * BLOCK);
+  const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
+  const slow = {
+    putShards: store.putShards.bind(store),
+    deleteShard: store.deleteShard.bind(store),
+    getShard: async (l: ShardLocation) => {
+      if (l.backend === 'memory:1') await new Promise((r) => setTimeout(r, 3000));
+      return store.getShard(l);
+    },
+  };
+  const started = performance.now();
+  assert.ok((await collect(getObject(meta, slow, { hedgeMs: 30 }))).equals(data));
+  const ms = performance.now() - started;
+  assert.ok(ms < 1500, `took ${ms.toFixed(0)} ms: the slow backend was waited for`);
 });
