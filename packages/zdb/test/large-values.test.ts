@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ZdbClient } from '../src/client/client.ts';
 import { encodeCommand, encodeCommandParts } from '../src/client/connection.ts';
+import { ProtocolError, RequestParser } from '../src/resp/parser.ts';
 import { type Reply, ReplyParser } from '../src/resp/replies.ts';
 import { ZdbServer } from '../src/server/server.ts';
 import { tempDir } from './helpers.ts';
@@ -95,4 +96,52 @@ test('a request with a large argument is framed the same with and without copyin
   ]);
   assert.ok(Buffer.concat(parts).equals(expected));
   assert.ok(encodeCommand(args).equals(expected));
+});
+
+test('the request parser gives the same requests whatever the chunking; SET values may stay in chunks', () => {
+  const big = randomBytes(100_000);
+  const other = randomBytes(70_000);
+  const wire = Buffer.concat([
+    encodeCommand(['SET', 'k1', big]),
+    encodeCommand(['PING']),
+    encodeCommand(['set', '', other]),
+    encodeCommand(['HSET', big, 'x', other]),
+    encodeCommand(['SET', 'k2', 'small']),
+  ]);
+  const chunkable = (name: Buffer, index: number) => index === 2 && name.toString().toUpperCase() === 'SET';
+  for (const step of [1, 2, 3, 7, 4096, 65_536, 100_003, wire.length]) {
+    const p = new RequestParser(undefined, chunkable);
+    const got: { argv: Buffer[]; chunks: Map<number, Buffer[]> | null }[] = [];
+    for (let at = 0; at < wire.length; at += step) {
+      p.push(wire.subarray(at, at + step));
+      for (let r = p.next(); r !== null; r = p.next()) got.push({ argv: r, chunks: p.chunks });
+    }
+    assert.equal(got.length, 5, `step ${step}`);
+    const value = (g: (typeof got)[number], i: number) => {
+      const parts = g.chunks?.get(i);
+      return parts ? Buffer.concat(parts) : g.argv[i]!;
+    };
+    assert.equal(got[0]!.argv[1]!.toString(), 'k1');
+    assert.ok(value(got[0]!, 2).equals(big), `SET value, step ${step}`);
+    assert.deepEqual(
+      got[1]!.argv.map((b) => b.toString()),
+      ['PING'],
+    );
+    assert.ok(value(got[2]!, 2).equals(other));
+    // Not chunkable: joined into ordinary arguments.
+    assert.equal(got[3]!.chunks, null);
+    assert.ok(got[3]!.argv[1]!.equals(big) && got[3]!.argv[3]!.equals(other));
+    assert.equal(got[4]!.argv[2]!.toString(), 'small');
+    assert.equal(p.pending, 0);
+  }
+});
+
+test('a large bulk without its CRLF is a protocol error', () => {
+  const p = new RequestParser(undefined, () => true);
+  const big = Buffer.alloc(70_000, 1);
+  p.push(Buffer.from(`*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$${big.length}\r\n`));
+  assert.equal(p.next(), null);
+  p.push(big);
+  p.push(Buffer.from('XY*1\r\n$4\r\nPING\r\n'));
+  assert.throws(() => p.next(), ProtocolError);
 });

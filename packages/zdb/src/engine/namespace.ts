@@ -128,32 +128,41 @@ export class NamespaceImpl implements Namespace {
   /** Stages one data entry and its index record (rotating files first when needed). */
   appendEntry(
     key: Buffer,
-    payload: Buffer,
+    value: Buffer | readonly Buffer[],
     flags: number,
     crc: number,
     prevFile: number,
     prevOffset: number,
     timestamp = now(),
   ): { file: number; offset: number; timestamp: number } {
-    const size = HEADER_SIZE + key.length + payload.length;
+    let payload: Buffer;
+    let parts: readonly Buffer[] | null = null;
+    if (Buffer.isBuffer(value)) payload = value;
+    else if (value.length === 1) payload = value[0]!;
+    else {
+      parts = value;
+      payload = EMPTY;
+    }
+    const payloadLength = parts ? parts.reduce((n, p) => n + p.length, 0) : payload.length;
+    const size = HEADER_SIZE + key.length + payloadLength;
     const s = this.storage;
     if (s.data.end + size > this.options.datasize && s.data.end > 8) this.jump();
     const offset = s.data.end;
     const header = {
       flags,
       keyLength: key.length,
-      payloadLength: payload.length,
+      payloadLength,
       payloadCrc: crc,
       timestamp,
       prevFile,
       prevOffset,
     };
     // reserve() may grow (replace) the staging buffer: reserve first, then take the buffer.
-    if (payload.length >= LARGE_PAYLOAD) {
-      // Large payloads go to the file from the request's own buffer (writev), not copied.
+    if (parts || payloadLength >= LARGE_PAYLOAD) {
+      // Large payloads go to the file from the request's own buffers (writev), not copied.
       const dataAt = s.data.reserve(HEADER_SIZE + key.length);
       writeDataHeader(s.data.buf, dataAt, header, key);
-      s.data.attach(payload);
+      for (const part of parts ?? [payload]) s.data.attach(part);
     } else {
       const dataAt = s.data.reserve(size);
       writeDataEntry(s.data.buf, dataAt, header, key, payload);
@@ -185,7 +194,7 @@ export class NamespaceImpl implements Namespace {
     ]);
   }
 
-  set(key: Buffer, value: Buffer): SetResult {
+  set(key: Buffer, value: Buffer | readonly Buffer[]): SetResult {
     this.writable();
     const seq = this.descriptor.mode === 'seq';
     let k: string;
@@ -206,17 +215,29 @@ export class NamespaceImpl implements Namespace {
       k = key.toString('latin1');
       slot = this.index.slotOf(k);
     }
-    const crc = crc32(value);
+    let crc: number;
+    let length: number;
+    if (Buffer.isBuffer(value)) {
+      crc = crc32(value);
+      length = value.length;
+    } else {
+      crc = 0;
+      length = 0;
+      for (const part of value) {
+        crc = crc32(part, crc);
+        length += part.length;
+      }
+    }
     const ix = this.index;
-    if (slot !== undefined && ix.crc[slot] === crc && ix.length[slot] === value.length) return null;
+    if (slot !== undefined && ix.crc[slot] === crc && ix.length[slot] === length) return null;
     const previous = slot === undefined ? 0 : ix.length[slot]!;
-    if (this.descriptor.maxsize > 0 && ix.liveBytes - previous + value.length > this.descriptor.maxsize) {
+    if (this.descriptor.maxsize > 0 && ix.liveBytes - previous + length > this.descriptor.maxsize) {
       throw new EngineError('EMAXSIZE', 'No space left on this namespace');
     }
     const prevFile = slot === undefined ? NONE : ix.file[slot]!;
     const prevOffset = slot === undefined ? NONE : ix.offset[slot]!;
     const at = this.appendEntry(key, value, 0, crc, prevFile, prevOffset);
-    ix.put(k, at.file, at.offset, value.length, crc, at.timestamp, prevFile, prevOffset);
+    ix.put(k, at.file, at.offset, length, crc, at.timestamp, prevFile, prevOffset);
     if (seq && slot === undefined) this.nextSeq++;
     return key;
   }

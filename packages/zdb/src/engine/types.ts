@@ -101,9 +101,10 @@ export interface Namespace {
   readonly props: Readonly<NamespaceProps>;
   /**
    * user mode: key 1..255 bytes. seq mode: empty key = append (returns the new id as 8-byte LE), an existing id = update.
-   * A value of 64 KiB or more is written from `value` itself at the next commit: leave it unchanged until then.
+   * `value` may be given as a list of chunks (written one after the other, never joined). A value of
+   * 64 KiB or more is written from the caller's buffers at the next commit: leave them unchanged until then.
    */
-  set(key: Buffer, value: Buffer): SetResult;
+  set(key: Buffer, value: Buffer | readonly Buffer[]): SetResult;
   /** null when absent; throws EngineError('ECORRUPT') when the stored CRC does not match. */
   get(key: Buffer): Buffer | null;
   /** Appends a tombstone; throws ENOTFOUND when absent. */

@@ -30,26 +30,56 @@ function parseInt10(buf: Buffer, start: number, end: number): number {
   return n;
 }
 
+/** Bulk arguments at least this large are received as a list of chunks (see `chunkable`). */
+export const LARGE_ARG = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/** A request being parsed across pushes: the arguments so far. */
+interface Partial {
+  argv: Buffer[];
+  /** Next argument to parse. */
+  i: number;
+}
+
+/** A large bulk argument being received, chunk by chunk (its trailing CRLF included). */
+interface LargeBulk {
+  length: number;
+  parts: Buffer[];
+  got: number;
+}
+
 export class RequestParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private pos = 0;
-  /** Chunks received while waiting for a large bulk: joined once enough bytes are here. */
-  private waiting: Buffer[] = [];
-  private waitingBytes = 0;
-  private need = 0;
+  private partial: Partial | null = null;
+  private bulk: LargeBulk | null = null;
+  private partialChunks: Map<number, Buffer[]> | null = null;
+  /** Chunked arguments of the request last returned by next() (index → chunks), or null. */
+  chunks: Map<number, Buffer[]> | null = null;
 
-  constructor(private readonly limits: ParserLimits = DEFAULT_LIMITS) {}
+  /**
+   * `chunkable(name, index)`: whether a large argument at `index` of a request named `name` may be
+   * handed over as its chunks (in `chunks`, with an empty Buffer in its argv slot) rather than
+   * joined into one Buffer. A large argument costs no copy at all then.
+   */
+  constructor(
+    private readonly limits: ParserLimits = DEFAULT_LIMITS,
+    private readonly chunkable: (name: Buffer, index: number) => boolean = () => false,
+  ) {}
 
-  /** Adds received bytes. */
+  /** Adds received bytes (kept by reference: the caller must not reuse `chunk`). */
   push(chunk: Buffer): void {
-    if (this.need > 0) {
-      this.waiting.push(chunk);
-      this.waitingBytes += chunk.length;
-      if (this.buf.length - this.pos + this.waitingBytes < this.need) return;
-      chunk = Buffer.concat(this.waiting, this.waitingBytes);
-      this.waiting = [];
-      this.waitingBytes = 0;
-      this.need = 0;
+    const b = this.bulk;
+    if (b && b.got < b.length + 2) {
+      const want = b.length + 2 - b.got;
+      if (chunk.length <= want) {
+        b.parts.push(chunk);
+        b.got += chunk.length;
+        return;
+      }
+      b.parts.push(chunk.subarray(0, want));
+      b.got += want;
+      chunk = chunk.subarray(want);
     }
     if (this.pos >= this.buf.length) {
       this.buf = chunk;
@@ -61,35 +91,78 @@ export class RequestParser {
 
   /** Bytes received but not yet parsed into a complete request. */
   get pending(): number {
-    return this.buf.length - this.pos + this.waitingBytes;
+    return this.buf.length - this.pos + (this.bulk?.got ?? 0);
+  }
+
+  /** Ends a large bulk: checks and drops its CRLF; its chunks, or them joined. */
+  private finishBulk(b: LargeBulk): Buffer[] {
+    const parts = b.parts;
+    const last = parts[parts.length - 1]!;
+    const cr =
+      last.length >= 2
+        ? last[last.length - 2]
+        : parts[parts.length - 2]![parts[parts.length - 2]!.length - 1];
+    if (cr !== CR || last[last.length - 1] !== LF)
+      throw new ProtocolError('Protocol error: expected CRLF after bulk');
+    if (last.length <= 2) {
+      parts.pop();
+      if (last.length === 1) {
+        const prev = parts.pop()!;
+        if (prev.length > 1) parts.push(prev.subarray(0, prev.length - 1));
+      }
+    } else parts[parts.length - 1] = last.subarray(0, last.length - 2);
+    return parts;
   }
 
   /** The next complete request, or null when more bytes are needed. Throws ProtocolError. */
   next(): Buffer[] | null {
+    this.chunks = null;
+    let argv: Buffer[];
+    let i: number;
+    let p: number;
     const buf = this.buf;
     const end = buf.length;
-    let p = this.pos;
-    if (p >= end) return null;
-    if (buf[p] !== 42 /* '*' */) return this.inline();
-    const nl = buf.indexOf(LF, p);
-    if (nl < 0) {
-      if (end - p > 32) throw new ProtocolError('Protocol error: invalid multibulk length');
-      return null;
-    }
-    if (buf[nl - 1] !== CR) throw new ProtocolError('Protocol error: expected CRLF');
-    const argc = parseInt10(buf, p + 1, nl - 1);
-    if (argc < 0 || argc > this.limits.maxArgs)
-      throw new ProtocolError('Protocol error: invalid multibulk length');
-    p = nl + 1;
-    const argv: Buffer[] = new Array(argc);
-    for (let i = 0; i < argc; i++) {
+    if (this.partial) {
+      ({ argv, i } = this.partial);
+      const b = this.bulk;
+      if (b) {
+        if (b.got < b.length + 2) return null;
+        this.bulk = null;
+        const parts = this.finishBulk(b);
+        if (this.chunkable(argv[0]!, i)) {
+          argv[i] = EMPTY;
+          if (!this.partialChunks) this.partialChunks = new Map();
+          this.partialChunks.set(i, parts);
+        } else argv[i] = parts.length === 1 ? parts[0]! : Buffer.concat(parts, b.length);
+        i++;
+      }
+      p = this.pos;
+    } else {
+      p = this.pos;
       if (p >= end) return null;
+      if (buf[p] !== 42 /* '*' */) return this.inline();
+      const nl = buf.indexOf(LF, p);
+      if (nl < 0) {
+        if (end - p > 32) throw new ProtocolError('Protocol error: invalid multibulk length');
+        return null;
+      }
+      if (buf[nl - 1] !== CR) throw new ProtocolError('Protocol error: expected CRLF');
+      const argc = parseInt10(buf, p + 1, nl - 1);
+      if (argc < 0 || argc > this.limits.maxArgs)
+        throw new ProtocolError('Protocol error: invalid multibulk length');
+      p = nl + 1;
+      argv = new Array(argc);
+      i = 0;
+    }
+    const argc = argv.length;
+    for (; i < argc; i++) {
+      if (p >= end) return this.suspend(argv, i, p);
       if (buf[p] !== 36 /* '$' */)
         throw new ProtocolError(`Protocol error: expected '$', got '${String.fromCharCode(buf[p]!)}'`);
       const lf = buf.indexOf(LF, p);
       if (lf < 0) {
         if (end - p > 32) throw new ProtocolError('Protocol error: invalid bulk length');
-        return null;
+        return this.suspend(argv, i, p);
       }
       if (buf[lf - 1] !== CR) throw new ProtocolError('Protocol error: expected CRLF');
       const len = parseInt10(buf, p + 1, lf - 1);
@@ -97,8 +170,13 @@ export class RequestParser {
         throw new ProtocolError('Protocol error: invalid bulk length');
       const start = lf + 1;
       if (start + len + 2 > end) {
-        // Wait for the whole bulk before joining chunks again (large values arrive in many chunks).
-        if (len > 64 * 1024) this.need = start + len + 2 - this.pos;
+        if (len < LARGE_ARG) return this.suspend(argv, i, p);
+        // A large bulk: receive its chunks as they come, without joining them to what is here.
+        const have = buf.subarray(start, end);
+        this.bulk = { length: len, parts: have.length > 0 ? [have] : [], got: have.length };
+        this.buf = EMPTY;
+        this.pos = 0;
+        this.partial = { argv, i };
         return null;
       }
       if (buf[start + len] !== CR || buf[start + len + 1] !== LF)
@@ -107,7 +185,17 @@ export class RequestParser {
       p = start + len + 2;
     }
     this.pos = p;
+    this.partial = null;
+    this.chunks = this.partialChunks;
+    this.partialChunks = null;
     return argv;
+  }
+
+  /** Keeps the arguments parsed so far; parsing resumes at `p` when more bytes come. */
+  private suspend(argv: Buffer[], i: number, p: number): null {
+    this.partial = { argv, i };
+    this.pos = p;
+    return null;
   }
 
   private inline(): Buffer[] | null {

@@ -5,6 +5,10 @@
  * by chunk straight into a buffer of its exact size as it arrives (which is also the buffer handed
  * to the caller), and any other incomplete reply waits until enough bytes are there to be joined
  * once, instead of joining every chunk with everything received before it.
+ *
+ * That buffer is backed by a SharedArrayBuffer, so a caller can post the value to a worker thread
+ * without it being copied (twice: serialised, then deserialised) — QSS decodes shards that way.
+ * It is an ordinary Buffer otherwise; only its `.buffer` cannot be put in a transfer list.
  */
 
 export type Reply = null | number | Buffer | ReplyError | Status | Reply[];
@@ -116,7 +120,7 @@ export class ReplyParser {
           if (len >= LARGE) {
             if (top) {
               // Receive the rest straight into the value's own buffer.
-              const b: Bulk = { value: Buffer.allocUnsafe(len), filled: 0, crlf: 0 };
+              const b: Bulk = { value: Buffer.from(new SharedArrayBuffer(len)), filled: 0, crlf: 0 };
               const rest = this.buf.subarray(next);
               this.buf = EMPTY;
               this.pos = 0;

@@ -24,7 +24,14 @@ export interface ServerContext {
   watch(session: Session, command: string, timeoutMs: number): void;
 }
 
-type Handler = (ctx: ServerContext, s: Session, argv: Buffer[], out: ReplyWriter) => void;
+/** `chunks`: arguments received as chunks (index → chunks; their argv slot is empty), see parser.ts. */
+type Handler = (
+  ctx: ServerContext,
+  s: Session,
+  argv: Buffer[],
+  out: ReplyWriter,
+  chunks?: ReadonlyMap<number, Buffer[]> | null,
+) => void;
 
 export const MAX_KEY_LENGTH = 255;
 const SCAN_PAGE = 512;
@@ -102,12 +109,12 @@ function namespaceArg(argv: Buffer[], out: ReplyWriter): string | null {
   return argv[1]!.toString();
 }
 
-const set: Handler = (ctx, s, argv, out) => {
+const set: Handler = (ctx, s, argv, out, chunks) => {
   if (argv.length !== 3) return out.error('Unexpected arguments');
   if (argv[1]!.length > MAX_KEY_LENGTH) return out.error('Key too large');
   if (!writable(ctx, s)) return out.error('Namespace is in read-only mode');
   try {
-    const key = s.ns.set(argv[1]!, argv[2]!);
+    const key = s.ns.set(argv[1]!, chunks?.get(2) ?? argv[2]!);
     if (key === null) out.nil();
     else out.bulk(key);
   } catch (e) {

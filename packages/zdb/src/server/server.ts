@@ -53,6 +53,10 @@ interface Segment {
   buf: Buffer[] | null;
 }
 
+/** SET's value may arrive as chunks: the engine writes them to the data file as they are. */
+const chunkable = (name: Buffer, index: number) =>
+  index === 2 && name.length === 3 && name.toString('latin1').toUpperCase() === 'SET';
+
 class Connection {
   readonly parser: RequestParser;
   private readonly segments: Segment[] = [];
@@ -65,7 +69,7 @@ class Connection {
     limits: ParserLimits,
     private readonly onTx: (n: number) => void,
   ) {
-    this.parser = new RequestParser(limits);
+    this.parser = new RequestParser(limits, chunkable);
   }
 
   private write(bufs: Buffer[]): void {
@@ -264,7 +268,7 @@ export class ZdbServer {
       }
       if (WRITES.has(name)) conn.wrote = true;
       try {
-        handler(this.ctx, session, argv, out);
+        handler(this.ctx, session, argv, out, conn.parser.chunks);
       } catch (e) {
         this.ctx.stats.failed++;
         out.error(`Internal Error: ${(e as Error).message}`);
