@@ -70,6 +70,18 @@ function gather(shards: readonly Uint8Array[], size: number, from: number, to: n
   return out;
 }
 
+/** Throws ESHARDS when fewer than k of `shards` are present at all (before any is verified). */
+export function tooFewShards(index: number, k: number, shards: ReadonlyArray<Uint8Array | undefined>): void {
+  let present = 0;
+  for (const s of shards) if (s) present++;
+  if (present >= k) return;
+  const missing = shards.flatMap((s, i) => (s ? [] : [i]));
+  throw new QssError(
+    'ESHARDS',
+    `block ${index}: ${present} shards at hand of ${k} needed (missing ${missing})`,
+  );
+}
+
 export class BlockCodec {
   readonly coder: ReedSolomon;
 
@@ -124,6 +136,8 @@ export class BlockCodec {
     if (shards.length !== k + m || layout.checksums.length !== k + m)
       throw new QssError('ECODER', `block ${layout.index}: expected ${k + m} shards`);
     const size = shardSize(layout.storedSize, k);
+    // Fewer than k shards at hand: fail before hashing any (the caller fetches the others).
+    tooFewShards(layout.index, k, shards);
     const missing: number[] = [];
     const corrupt: number[] = [];
     const good: Array<Uint8Array | undefined> = new Array(k + m).fill(undefined);

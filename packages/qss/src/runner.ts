@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BlockCodec, type BlockLayout, type DecodedBlock, type EncodedBlock } from './block.ts';
+import { BlockCodec, type BlockLayout, type DecodedBlock, type EncodedBlock, tooFewShards } from './block.ts';
 import type { CompressionPolicy } from './compression.ts';
 import { QssError } from './errors.ts';
 import { type BlockRequest, type BlockResponse, compact, transferList } from './runner-protocol.ts';
@@ -175,7 +175,10 @@ export class WorkerPool implements BlockRunner {
     shards: Array<Uint8Array | undefined>,
     key: Uint8Array,
   ) {
+    // Fewer than k shards: no need to post the block to find out.
+    tooFewShards(layout.index, k, shards);
     // Shards may be views into buffers the caller still uses: post compact copies, never detach.
+    // (Shards backed by a SharedArrayBuffer, as the zdb client returns large values, are shared.)
     const own = shards.map((s) => (s ? compact(s) : undefined));
     const transfer = transferList(own.filter((s, i) => s !== shards[i]));
     const res = await this.#run(
