@@ -32,11 +32,12 @@
  * Flags: --size MiB (default 1024), --json (result on stdout; progress always on stderr),
  * --workers N (block worker threads, default: available parallelism), --parallelism P (blocks in
  * flight, default 8), --rounds R (default 3), --block MiB (default 4),
- * --profile-servers DIR (zdb servers run with --cpu-prof into DIR).
+ * --stream-check (hash what is read while reading, not after), --profile-servers DIR (zdb servers run with --cpu-prof into DIR), --only qss|single|coder (one
+ * path only, the others reported as 0: for profiling).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -70,6 +71,8 @@ const parallelism = flag('--parallelism', 8);
 const rounds = flag('--rounds', 3);
 const blockSize = Math.round(flag('--block', 4) * MiB);
 const profileDir = text('--profile-servers');
+const hold = !args.includes('--stream-check');
+const only = text('--only'); // qss | single | coder: run one path (for profiling); others report 0
 const k = 4;
 const m = 2;
 const ADMIN = 'bench-admin';
@@ -151,12 +154,7 @@ log(`generating ${sizeBytes / MiB} MiB of random bytes ...`);
 const data = Buffer.allocUnsafeSlow(sizeBytes);
 for (let pos = 0; pos < sizeBytes; pos += 64 * MiB)
   randomFillSync(data, pos, Math.min(64 * MiB, sizeBytes - pos));
-const sha256 = (parts: Iterable<Uint8Array>) => {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('hex');
-};
-const expected = sha256([data]);
+const expected = createHash('sha256').update(data).digest('hex');
 
 /** The object as a stream of 1 MiB views (what a file reader would hand over). */
 function* source(): Generator<Uint8Array> {
@@ -165,20 +163,57 @@ function* source(): Generator<Uint8Array> {
 
 class WrongResult extends Error {}
 
-function verify(what: string, parts: Uint8Array[]): void {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const got = sha256(parts);
-  if (n !== sizeBytes || got !== expected)
-    throw new WrongResult(
-      `${what}: read back ${n} bytes with sha256 ${got}, stored ${sizeBytes} with ${expected}`,
-    );
+/**
+ * Takes the bytes read back, in order, and checks them against what was stored: all are kept and
+ * their SHA-256 taken after the clock stops, or, with --stream-check, hashed as they arrive (inside
+ * the timed window, as a consumer that checks a download would) and dropped.
+ */
+class Sink {
+  private readonly hash = createHash('sha256');
+  private readonly held: Uint8Array[] = [];
+  private bytes = 0;
+  constructor(private readonly what: string) {}
+
+  push(chunk: Uint8Array): void {
+    this.bytes += chunk.length;
+    if (hold) this.held.push(chunk);
+    else this.hash.update(chunk);
+  }
+
+  check(): void {
+    for (const c of this.held.splice(0)) this.hash.update(c);
+    const got = this.hash.digest('hex');
+    if (this.bytes !== sizeBytes || got !== expected)
+      throw new WrongResult(
+        `${this.what}: read back ${this.bytes} bytes with sha256 ${got}, stored ${sizeBytes} with ${expected}`,
+      );
+  }
 }
 
-async function timed(fn: () => Promise<void>): Promise<number> {
+/** CPU seconds (user + system) used so far by a child process, from /proc (0 where unavailable). */
+function childCpu(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
+/** Runs `fn`; returns MB/s of the object, and logs wall time and CPU time of this process and the servers. */
+async function timed(what: string, fn: () => Promise<void>): Promise<number> {
+  const procs = [...running];
+  const serversBefore = procs.map((p) => childCpu(p.pid));
+  const cpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
   await fn();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuBefore);
+  const servers = procs.reduce((sum, p, i) => sum + Math.max(0, childCpu(p.pid) - serversBefore[i]!), 0);
+  log(
+    `  ${what.padEnd(22)} ${seconds.toFixed(2)} s wall; cpu: client ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s ` +
+      `(sys ${(cpu.system / 1e6).toFixed(2)}), servers ${servers.toFixed(2)} s`,
+  );
   return sizeBytes / seconds / 1e6;
 }
 
@@ -193,20 +228,20 @@ interface RoundFigures {
 async function coderRound(pool: WorkerPool): Promise<RoundFigures['coder']> {
   const key = randomBytes(32);
   const blocks: EncodedBlock[] = [];
-  const store = await timed(async () => {
+  const store = await timed('coder encode', async () => {
     for await (const b of encodeStream(source(), key, { k, m, blockSize, runner: pool, parallelism }))
       blocks.push(b);
   });
   const decode = async (lost: number) => {
-    const parts: Uint8Array[] = [];
+    const sink = new Sink(`coder decode (${lost} lost)`);
     const sets = blocks.map((b) => ({
       layout: b,
       shards: b.shards.map((s, i) => (i < lost ? undefined : s)),
     }));
-    const rate = await timed(async () => {
-      for await (const d of decodeStream(sets, key, { k, m, runner: pool, parallelism })) parts.push(d.plain);
+    const rate = await timed(`coder decode, ${lost} lost`, async () => {
+      for await (const d of decodeStream(sets, key, { k, m, runner: pool, parallelism })) sink.push(d.plain);
     });
-    verify(`coder decode (${lost} lost)`, parts);
+    sink.check();
     return rate;
   };
   const retrieve = await decode(0);
@@ -235,20 +270,27 @@ async function singleRound(dir: string): Promise<RoundFigures['single']> {
         }),
       );
     };
-    const store = await timed(() =>
+    const store = await timed('single zdb SET', () =>
       inFlight(async (i) => {
         keys[i] = await client.append(data.subarray(i * blockSize, Math.min((i + 1) * blockSize, sizeBytes)));
       }),
     );
-    const parts: Uint8Array[] = new Array(count);
-    const retrieve = await timed(() =>
+    const sink = new Sink('single zdb GET');
+    // GETs complete out of order: values wait here until the ones before them have gone to the sink.
+    const parts: Array<Uint8Array | undefined> = new Array(count);
+    let flushed = 0;
+    const retrieve = await timed('single zdb GET', () =>
       inFlight(async (i) => {
         const v = await client.get(keys[i]!);
         if (!v) throw new WrongResult(`single zdb: value ${i} missing`);
         parts[i] = v;
+        while (flushed < count && parts[flushed]) {
+          sink.push(parts[flushed]!);
+          parts[flushed++] = undefined;
+        }
       }),
     );
-    verify('single zdb GET', parts);
+    sink.check();
     client.close();
     return { store, retrieve };
   } finally {
@@ -285,16 +327,16 @@ async function qssRound(dir: string): Promise<RoundFigures['qss']> {
     // Warm up this instance's worker pool and connections on a small object.
     await qss.put('/warm-up', [randomBytes(Math.min(sizeBytes, 2 * blockSize))]);
     const q = qss;
-    const store = await timed(async () => {
+    const store = await timed('qss put', async () => {
       await q.put('/bench/object', source());
     });
     const read = async (what: string, damage: ShardDamage[]) => {
-      const parts: Uint8Array[] = [];
-      const rate = await timed(async () => {
+      const sink = new Sink(what);
+      const rate = await timed(what, async () => {
         const { stream } = await q.get('/bench/object', { onDamage: (d) => damage.push(d) });
-        for await (const p of stream) parts.push(p);
+        for await (const p of stream) sink.push(p);
       });
-      verify(what, parts);
+      sink.check();
       return rate;
     };
     const intact: ShardDamage[] = [];
@@ -333,12 +375,13 @@ try {
     const dir = mkdtempSync(join(tmpdir(), 'bench-qss-'));
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     try {
+      const skip = (name: string) => only !== undefined && only !== name;
       log(`round ${r}/${rounds}: coder alone ...`);
-      const coder = await coderRound(pool);
+      const coder = skip('coder') ? { store: 0, retrieve: 0, degraded: 0 } : await coderRound(pool);
       log(`round ${r}/${rounds}: qss over 6 zdb servers ...`);
-      const qss = await qssRound(dir);
+      const qss = skip('qss') ? { store: 0, retrieve: 0, degraded: 0 } : await qssRound(dir);
       log(`round ${r}/${rounds}: single zdb ...`);
-      const single = await singleRound(dir);
+      const single = skip('single') ? { store: 0, retrieve: 0 } : await singleRound(dir);
       const f = (x: number) => x.toFixed(0).padStart(5);
       log(
         `  qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
