@@ -5,7 +5,7 @@
  * checkObject finds damaged shards; repairObject re-codes them onto healthy backends.
  */
 import { randomBytes } from 'node:crypto';
-import { type BlockLayout, KEY_BYTES, shardSize } from './block.ts';
+import { type BlockLayout, type EncodedBlock, KEY_BYTES, shardSize } from './block.ts';
 import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
 import type { BlockRecord, ObjectMetadata } from './metadata.ts';
@@ -44,10 +44,12 @@ export async function putObject(
   const key = randomBytes(KEY_BYTES);
   const parallelism = options.parallelism ?? 2;
   const stored: ShardLocation[] = [];
+  /** Blocks being written: on failure the later ones are still landing and must be undone too. */
+  const writing = new Set<Promise<unknown>>();
   const blocks: BlockRecord[] = [];
   let size = 0;
   try {
-    const records = mapOrdered(encodeStream(source, key, options), parallelism, async (block) => {
+    const storeBlock = async (block: EncodedBlock): Promise<BlockRecord> => {
       const locations = await store.putShards(block.shards, { block: block.index, k, m });
       let count = 0;
       for (const l of locations)
@@ -73,6 +75,13 @@ export async function putObject(
         })),
       };
       return record;
+    };
+    const records = mapOrdered(encodeStream(source, key, options), parallelism, (block) => {
+      const writes = storeBlock(block);
+      writing.add(writes);
+      const done = () => writing.delete(writes);
+      writes.then(done, done);
+      return writes;
     });
     for await (const record of records) {
       blocks.push(record);
@@ -80,6 +89,7 @@ export async function putObject(
       options.onProgress?.(size);
     }
   } catch (e) {
+    while (writing.size > 0) await Promise.allSettled([...writing]);
     await Promise.allSettled(stored.map((l) => store.deleteShard(l)));
     throw e;
   }
@@ -266,7 +276,8 @@ export async function checkObject(
           return 'ok';
         }
         const bytes = await store.getShard(s.location);
-        if (!bytes) return 'missing';
+        // a backend refuses to return a payload failing its own CRC: ask it which it is
+        if (!bytes) return (await store.probeShard?.(s.location)) === 'corrupt' ? 'corrupt' : 'missing';
         return intact(bytes, size, s.checksum) ? 'ok' : 'corrupt';
       }),
     );
