@@ -84,6 +84,13 @@ export function tooFewShards(index: number, k: number, shards: ReadonlyArray<Uin
 
 export class BlockCodec {
   readonly coder: ReedSolomon;
+  #buffer: Buffer = Buffer.alloc(0);
+
+  /** A buffer of at least `n` bytes, reused from call to call (decode is synchronous). */
+  #scratch(n: number): Buffer {
+    if (this.#buffer.length < n) this.#buffer = Buffer.allocUnsafeSlow(n);
+    return this.#buffer;
+  }
 
   constructor(
     readonly k: number,
@@ -168,15 +175,17 @@ export class BlockCodec {
     const decipher = createDecipheriv('aes-256-gcm', key, nonce(layout.index));
     decipher.setAAD(additionalData(layout.index, layout.compressed, layout.plainSize));
     decipher.setAuthTag(gather(data, size, ctSize, layout.storedSize));
-    const parts: Buffer[] = [];
+    // The ciphertext is gathered into this codec's scratch buffer (reused block after block), then
+    // deciphered in one call: the only fresh buffer is the plain text handed back.
+    const ct = this.#scratch(ctSize);
     for (let i = 0; i * size < ctSize; i++)
-      parts.push(decipher.update(data[i]!.subarray(0, Math.min(size, ctSize - i * size))));
+      ct.set(data[i]!.subarray(0, Math.min(size, ctSize - i * size)), i * size);
+    const payload = decipher.update(ct.subarray(0, ctSize));
     try {
       decipher.final();
     } catch {
       throw new QssError('EDECRYPT', `block ${layout.index}: authentication failed`);
     }
-    const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
     const plain = layout.compressed ? decompressBlock(payload, layout.plainSize) : payload;
     if (plain.length !== layout.plainSize)
       throw new QssError(
