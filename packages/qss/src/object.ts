@@ -133,7 +133,12 @@ function fetchShards(
   store: ShardStore,
   want: number,
   hedgeMs: number,
-): { shards: Array<Uint8Array | undefined>; done: Promise<void>; rest: () => Promise<void> } {
+): {
+  shards: Array<Uint8Array | undefined>;
+  done: Promise<void>;
+  rest: () => Promise<void>;
+  retry: () => Promise<boolean>;
+} {
   const n = record.shards.length;
   const shards: Array<Uint8Array | undefined> = new Array(n).fill(undefined);
   const order = record.shards.flatMap((s, i) => (isAbsent(s.location) ? [] : [i]));
@@ -183,8 +188,21 @@ function fetchShards(
     while (next < order.length) start();
     while (settled < started) await Promise.allSettled([...all]);
   };
+  /** Asks again, even of backends believed down, for every shard not at hand; true if any arrived. */
+  const retry = async () => {
+    const again = await Promise.all(
+      order.map(async (i) => {
+        if (shards[i]) return false;
+        shards[i] = await store
+          .getShard(record.shards[i]!.location, { evenIfDown: true })
+          .catch(() => undefined);
+        return !!shards[i];
+      }),
+    );
+    return again.includes(true);
+  };
   if (order.length === 0) finish();
-  return { shards, done, rest };
+  return { shards, done, rest, retry };
 }
 
 /** The object's bytes, block by block, in order. */
@@ -201,12 +219,20 @@ export function getObject(
     const fetch = fetchShards(record, store, k, hedgeMs);
     await fetch.done;
     let decoded: Awaited<ReturnType<typeof runner.decode>>;
+    const decode = () => runner.decode(k, m, layout, [...fetch.shards], key);
+    const short = (e: unknown) => e instanceof QssError && e.code === 'ESHARDS';
     try {
-      decoded = await runner.decode(k, m, layout, [...fetch.shards], key);
+      decoded = await decode();
     } catch (e) {
-      if (!(e instanceof QssError) || e.code !== 'ESHARDS' || m === 0) throw e;
+      if (!short(e)) throw e;
       await fetch.rest();
-      decoded = await runner.decode(k, m, layout, [...fetch.shards], key);
+      try {
+        decoded = await decode();
+      } catch (e) {
+        // last resort: the backends the store skips as recently failed may be back by now
+        if (!short(e) || !(await fetch.retry())) throw e;
+        decoded = await decode();
+      }
     }
     for (const [state, list] of [
       ['missing', decoded.missing],

@@ -46,7 +46,8 @@ export interface ShardStore {
     shards: ReadonlyArray<Uint8Array | undefined>,
     context: ShardContext,
   ): Promise<Array<ShardLocation | undefined>>;
-  getShard(location: ShardLocation): Promise<Uint8Array | undefined>;
+  /** `evenIfDown`: try a backend the store skips as recently failed (a last resort before a block is given up). */
+  getShard(location: ShardLocation, options?: { evenIfDown?: boolean }): Promise<Uint8Array | undefined>;
   deleteShard(location: ShardLocation): Promise<void>;
   /**
    * Cheap health of one stored shard without fetching it: 'ok', 'missing' (gone or backend

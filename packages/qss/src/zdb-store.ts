@@ -218,11 +218,17 @@ export class ZdbShardStore implements ShardStore {
     return b;
   }
 
-  async getShard(location: ShardLocation): Promise<Uint8Array | undefined> {
+  async getShard(
+    location: ShardLocation,
+    options: { evenIfDown?: boolean } = {},
+  ): Promise<Uint8Array | undefined> {
     const b = this.backendOf(location);
-    if (!b || b.downUntil > Date.now()) return undefined;
+    const down = !!b && b.downUntil > Date.now();
+    if (!b || (down && !options.evenIfDown)) return undefined;
     try {
-      return (await b.client.get(Buffer.from(location.key))) ?? undefined;
+      const bytes = (await b.client.get(Buffer.from(location.key))) ?? undefined;
+      if (down) b.downUntil = 0; // it answered: back up
+      return bytes;
     } catch (e) {
       if (backendFailed(e)) this.markDown(b);
       return undefined; // down, unreachable or refusing: an erasure

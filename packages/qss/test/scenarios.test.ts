@@ -687,3 +687,16 @@ test('metadata: 1 of 3 down is fine and repair catches it up; 2 of 3 down fails 
   await assert.rejects(qss.stat('s7/half'), code('ENOENT'));
   await qss.delete('s7/with-one-down');
 });
+
+test('a backend back from a blip is read from at once, before the store would try it again', async (t) => {
+  const qss = open(t, 's2b/');
+  const data = randomBytes(4 * BLOCK + 3);
+  await qss.put('s2b/object', [data]);
+  await kill(dataServers[0]!);
+  assert.equal((await readBack(qss, 's2b/object')).sha, sha(data)); // the store now skips it for a while
+  await start(dataServers[0]!);
+  await Promise.all([dataServers[2]!, dataServers[4]!].map(kill));
+  // 4 of 6 up: enough, though one of them failed moments ago
+  assert.equal((await readBack(qss, 's2b/object')).sha, sha(data));
+  assert.equal(qss.store.isUp(`zdb://127.0.0.1:${dataServers[0]!.port}/${DATA_NS}`), true);
+});
