@@ -64,12 +64,22 @@ test('the reply parser gives the same replies whatever the chunking', () => {
     big,
     Buffer.from('\r\n'),
   ]);
-  for (const step of [1, 2, 7, 4096, 65_536, 150_001, wire.length]) {
+  for (const [step, transient] of [1, 2, 7, 4096, 65_536, 150_001, wire.length].flatMap((n) => [
+    [n, false] as const,
+    [n, true] as const,
+  ])) {
     const p = new ReplyParser();
     const out: Reply[] = [];
+    // transient: every piece arrives in the same reused buffer, scribbled over after each push.
+    const scratch = Buffer.alloc(step);
     for (let at = 0; at < wire.length; at += step) {
-      p.push(wire.subarray(at, at + step));
+      const piece = wire.subarray(at, at + step);
+      if (transient) {
+        piece.copy(scratch);
+        p.push(scratch.subarray(0, piece.length), true);
+      } else p.push(piece);
       for (let r = p.next(); r !== undefined; r = p.next()) out.push(r);
+      scratch.fill(0x55);
     }
     assert.equal(out.length, 5, `step ${step}`);
     assert.ok((out[0] as Buffer).equals(big));

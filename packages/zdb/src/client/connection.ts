@@ -21,6 +21,9 @@ interface Pending {
   at: number;
 }
 
+/** Bytes read from the socket at once. */
+const READ_BUFFER = 256 * 1024;
+
 /** Arguments at least this large are written from the caller's buffer, not copied. */
 const LARGE_ARG = 64 * 1024;
 
@@ -81,9 +84,18 @@ export class PipelinedConnection {
   private open(): Promise<void> {
     if (this.ready) return this.ready;
     this.ready = new Promise<void>((resolve, reject) => {
+      // Replies are read into one buffer reused for every read (no allocation per read); the
+      // parser copies out what it keeps.
+      const onread = {
+        buffer: Buffer.allocUnsafe(READ_BUFFER),
+        callback: (n: number, buf: Uint8Array) => {
+          this.onData(Buffer.from(buf.buffer, buf.byteOffset, n));
+          return true;
+        },
+      };
       const s = this.endpoint.path
-        ? connect(this.endpoint.path)
-        : connect(this.endpoint.port ?? 9900, this.endpoint.host ?? '127.0.0.1');
+        ? connect({ path: this.endpoint.path, onread })
+        : connect({ port: this.endpoint.port ?? 9900, host: this.endpoint.host ?? '127.0.0.1', onread });
       s.setNoDelay(true);
       const fail = (e: Error) => {
         this.failAll(new ZdbError(`connection failed: ${e.message}`, 'connection'));
@@ -100,7 +112,6 @@ export class PipelinedConnection {
           this.ready = null;
           this.socket = null;
         });
-        s.on('data', (chunk: Buffer) => this.onData(chunk));
         this.socket = s;
         const steps = this.setup().map((args) => this.send(args));
         Promise.all(steps).then(
@@ -115,9 +126,10 @@ export class PipelinedConnection {
     return this.ready;
   }
 
+  /** `chunk` is only valid during this call (the read buffer is reused). */
   private onData(chunk: Buffer): void {
     try {
-      this.parser.push(chunk);
+      this.parser.push(chunk, true);
     } catch (e) {
       this.socket?.destroy(e as Error);
       return;

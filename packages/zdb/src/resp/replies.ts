@@ -43,10 +43,27 @@ export class ReplyParser {
   private need = 0;
   private bulk: Bulk | null = null;
 
-  push(chunk: Buffer): void {
+  /** Adds received bytes; `transient`: `chunk` is reused after this call, so what is kept is copied. */
+  push(chunk: Buffer, transient = false): void {
     if (this.bulk) {
       chunk = this.fill(this.bulk, chunk);
       if (chunk.length === 0) return;
+    }
+    if (transient) {
+      // A large bulk reply starting this chunk goes straight into its own buffer, not via a copy.
+      if (!this.bulk && this.need === 0 && this.pos >= this.buf.length && chunk[0] === 36) {
+        const nl = chunk.indexOf(10);
+        const len =
+          nl > 2 && nl < 24 && chunk[nl - 1] === 13 ? Number(chunk.toString('latin1', 1, nl - 1)) : -1;
+        if (Number.isInteger(len) && len >= LARGE && nl + 1 + len + 2 > chunk.length) {
+          this.bulk = { value: Buffer.from(new SharedArrayBuffer(len)), filled: 0, crlf: 0 };
+          this.buf = EMPTY;
+          this.pos = 0;
+          chunk = this.fill(this.bulk, chunk.subarray(nl + 1));
+          if (chunk.length === 0) return;
+        }
+      }
+      chunk = Buffer.from(chunk);
     }
     if (this.need > 0) {
       this.waiting.push(chunk);
