@@ -50,9 +50,17 @@ const dataServers: Server[] = [];
 const metaServers: Server[] = [];
 const all = () => [...dataServers, ...metaServers];
 const running = new Set<ChildProcess>();
-process.on('exit', () => {
+// no server outlives this file, however it ends
+const killAll = () => {
   for (const p of running) p.kill('SIGKILL');
-});
+};
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => {
+    killAll();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    process.exit(1);
+  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alive = (s: Server) => !!s.proc && s.proc.exitCode === null && s.proc.signalCode === null;
@@ -560,7 +568,18 @@ test('a backend killed during a put: a degraded write that repair completes; 2 d
   assert.equal(status.writable, false);
   assert.equal(status.readable, true);
   await restoreAll();
+  await qss.refresh(true);
   await assert.rejects(qss.stat('s4/refused'), code('ENOENT'));
+
+  // a source that fails half way (a file read error): nothing of it stays, blocks in flight included
+  const clean = await dataEntries();
+  async function* broken(): AsyncGenerator<Uint8Array> {
+    for (let i = 0; i < 6; i++) yield randomBytes(BLOCK);
+    throw new Error('read error');
+  }
+  await assert.rejects(qss.put('s4/broken', broken()), /read error/);
+  assert.deepEqual(await dataEntries(), clean);
+  await assert.rejects(qss.stat('s4/broken'), code('ENOENT'));
 });
 
 // ---------------------------------------------------------------- 5. a whole group lost
