@@ -32,6 +32,7 @@
  * Flags: --size MiB (default 1024), --json (result on stdout; progress always on stderr),
  * --workers N (block worker threads, default: available parallelism), --parallelism P (blocks in
  * flight, default 8), --rounds R (default 3), --block MiB (default 4),
+ * --hedge-ms N (Qss: ask for parity shards when data shards are slower; default Qss's own),
  * --stream-check (hash what is read while reading, not after), --profile-servers DIR (zdb servers run with --cpu-prof into DIR), --only qss|single|coder (one
  * path only, the others reported as 0: for profiling).
  */
@@ -72,6 +73,7 @@ const rounds = flag('--rounds', 3);
 const blockSize = Math.round(flag('--block', 4) * MiB);
 const profileDir = text('--profile-servers');
 const hold = !args.includes('--stream-check');
+const hedgeMs = text('--hedge-ms') === undefined ? undefined : flag('--hedge-ms', 250);
 const only = text('--only'); // qss | single | coder: run one path (for profiling); others report 0
 const k = 4;
 const m = 2;
@@ -323,7 +325,7 @@ async function qssRound(dir: string): Promise<RoundFigures['qss']> {
       password: NS_PASSWORD,
       blockSize,
     });
-    qss = Qss.open(config, { workers, parallelism });
+    qss = Qss.open(config, { workers, parallelism, ...(hedgeMs !== undefined ? { hedgeMs } : {}) });
     // Warm up this instance's worker pool and connections on a small object.
     await qss.put('/warm-up', [randomBytes(Math.min(sizeBytes, 2 * blockSize))]);
     const q = qss;
