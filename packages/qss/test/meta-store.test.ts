@@ -46,7 +46,7 @@ function filesUnder(path: string): string[] {
 }
 
 test('metadata: generations on a quorum, reads with a backend down, tombstones, sync, sealed and path-hiding', async () => {
-  const store = new MetaStore(backends, key, { timeoutMs: 1000 });
+  const store = new MetaStore(backends, key, { timeoutMs: 10_000 });
   assert.equal(store.quorum, 2);
   assert.equal(store.readQuorum, 2);
   assert.equal(await store.read('docs/a.txt'), undefined);
