@@ -232,6 +232,7 @@ export class Qss {
     options: { deep?: boolean; onProgress?: (blocks: number) => void } = {},
   ): Promise<CheckResult> {
     const record = await this.live(path);
+    await this.refresh(true); // a backend skipped after a blip is asked again, not reported missing
     return this.report(path, await checkObject(record.meta, this.store, { ...options, parallelism: 4 }));
   }
 
