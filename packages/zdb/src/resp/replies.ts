@@ -6,9 +6,9 @@
  * to the caller), and any other incomplete reply waits until enough bytes are there to be joined
  * once, instead of joining every chunk with everything received before it.
  *
- * That buffer is backed by a SharedArrayBuffer, so a caller can post the value to a worker thread
- * without it being copied (twice: serialised, then deserialised) — QSS decodes shards that way.
- * It is an ordinary Buffer otherwise; only its `.buffer` cannot be put in a transfer list.
+ * That buffer owns its memory (allocUnsafeSlow, not a slice of a pool). A SharedArrayBuffer was
+ * tried (a worker thread would see it without a copy) and lost: each one is a fresh mmap, and on
+ * this VM touching fresh pages cost more (~1.5 s of system time per GiB read) than the copy saved.
  */
 
 export type Reply = null | number | Buffer | ReplyError | Status | Reply[];
@@ -56,7 +56,7 @@ export class ReplyParser {
         const len =
           nl > 2 && nl < 24 && chunk[nl - 1] === 13 ? Number(chunk.toString('latin1', 1, nl - 1)) : -1;
         if (Number.isInteger(len) && len >= LARGE && nl + 1 + len + 2 > chunk.length) {
-          this.bulk = { value: Buffer.from(new SharedArrayBuffer(len)), filled: 0, crlf: 0 };
+          this.bulk = { value: Buffer.allocUnsafeSlow(len), filled: 0, crlf: 0 };
           this.buf = EMPTY;
           this.pos = 0;
           chunk = this.fill(this.bulk, chunk.subarray(nl + 1));
@@ -137,7 +137,7 @@ export class ReplyParser {
           if (len >= LARGE) {
             if (top) {
               // Receive the rest straight into the value's own buffer.
-              const b: Bulk = { value: Buffer.from(new SharedArrayBuffer(len)), filled: 0, crlf: 0 };
+              const b: Bulk = { value: Buffer.allocUnsafeSlow(len), filled: 0, crlf: 0 };
               const rest = this.buf.subarray(next);
               this.buf = EMPTY;
               this.pos = 0;
