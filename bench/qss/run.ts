@@ -380,12 +380,14 @@ try {
     if (profileDir) mkdirSync(profileDir, { recursive: true });
     try {
       const skip = (name: string) => only !== undefined && only !== name;
-      log(`round ${r}/${rounds}: coder alone ...`);
-      const coder = skip('coder') ? { store: 0, retrieve: 0, degraded: 0 } : await coderRound(pool);
+      // qss first: the coder round holds the whole encoded object (1.5× its size) in memory, and
+      // on a VM the pages it frees are slow to touch again for whoever comes next.
       log(`round ${r}/${rounds}: qss over 6 zdb servers ...`);
       const qss = skip('qss') ? { store: 0, retrieve: 0, degraded: 0 } : await qssRound(dir);
       log(`round ${r}/${rounds}: single zdb ...`);
       const single = skip('single') ? { store: 0, retrieve: 0 } : await singleRound(dir);
+      log(`round ${r}/${rounds}: coder alone ...`);
+      const coder = skip('coder') ? { store: 0, retrieve: 0, degraded: 0 } : await coderRound(pool);
       const f = (x: number) => x.toFixed(0).padStart(5);
       log(
         `  qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
