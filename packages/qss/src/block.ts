@@ -145,6 +145,14 @@ export class BlockCodec {
     const size = shardSize(layout.storedSize, k);
     // Fewer than k shards at hand: fail before hashing any (the caller fetches the others).
     tooFewShards(layout.index, k, shards);
+    // Every data shard at hand: decipher first, verify after. GCM authenticates every byte of
+    // ciphertext ‖ tag and the padding must be zero, so when it passes every byte of the k data
+    // shards is what was encoded (each would match its checksum) and hashing them is not needed.
+    // When it fails, the shards are verified one by one below, as always.
+    if (this.#complete(shards, size, layout.storedSize)) {
+      const payload = this.#open(layout, shards as Uint8Array[], size, key);
+      if (payload) return { plain: this.#finish(layout, payload), missing: [], corrupt: [] };
+    }
     const missing: number[] = [];
     const corrupt: number[] = [];
     const good: Array<Uint8Array | undefined> = new Array(k + m).fill(undefined);
@@ -170,7 +178,21 @@ export class BlockCodec {
         good[i] = rebuilt[n];
       });
     }
-    const data = good.slice(0, k) as Uint8Array[];
+    const payload = this.#open(layout, good.slice(0, k) as Uint8Array[], size, key);
+    if (!payload) throw new QssError('EDECRYPT', `block ${layout.index}: authentication failed`);
+    return { plain: this.#finish(layout, payload), missing, corrupt };
+  }
+
+  /** All k data shards present, of the right size, with zero padding after the stored bytes. */
+  #complete(shards: ReadonlyArray<Uint8Array | undefined>, size: number, storedSize: number): boolean {
+    for (let i = 0; i < this.k; i++) if (shards[i]?.length !== size) return false;
+    for (let pos = storedSize; pos < this.k * size; pos++)
+      if (shards[Math.floor(pos / size)]![pos % size] !== 0) return false;
+    return true;
+  }
+
+  /** Deciphers the k data shards; null when authentication fails. */
+  #open(layout: BlockLayout, data: readonly Uint8Array[], size: number, key: Uint8Array): Buffer | null {
     const ctSize = layout.storedSize - TAG_BYTES;
     const decipher = createDecipheriv('aes-256-gcm', key, nonce(layout.index));
     decipher.setAAD(additionalData(layout.index, layout.compressed, layout.plainSize));
@@ -184,14 +206,19 @@ export class BlockCodec {
     try {
       decipher.final();
     } catch {
-      throw new QssError('EDECRYPT', `block ${layout.index}: authentication failed`);
+      return null;
     }
+    return payload;
+  }
+
+  /** Inflates when compressed; checks the size. */
+  #finish(layout: BlockLayout, payload: Buffer): Buffer {
     const plain = layout.compressed ? decompressBlock(payload, layout.plainSize) : payload;
     if (plain.length !== layout.plainSize)
       throw new QssError(
         'EBLOCK',
         `block ${layout.index}: ${plain.length} bytes, expected ${layout.plainSize}`,
       );
-    return { plain, missing, corrupt };
+    return plain;
   }
 }
