@@ -125,8 +125,10 @@ export interface GetOptions extends PipelineOptions {
 
 /**
  * Fetches shards of a block until k have arrived: the data shards first, one more for each that
- * fails, and every remaining one when the first k are slower than `hedgeMs`. With `all`, every
- * stored shard. Resolves the k+m slots (undefined where absent, failed or not yet arrived).
+ * fails, and every remaining one when the first k are slower than `hedgeMs`. `done` resolves
+ * when k arrived or none is left to ask; `rest` asks for every remaining shard; `retry` asks again
+ * even of backends the store skips as recently failed. `shards` holds the k+m slots (undefined
+ * where absent, failed or not yet arrived).
  */
 function fetchShards(
   record: BlockRecord,
