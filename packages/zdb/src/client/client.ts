@@ -63,6 +63,11 @@ function asText(r: Reply): string {
   return b === null ? '' : b.toString();
 }
 
+/**
+ * A 0-db client: pipelined connections (a pool), reconnecting and replaying AUTH/SELECT.
+ * Buffer arguments of 64 KiB or more are written by reference, not copied: do not change one
+ * until its command has resolved.
+ */
 export class ZdbClient {
   private readonly conns: PipelinedConnection[];
   private selected: { name: string; password?: string } | null;
