@@ -189,6 +189,22 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   const noFile = await twin('qss', 'put', join(root, 'absent.bin'), '--config', config);
   assert.equal(noFile.code, 1);
 
+  // an orphan shard (a writer that died mid-put): gc spares it within the grace period, then deletes it
+  const orphanAt = new ZdbClient({ port: data[0]![0]!, namespace: 'default' });
+  await orphanAt.append(randomBytes(5000));
+  orphanAt.close();
+  const young = JSON.parse((await twin('qss', 'gc', '--config', config, '--json')).stdout);
+  assert.equal(young.garbage, 0, 'younger than the grace period');
+  const dry = JSON.parse(
+    (await twin('qss', 'gc', '--grace', '0', '--dry-run', '--config', config, '--json')).stdout,
+  );
+  assert.deepEqual([dry.garbage, dry.garbageBytes, dry.referenced, dry.dryRun], [1, 5000, 24, true]);
+  const gc = await twin('qss', 'gc', '--grace', '0', '--config', config);
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.match(gc.stdout, /deleted 1 unreferenced shard/);
+  const whole = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config, '--json');
+  assert.equal(JSON.parse(whole.stdout).ok, true, 'gc touched no referenced shard');
+
   const rm = await twin('qss', 'rm', 'albums/2026/photo.bin', '--config', config);
   assert.equal(rm.code, 0, rm.stderr);
   const empty = await twin('qss', 'ls', '--config', config, '--json');

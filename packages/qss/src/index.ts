@@ -68,6 +68,7 @@ export {
 export {
   type CheckResult,
   type DamageReport,
+  type GarbageReport,
   type ObjectInfo,
   Qss,
   type QssOptions,
@@ -81,6 +82,7 @@ export { ABSENT, isAbsent, type ShardContext, type ShardLocation, type ShardStor
 export {
   type BackendStatus,
   backendId,
+  shardKey,
   type ZdbBackendConfig,
   type ZdbGroupConfig,
   ZdbShardStore,

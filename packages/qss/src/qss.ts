@@ -23,7 +23,7 @@ import {
 import type { ByteSource } from './pipeline.ts';
 import { type BlockRunner, InlineRunner, WorkerPool } from './runner.ts';
 import { isAbsent, type ShardLocation } from './store.ts';
-import { type BackendStatus, ZdbShardStore } from './zdb-store.ts';
+import { type BackendStatus, shardKey, ZdbShardStore } from './zdb-store.ts';
 
 export interface QssOptions {
   /** Worker threads for encoding and decoding (default: one per core; 0 = on this thread). */
@@ -87,6 +87,20 @@ export interface RepairReport {
   /** Metadata copies brought up to date on backends that had missed writes. */
   metadataCopied: number;
   errors: { path: string; error: string }[];
+}
+
+export interface GarbageReport {
+  objects: number;
+  /** Shards the objects reference. */
+  referenced: number;
+  /** Entries looked at on the data backends. */
+  scanned: number;
+  /** Unreferenced entries older than the grace period (deleted unless dryRun). */
+  garbage: number;
+  garbageBytes: number;
+  /** Backends that could not be swept. */
+  unreachable: string[];
+  dryRun: boolean;
 }
 
 export interface QssStatus {
@@ -304,6 +318,32 @@ export class Qss {
   async list(prefix = ''): Promise<ObjectInfo[]> {
     const records = await this.metadata.records();
     return records.filter((r) => !r.deleted && r.meta && r.path.startsWith(prefix)).map((r) => this.info(r));
+  }
+
+  /**
+   * Deletes shards that no object references: left on a backend that was down when they were
+   * replaced or deleted, or by a writer that died mid-put. Only entries older than
+   * `graceSeconds` (default 1 h) go, so writes in progress keep theirs. Refuses unless the
+   * metadata backends answer for every object (a read quorum). The data namespaces must be used
+   * by this configuration alone.
+   */
+  async collectGarbage(options: { graceSeconds?: number; dryRun?: boolean } = {}): Promise<GarbageReport> {
+    const grace = options.graceSeconds ?? 3600;
+    if (!Number.isFinite(grace) || grace < 0)
+      throw new QssError('ECONFIG', 'the grace period must be ≥ 0 seconds');
+    const before = Date.now() - grace * 1000;
+    const records = await this.metadata.records();
+    const referenced = new Set<string>();
+    for (const r of records)
+      for (const b of r.meta?.blocks ?? [])
+        for (const s of b.shards) if (!isAbsent(s.location)) referenced.add(shardKey(s.location));
+    const swept = await this.store.collect(referenced, before, { dryRun: options.dryRun });
+    return {
+      objects: records.filter((r) => !r.deleted).length,
+      referenced: referenced.size,
+      ...swept,
+      dryRun: !!options.dryRun,
+    };
   }
 
   async status(): Promise<QssStatus> {

@@ -65,6 +65,9 @@ interface Backend {
 
 export const backendId = (b: ZdbBackendConfig) => `zdb://${b.host}:${b.port}/${b.namespace}`;
 
+/** One string per shard location (for sets of referenced shards). */
+export const shardKey = (l: ShardLocation) => `${l.backend} ${Buffer.from(l.key).toString('hex')}`;
+
 /** True when the error means the backend itself is unusable (not an answer about one key). */
 const backendFailed = (e: unknown) => !(e instanceof ZdbError) || e.kind !== 'reply';
 
@@ -285,6 +288,38 @@ export class ZdbShardStore implements ShardStore {
         }
       }),
     );
+  }
+
+  /**
+   * Deletes, on every reachable backend, the entries that `referenced` does not name (by
+   * `shardKey`) and that were written before `before` (ms since the epoch: a grace period keeps
+   * the shards of writes still in progress). The namespaces must be this store's alone.
+   */
+  async collect(
+    referenced: ReadonlySet<string>,
+    before: number,
+    options: { dryRun?: boolean } = {},
+  ): Promise<{ scanned: number; garbage: number; garbageBytes: number; unreachable: string[] }> {
+    const out = { scanned: 0, garbage: 0, garbageBytes: 0, unreachable: [] as string[] };
+    await Promise.all(
+      [...this.backends.values()].map(async (b) => {
+        const doomed: Buffer[] = [];
+        try {
+          for await (const e of b.client.keys()) {
+            out.scanned++;
+            if (referenced.has(shardKey({ backend: b.id, key: e.key })) || e.timestamp * 1000 >= before)
+              continue;
+            doomed.push(e.key);
+            out.garbageBytes += e.size;
+          }
+          out.garbage += doomed.length;
+          if (!options.dryRun) for (const key of doomed) await b.client.del(key).catch(() => {});
+        } catch {
+          out.unreachable.push(b.id);
+        }
+      }),
+    );
+    return out;
   }
 
   close(): void {

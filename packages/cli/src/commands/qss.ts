@@ -243,6 +243,21 @@ export function qssCommand(): Command {
     },
   );
 
+  common(cmd.command('gc').description('delete shards no object references (older than the grace period)'))
+    .option('--grace <seconds>', 'keep entries younger than this (writes in progress)', integer, 3600)
+    .option('--dry-run', 'count, delete nothing')
+    .action(async (o: Common & { grace: number; dryRun?: boolean }) => {
+      const r = await withQss(o, (q) => q.collectGarbage({ graceSeconds: o.grace, dryRun: o.dryRun }));
+      print(o, r, () =>
+        [
+          `${r.dryRun ? 'would delete' : 'deleted'} ${r.garbage} unreferenced shard(s), ${formatBytes(r.garbageBytes)}; ` +
+            `${r.scanned} entries scanned, ${r.referenced} referenced by ${r.objects} object(s)`,
+          ...r.unreachable.map((b) => `  not swept (unreachable): ${b}`),
+        ].join('\n'),
+      );
+      if (r.unreachable.length > 0) process.exitCode = 1;
+    });
+
   const collect = (v: string, prev: string[]) => [...prev, v];
   cmd
     .command('config')
