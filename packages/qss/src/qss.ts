@@ -28,7 +28,7 @@ import { type BackendStatus, shardKey, ZdbShardStore } from './zdb-store.ts';
 export interface QssOptions {
   /** Worker threads for encoding and decoding (default: one per core; 0 = on this thread). */
   workers?: number;
-  /** Blocks in flight at once (default: 2 per worker, at least 2). */
+  /** Blocks in flight at once (default: 4 per worker, at least 4; memory ≈ 2.5 × blocks × block size). */
   parallelism?: number;
   /** Per-command timeout for backends (default 5000 ms). */
   timeoutMs?: number;
@@ -137,7 +137,7 @@ export class Qss {
     const workers = options.workers ?? undefined;
     this.runner = workers === 0 ? new InlineRunner() : new WorkerPool(workers);
     const threads = workers === 0 ? 1 : ((this.runner as WorkerPool).size ?? 1);
-    this.parallelism = options.parallelism ?? Math.max(2, threads * 2);
+    this.parallelism = options.parallelism ?? Math.max(4, threads * 4);
     this.hedgeMs = options.hedgeMs ?? 250;
   }
 
