@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -135,6 +135,10 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   );
   const human = await twin('qss', 'ls', '--config', config);
   assert.match(human.stdout, /albums\/2026\/photo\.bin/);
+  assert.equal(human.stderr, '');
+  chmodSync(config, 0o644);
+  assert.match((await twin('qss', 'ls', '--config', config)).stderr, /others can read it \(chmod 600 it\)/);
+  chmodSync(config, 0o600);
 
   const out = join(root, 'back.bin');
   const get = await twin('qss', 'get', 'albums/2026/photo.bin', '-o', out, '--config', config);

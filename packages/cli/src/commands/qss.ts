@@ -46,7 +46,10 @@ function common(cmd: Command): Command {
 
 /** Opens the store from the config, runs `fn`, closes it. */
 async function withQss<T>(o: Common, fn: (q: Qss) => Promise<T>): Promise<T> {
-  const q = Qss.open(loadConfig(o.config), { workers: o.workers });
+  const config = loadConfig(o.config);
+  if (statSync(o.config).mode & 0o077)
+    console.error(`twin: warning: ${o.config} holds the metadata key and others can read it (chmod 600 it)`);
+  const q = Qss.open(config, { workers: o.workers });
   try {
     return await fn(q);
   } finally {
