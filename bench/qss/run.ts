@@ -41,7 +41,7 @@
  * servers run with --cpu-prof into DIR), --only qss|single|coder (one path only, the others
  * reported as 0: for profiling).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -55,7 +55,7 @@ import {
   type ShardDamage,
   WorkerPool,
 } from '../../packages/qss/src/index.ts';
-import { ZdbClient } from '../../packages/zdb/src/index.ts';
+import { spawnZdb, ZdbClient } from '../../packages/zdb/src/index.ts';
 
 const args = process.argv.slice(2);
 const json = args.includes('--json');
@@ -94,21 +94,14 @@ interface ServerProc {
   proc: ChildProcess;
 }
 
-const zdbBin = new URL('../../packages/zdb/bin/zdb.js', import.meta.url).pathname;
 const running = new Set<ChildProcess>();
 
 /** Spawns a zdb server on a free port (port 0; the port is read from its ready line). */
-function startZdb(root: string): Promise<ServerProc> {
-  const flags = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
-  const proc = spawn(
-    process.execPath,
+async function startZdb(root: string): Promise<ServerProc> {
+  const { proc, port } = await spawnZdb(
     [
-      ...flags,
-      zdbBin,
       '--listen',
       '127.0.0.1',
-      '--port',
-      '0',
       '--data',
       join(root, 'data'),
       '--index',
@@ -118,24 +111,11 @@ function startZdb(root: string): Promise<ServerProc> {
       '--admin',
       ADMIN,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] },
   );
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const onData = (chunk: Buffer) => {
-      err += chunk.toString();
-      const port = /"port":(\d+)/.exec(err)?.[1];
-      if (port) {
-        proc.stderr!.off('data', onData);
-        proc.stderr!.resume();
-        resolve({ port: Number(port), proc });
-      }
-    };
-    proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`zdb exited with ${code} before it was ready: ${err}`)));
-  });
+  return { port, proc };
 }
 
 /** A password-protected namespace on a fresh server. */

@@ -1,39 +1,17 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { promisify } from 'node:util';
+import { freePort, TWIN, twin } from './helpers.ts';
 
-const TWIN = new URL('../bin/twin.js', import.meta.url).pathname;
-const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'twin-cli-'));
 const children: ChildProcess[] = [];
 after(() => {
   for (const c of children) c.kill('SIGTERM');
   rmSync(root, { recursive: true, force: true });
 });
-
-async function twin(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const r = await run(process.execPath, [TWIN, ...args], { encoding: 'utf8' });
-    return { ...r, code: 0 };
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string; code: number };
-    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function serve(args: string[], port: number): Promise<string> {
   const child = spawn(process.execPath, [TWIN, 'phonebook', 'serve', '--port', String(port), ...args], {

@@ -4,18 +4,16 @@
  * a lost group, rm, and the errors a user meets.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { ZdbClient } from '@twin/zdb';
+import { spawnZdb, ZdbClient } from '@twin/zdb';
+import { freePort, TWIN, twin } from './helpers.ts';
 
-const TWIN = new URL('../bin/twin.js', import.meta.url).pathname;
-const ZDB = new URL('../../zdb/bin/zdb.js', import.meta.url).pathname;
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'twin-qss-cli-'));
 const zdbs = new Map<number, ChildProcess>();
@@ -24,47 +22,10 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function twin(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
-  try {
-    const r = await run(process.execPath, [TWIN, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-    return { ...r, code: 0 };
-  } catch (e) {
-    const err = e as { stdout: string; stderr: string; code: number };
-    return { stdout: err.stdout, stderr: err.stderr, code: err.code };
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
-
 async function startZdb(port: number, mode: 'seq' | 'user'): Promise<void> {
   const dir = join(root, `zdb-${port}`);
-  const child = spawn(
-    process.execPath,
-    [ZDB, '--port', String(port), '--mode', mode, '--data', join(dir, 'data'), '--index', join(dir, 'index')],
-    { stdio: 'ignore' },
-  );
-  zdbs.set(port, child);
-  const c = new ZdbClient({ port, timeoutMs: 500 });
-  try {
-    for (let i = 0; i < 200; i++) {
-      try {
-        await c.ping();
-        return;
-      } catch {
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    throw new Error(`zdb on ${port} did not start`);
-  } finally {
-    c.close();
-  }
+  const args = ['--mode', mode, '--data', join(dir, 'data'), '--index', join(dir, 'index')];
+  zdbs.set(port, (await spawnZdb(args, { port })).proc);
 }
 
 let data: number[][];
@@ -82,14 +43,9 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear errors', async () => {
   const groups = data.flatMap((ports) => ['--group', ports.map((p) => `127.0.0.1:${p}/default`).join(',')]);
+  const code = ['qss', 'config', '--data-shards', '4', '--parity-shards', '2', ...groups];
   const written = await twin(
-    'qss',
-    'config',
-    '--data-shards',
-    '4',
-    '--parity-shards',
-    '2',
-    ...groups,
+    ...code,
     '--meta',
     meta.map((p) => `127.0.0.1:${p}/default`).join(','),
     '--block-size',
@@ -102,19 +58,7 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   assert.deepEqual(JSON.parse(written.stdout).tolerate, { groups: 1, backendsPerGroup: 0 });
   assert.equal(statSync(config).mode & 0o777, 0o600, 'the config holds a key: private');
   assert.match(JSON.parse(readFileSync(config, 'utf8')).key, /^[0-9a-f]{64}$/);
-  const again = await twin(
-    'qss',
-    'config',
-    '--data-shards',
-    '4',
-    '--parity-shards',
-    '2',
-    ...groups,
-    '--meta',
-    'x:1/a',
-    '--out',
-    config,
-  );
+  const again = await twin(...code, '--meta', 'x:1/a', '--out', config);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /exists/);
 

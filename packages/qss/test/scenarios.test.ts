@@ -7,7 +7,7 @@
  * objects and leaves every server running.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, type Hash, randomBytes, randomFillSync } from 'node:crypto';
 import {
   closeSync,
@@ -22,10 +22,9 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ZdbClient } from '@twin/zdb';
+import { spawnZdb, ZdbClient } from '@twin/zdb';
 import { parseConfig, Qss, type QssConfig, QssError } from '../src/index.ts';
 
-const ZDB = new URL('../../zdb/bin/zdb.js', import.meta.url).pathname;
 const ADMIN = 'scenario-admin';
 const DATA_NS = 'qss';
 const DATA_PASSWORD = 'data-pw';
@@ -66,52 +65,20 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alive = (s: Server) => !!s.proc && s.proc.exitCode === null && s.proc.signalCode === null;
 
 /** One zdb process on the server's directories; resolves with the port from its ready line. */
-function spawnZdb(s: Server): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [
-      ZDB,
-      '--listen',
-      '127.0.0.1',
-      '--port',
-      String(s.port),
-      '--data',
-      join(s.root, 'data'),
-      '--index',
-      join(s.root, 'index'),
-      '--mode',
-      'mix',
-      '--admin',
-      ADMIN,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+async function spawnOn(s: Server): Promise<ChildProcess> {
+  const args = ['--listen', '127.0.0.1', '--data', join(s.root, 'data'), '--index', join(s.root, 'index')];
+  const { proc, port } = await spawnZdb([...args, '--mode', 'mix', '--admin', ADMIN], { port: s.port });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
-  return new Promise((resolve, reject) => {
-    let err = '';
-    const onData = (chunk: Buffer) => {
-      err += chunk.toString();
-      const port = /"port":(\d+)/.exec(err)?.[1];
-      if (port) {
-        proc.stderr!.off('data', onData);
-        proc.stderr!.resume();
-        proc.off('exit', onExit);
-        s.port = Number(port);
-        resolve(proc);
-      }
-    };
-    const onExit = (code: number | null) => reject(new Error(`${s.name} exited with ${code}: ${err}`));
-    proc.stderr!.on('data', onData);
-    proc.once('exit', onExit);
-  });
+  s.port = port;
+  return proc;
 }
 
 /** Starts (or restarts, on the same port) a server and waits until it answers PING. */
 async function start(s: Server): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      s.proc = await spawnZdb(s);
+      s.proc = await spawnOn(s);
       break;
     } catch (e) {
       if (attempt >= 20) throw e; // the port may take a moment to be free again

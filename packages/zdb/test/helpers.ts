@@ -1,12 +1,11 @@
 /** Test helpers: temp dirs, free ports, raw RESP exchanges, zdb child processes. */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnZdb } from '../src/process.ts';
 import { type Reply, ReplyParser } from '../src/resp/replies.ts';
-
-export const ZDB_BIN = new URL('../bin/zdb.js', import.meta.url).pathname;
 
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -79,29 +78,7 @@ export function resp(...args: (string | Buffer)[]): Buffer {
 
 /** Starts `zdb` as a real child process and resolves once it accepts connections. */
 export async function startZdbProcess(args: string[], port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [ZDB_BIN, '--port', String(port), ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d) => {
-    stderr += d;
-  });
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`zdb exited: ${stderr}`);
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        r(true);
-      });
-      s.once('error', () => r(false));
-    });
-    if (ok) return child;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`zdb did not start: ${stderr}`);
+  return (await spawnZdb(args, { port })).proc;
 }
 
 export function exited(child: ChildProcess): Promise<number | null> {
