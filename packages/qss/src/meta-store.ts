@@ -16,10 +16,16 @@
  *   backend key: "qss1:" | HMAC-SHA256(key, "qss/path\0" | path)[0..24]
  */
 import { createHmac } from 'node:crypto';
-import { ZdbClient } from '@twin/zdb';
+import type { ZdbClient } from '@twin/zdb';
 import { QssError } from './errors.ts';
 import { decodeMetadata, encodeMetadata, type ObjectMetadata, openBytes, sealBytes } from './metadata.ts';
-import { type BackendStatus, backendId, type ZdbBackendConfig } from './zdb-store.ts';
+import {
+  type BackendStatus,
+  backendClient,
+  backendId,
+  backendStatus,
+  type ZdbBackendConfig,
+} from './zdb-store.ts';
 
 export interface MetaRecord {
   path: string;
@@ -68,6 +74,13 @@ interface Copy {
   sealed: Buffer;
 }
 
+/** One key as the backends hold it: each backend's copy (see copies()) and the newest. */
+interface Entry {
+  id: Buffer;
+  copies: Array<Copy | null | undefined>;
+  best: Copy;
+}
+
 interface MetaBackend {
   id: string;
   namespace: string;
@@ -99,13 +112,7 @@ export class MetaStore {
     this.backends = backends.map((b) => ({
       id: backendId(b),
       namespace: b.namespace,
-      client: new ZdbClient({
-        host: b.host,
-        port: b.port,
-        namespace: b.namespace,
-        password: b.password,
-        timeoutMs: options.timeoutMs ?? 5000,
-      }),
+      client: backendClient(b, { timeoutMs: options.timeoutMs }),
     }));
   }
 
@@ -201,8 +208,8 @@ export class MetaStore {
     return record;
   }
 
-  /** Every record (tombstones too), newest generation per path, from all backends that answer. */
-  async records(): Promise<MetaRecord[]> {
+  /** Every key on the backends that answer, with each backend's copy and the newest. */
+  private async entries(): Promise<Entry[]> {
     const ids = new Map<string, Buffer>();
     let answered = 0;
     await Promise.all(
@@ -219,15 +226,25 @@ export class MetaStore {
         'EMETASTORE',
         `listing: only ${answered} of ${this.backends.length} metadata backends answered, ${this.readQuorum} needed`,
       );
-    const out: MetaRecord[] = [];
+    const out: Entry[] = [];
     const list = [...ids.values()];
     for (let i = 0; i < list.length; i += 64) {
       const batch = await Promise.all(
-        list.slice(i, i + 64).map(async (id) => this.newest(await this.copies(id), 'listing')),
+        list.slice(i, i + 64).map(async (id) => {
+          const copies = await this.copies(id);
+          return { id, copies, best: this.newest(copies, 'listing') };
+        }),
       );
-      for (const c of batch) if (c) out.push(c.record);
+      for (const e of batch) if (e.best) out.push({ ...e, best: e.best });
     }
-    return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return out;
+  }
+
+  /** Every record (tombstones too), newest generation per path, from all backends that answer. */
+  async records(): Promise<MetaRecord[]> {
+    return (await this.entries())
+      .map((e) => e.best.record)
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 
   /**
@@ -237,11 +254,7 @@ export class MetaStore {
   async sync(): Promise<{ copied: number; purged: number }> {
     let copied = 0;
     let purged = 0;
-    for (const record of await this.records()) {
-      const id = this.keyOf(record.path);
-      const copies = await this.copies(id);
-      const best = this.newest(copies, record.path);
-      if (!best) continue;
+    for (const { id, copies, best } of await this.entries()) {
       const stale = copies.flatMap((c, i) =>
         c !== undefined && (!c || c.record.generation < best.record.generation) ? [i] : [],
       );
@@ -260,27 +273,7 @@ export class MetaStore {
   }
 
   async status(): Promise<BackendStatus[]> {
-    return Promise.all(
-      this.backends.map(async (b): Promise<BackendStatus> => {
-        const started = performance.now();
-        try {
-          const info = await b.client.nsinfo(b.namespace);
-          const limit = info.dataLimitsBytes > 0 ? info.dataLimitsBytes - info.dataSizeBytes : Infinity;
-          return {
-            backend: b.id,
-            group: 'meta',
-            reachable: true,
-            latencyMs: performance.now() - started,
-            entries: info.entries,
-            usedBytes: info.dataSizeBytes,
-            freeBytes: Math.max(0, Math.min(info.dataDiskFreespaceBytes, limit)),
-            mode: info.mode,
-          };
-        } catch (e) {
-          return { backend: b.id, group: 'meta', reachable: false, error: (e as Error).message };
-        }
-      }),
-    );
+    return Promise.all(this.backends.map((b) => backendStatus(b.id, 'meta', b.client, b.namespace)));
   }
 
   close(): void {

@@ -68,6 +68,53 @@ export const backendId = (b: ZdbBackendConfig) => `zdb://${b.host}:${b.port}/${b
 /** One string per shard location (for sets of referenced shards). */
 export const shardKey = (l: ShardLocation) => `${l.backend} ${Buffer.from(l.key).toString('hex')}`;
 
+/** A client for one backend's namespace. */
+export function backendClient(
+  b: ZdbBackendConfig,
+  options: { timeoutMs?: number; pool?: number } = {},
+): ZdbClient {
+  return new ZdbClient({
+    host: b.host,
+    port: b.port,
+    namespace: b.namespace,
+    password: b.password,
+    timeoutMs: options.timeoutMs ?? 5000,
+    pool: options.pool,
+  });
+}
+
+/**
+ * A backend's health from NSINFO on its namespace: reachability, round trip, entries, used
+ * bytes, and free bytes (the disk's free space capped by the namespace's size limit).
+ * `onError` hears why it was unreachable.
+ */
+export async function backendStatus(
+  backend: string,
+  group: string,
+  client: ZdbClient,
+  namespace: string,
+  onError?: (e: unknown) => void,
+): Promise<BackendStatus> {
+  const started = performance.now();
+  try {
+    const info = await client.nsinfo(namespace);
+    const limit = info.dataLimitsBytes > 0 ? info.dataLimitsBytes - info.dataSizeBytes : Infinity;
+    return {
+      backend,
+      group,
+      reachable: true,
+      latencyMs: performance.now() - started,
+      entries: info.entries,
+      usedBytes: info.dataSizeBytes,
+      freeBytes: Math.max(0, Math.min(info.dataDiskFreespaceBytes, limit)),
+      mode: info.mode,
+    };
+  } catch (e) {
+    onError?.(e);
+    return { backend, group, reachable: false, error: (e as Error).message };
+  }
+}
+
 /** True when the error means the backend itself is unusable (not an answer about one key). */
 const backendFailed = (e: unknown) => !(e instanceof ZdbError) || e.kind !== 'reply';
 
@@ -86,14 +133,7 @@ export class ZdbShardStore implements ShardStore {
           id: backendId(b),
           namespace: b.namespace,
           group: gi,
-          client: new ZdbClient({
-            host: b.host,
-            port: b.port,
-            namespace: b.namespace,
-            password: b.password,
-            timeoutMs: options.timeoutMs ?? 5000,
-            pool: options.pool ?? 2,
-          }),
+          client: backendClient(b, { timeoutMs: options.timeoutMs, pool: options.pool ?? 2 }),
           downUntil: 0,
           free: Number.POSITIVE_INFINITY,
         };
@@ -262,30 +302,16 @@ export class ZdbShardStore implements ShardStore {
 
   /** NSINFO from every backend (in parallel); updates health and free space for placement. */
   async refresh(): Promise<BackendStatus[]> {
-    const all = [...this.backends.values()];
     return Promise.all(
-      all.map(async (b): Promise<BackendStatus> => {
-        const group = this.groupNames[b.group]!;
-        const started = performance.now();
-        try {
-          const info = await b.client.nsinfo(b.namespace);
-          const limit = info.dataLimitsBytes > 0 ? info.dataLimitsBytes - info.dataSizeBytes : Infinity;
-          b.free = Math.max(0, Math.min(info.dataDiskFreespaceBytes, limit));
-          b.downUntil = 0;
-          return {
-            backend: b.id,
-            group,
-            reachable: true,
-            latencyMs: performance.now() - started,
-            entries: info.entries,
-            usedBytes: info.dataSizeBytes,
-            freeBytes: b.free,
-            mode: info.mode,
-          };
-        } catch (e) {
+      [...this.backends.values()].map(async (b) => {
+        const status = await backendStatus(b.id, this.groupNames[b.group]!, b.client, b.namespace, (e) => {
           if (backendFailed(e)) this.markDown(b);
-          return { backend: b.id, group, reachable: false, error: (e as Error).message };
+        });
+        if (status.reachable) {
+          b.free = status.freeBytes!;
+          b.downUntil = 0;
         }
+        return status;
       }),
     );
   }
