@@ -271,6 +271,15 @@ export class Qss {
     await this.refresh(true);
     const record = await this.live(path);
     const check = await checkObject(record.meta, this.store, { deep: options.deep ?? true, parallelism: 4 });
+    return this.rebuildFrom(record, check);
+  }
+
+  /** Re-codes what `check` found damaged in `record`'s object and records the new generation. */
+  private async rebuildFrom(
+    record: MetaRecord & { meta: ObjectMetadata },
+    check: CheckReport,
+  ): Promise<RebuildResult> {
+    const path = record.path;
     const result: RebuildResult = {
       path,
       damaged: check.damaged.length,
@@ -383,17 +392,19 @@ export class Qss {
     };
     const sync = await this.metadata.sync();
     report.metadataCopied = sync.copied;
-    const records = (await this.metadata.records()).filter((r) => !r.deleted && r.meta);
+    const records = (await this.metadata.records()).filter(
+      (r): r is MetaRecord & { meta: ObjectMetadata } => !r.deleted && !!r.meta,
+    );
     for (const record of records) {
       report.objects++;
       try {
-        const check = await checkObject(record.meta!, this.store, {
+        const check = await checkObject(record.meta, this.store, {
           deep: options.deep ?? false,
           parallelism: 8,
         });
         if (check.damaged.length > 0) {
           report.degraded++;
-          const r = await this.rebuild(record.path, { deep: options.deep ?? false });
+          const r = await this.rebuildFrom(record, check);
           report.shards += r.rebuilt;
           if (r.remaining > 0 || r.lost.length > 0) {
             report.failed++;
@@ -401,7 +412,7 @@ export class Qss {
               path: record.path,
               error:
                 r.lost.length > 0
-                  ? `${r.lost.length} block(s) have fewer than ${record.meta!.k} intact shards`
+                  ? `${r.lost.length} block(s) have fewer than ${record.meta.k} intact shards`
                   : `${r.remaining} shard(s) could not be placed on a healthy backend`,
             });
           } else report.rebuilt++;
