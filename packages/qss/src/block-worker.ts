@@ -3,30 +3,19 @@
  * transfers the resulting buffers back (they are owned by this thread, so no copy is made).
  */
 import { parentPort } from 'node:worker_threads';
-import { BlockCodec } from './block.ts';
+import { blockCodec } from './block.ts';
 import { QssError } from './errors.ts';
 import { type BlockRequest, type BlockResponse, transferList } from './runner-protocol.ts';
-
-const codecs = new Map<string, BlockCodec>();
-const codec = (k: number, m: number) => {
-  const key = `${k}+${m}`;
-  let c = codecs.get(key);
-  if (!c) {
-    c = new BlockCodec(k, m);
-    codecs.set(key, c);
-  }
-  return c;
-};
 
 parentPort!.on('message', (req: BlockRequest) => {
   let res: BlockResponse;
   try {
     if (req.op === 'encode') {
-      const block = codec(req.k, req.m).encode(req.plain, req.index, req.key, req.policy);
+      const block = blockCodec(req.k, req.m).encode(req.plain, req.index, req.key, req.policy);
       res = { id: req.id, ok: true, op: 'encode', block };
       parentPort!.postMessage(res, transferList(block.shards));
     } else {
-      const block = codec(req.k, req.m).decode(req.layout, req.shards, req.key);
+      const block = blockCodec(req.k, req.m).decode(req.layout, req.shards, req.key);
       res = { id: req.id, ok: true, op: 'decode', block };
       parentPort!.postMessage(res, transferList([block.plain]));
     }

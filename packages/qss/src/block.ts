@@ -82,6 +82,22 @@ export function tooFewShards(index: number, k: number, shards: ReadonlyArray<Uin
   );
 }
 
+const codecs = new Map<string, BlockCodec>();
+
+/**
+ * This thread's codec for k+m (built once: its coder's tables and scratch buffer are reused).
+ * Encode and decode are synchronous, so one codec serves every caller on a thread.
+ */
+export function blockCodec(k: number, m: number): BlockCodec {
+  const key = `${k}+${m}`;
+  let c = codecs.get(key);
+  if (!c) {
+    c = new BlockCodec(k, m);
+    codecs.set(key, c);
+  }
+  return c;
+}
+
 export class BlockCodec {
   readonly coder: ReedSolomon;
   #buffer: Buffer = Buffer.alloc(0);

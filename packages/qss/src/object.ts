@@ -5,7 +5,7 @@
  * checkObject finds damaged shards; repairObject re-codes them onto healthy backends.
  */
 import { randomBytes } from 'node:crypto';
-import { type BlockLayout, type EncodedBlock, KEY_BYTES, shardSize } from './block.ts';
+import { type BlockLayout, blockCodec, type EncodedBlock, KEY_BYTES, shardSize } from './block.ts';
 import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
 import type { BlockRecord, ObjectMetadata } from './metadata.ts';
@@ -17,7 +17,6 @@ import {
   encodeStream,
   type PipelineOptions,
 } from './pipeline.ts';
-import { ReedSolomon } from './reed-solomon.ts';
 import { InlineRunner } from './runner.ts';
 import { ABSENT, isAbsent, type ShardLocation, type ShardStore } from './store.ts';
 
@@ -292,17 +291,12 @@ export async function checkObject(
 ): Promise<CheckReport> {
   const deep = options.deep ?? true;
   const report: CheckReport = { blocks: meta.blocks.length, shards: 0, damaged: [], lost: [] };
-  let examined = 0;
   const states = mapOrdered(meta.blocks, options.parallelism ?? 4, async (record) => {
     const size = shardSize(record.storedSize, meta.k);
     return Promise.all(
       record.shards.map(async (s): Promise<ShardState> => {
         if (isAbsent(s.location)) return 'absent';
-        if (!deep && store.probeShard) {
-          const state = await store.probeShard(s.location);
-          if (state !== 'ok') return state;
-          return 'ok';
-        }
+        if (!deep && store.probeShard) return store.probeShard(s.location);
         const bytes = await store.getShard(s.location);
         // a backend refuses to return a payload failing its own CRC: ask it which it is
         if (!bytes) return (await store.probeShard?.(s.location)) === 'corrupt' ? 'corrupt' : 'missing';
@@ -326,7 +320,7 @@ export async function checkObject(
     });
     if (ok < meta.k) report.lost.push(index);
     index++;
-    options.onProgress?.(++examined);
+    options.onProgress?.(index);
   }
   return report;
 }
@@ -342,16 +336,6 @@ export interface RepairResult {
   lost: number[];
   /** Old locations of replaced shards: delete them once the new metadata is durable. */
   replaced: ShardLocation[];
-}
-
-const coders = new Map<string, ReedSolomon>();
-function coder(k: number, m: number): ReedSolomon {
-  let c = coders.get(`${k}+${m}`);
-  if (!c) {
-    c = new ReedSolomon(k, m);
-    coders.set(`${k}+${m}`, c);
-  }
-  return c;
 }
 
 /**
@@ -384,7 +368,7 @@ export async function repairObject(
     );
     if (slots.filter(Boolean).length < k)
       return { index, lost: true, record, rebuilt: 0, remaining: bad.length };
-    const rebuilt = coder(k, m).reconstruct(slots, bad);
+    const rebuilt = blockCodec(k, m).coder.reconstruct(slots, bad);
     const fresh: Array<Uint8Array | undefined> = new Array(k + m).fill(undefined);
     bad.forEach((shard, n) => {
       if (!sameChecksum(shardChecksum(rebuilt[n]!), record.shards[shard]!.checksum))

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BlockCodec, type BlockLayout, type DecodedBlock, type EncodedBlock, tooFewShards } from './block.ts';
+import { type BlockLayout, blockCodec, type DecodedBlock, type EncodedBlock, tooFewShards } from './block.ts';
 import type { CompressionPolicy } from './compression.ts';
 import { QssError } from './errors.ts';
 import { type BlockRequest, type BlockResponse, compact, transferList } from './runner-protocol.ts';
@@ -34,18 +34,6 @@ export interface BlockRunner {
 
 /** Runs blocks on the calling thread. */
 export class InlineRunner implements BlockRunner {
-  readonly #codecs = new Map<string, BlockCodec>();
-
-  #codec(k: number, m: number): BlockCodec {
-    const key = `${k}+${m}`;
-    let c = this.#codecs.get(key);
-    if (!c) {
-      c = new BlockCodec(k, m);
-      this.#codecs.set(key, c);
-    }
-    return c;
-  }
-
   async encode(
     k: number,
     m: number,
@@ -54,7 +42,7 @@ export class InlineRunner implements BlockRunner {
     key: Uint8Array,
     policy: CompressionPolicy,
   ) {
-    return this.#codec(k, m).encode(plain, index, key, policy);
+    return blockCodec(k, m).encode(plain, index, key, policy);
   }
 
   async decode(
@@ -64,7 +52,7 @@ export class InlineRunner implements BlockRunner {
     shards: Array<Uint8Array | undefined>,
     key: Uint8Array,
   ) {
-    return this.#codec(k, m).decode(layout, shards, key);
+    return blockCodec(k, m).decode(layout, shards, key);
   }
 
   async close() {}
