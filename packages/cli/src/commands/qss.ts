@@ -205,9 +205,7 @@ export function qssCommand(): Command {
     .action(async (o: Common & { watch?: boolean; interval?: number; deep?: boolean }) => {
       await withQss(o, async (q) => {
         const show = (r: RepairReport) =>
-          o.json
-            ? console.log(JSON.stringify({ time: Date.now(), ...r }))
-            : console.log(`${when(Date.now())}  ${repairText(r)}`);
+          print(o, { time: Date.now(), ...r }, () => `${when(Date.now())}  ${repairText(r)}`);
         if (!o.watch) {
           const r = await q.repair({ deep: o.deep });
           print(o, r, () => repairText(r));
