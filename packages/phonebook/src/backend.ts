@@ -24,6 +24,8 @@ export interface PhonebookBackend {
   nodes(): Promise<NodeRecord[]>;
   ledger(from: number, limit: number): Promise<{ height: number; entries: LedgerEntry[] }>;
   checkpoint(): Promise<SignedCheckpoint>;
+  /** RFC 9162 consistency proof (hex hashes) from tree size `from` to `to`; optional. */
+  consistency?(from: number, to: number): Promise<string[]>;
 }
 
 export class HttpBackend implements PhonebookBackend {
@@ -67,9 +69,11 @@ export class HttpBackend implements PhonebookBackend {
     }
     if (res.status >= 400 && res.status !== 404) {
       const err = body as { code?: string; message?: string };
+      const retryAfter = Number(res.headers.get('retry-after'));
       throw new PhonebookError(
         (err.code as PhonebookError['code']) ?? 'unavailable',
         err.message ?? `HTTP ${res.status}`,
+        retryAfter > 0 ? retryAfter * 1000 : undefined,
       );
     }
     return { status: res.status, body: body as T };
@@ -111,6 +115,12 @@ export class HttpBackend implements PhonebookBackend {
     return (
       await this.call<{ height: number; entries: LedgerEntry[] }>(`/v1/ledger?from=${from}&limit=${limit}`)
     ).body;
+  }
+
+  async consistency(from: number, to: number): Promise<string[]> {
+    const r = await this.call<{ proof: string[] }>(`/v1/consistency?from=${from}&to=${to}`);
+    if (r.status === 404) throw new PhonebookError('not_found', 'the phonebook serves no consistency proofs');
+    return r.body.proof;
   }
 
   async checkpoint(): Promise<SignedCheckpoint> {

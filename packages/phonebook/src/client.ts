@@ -1,15 +1,17 @@
 /**
  * PhonebookClient: verified lookups with a cache, and transaction helpers that sign with a
- * twin's identity. Every record it returns was replayed from its signed ledger entries; with a
- * pinned server key, checkpoints (also those relayed by replicas) are verified too.
+ * twin's identity. Every record it returns was checked against its bounded proof (the twin's
+ * signed entries, included in the ledger under a signed checkpoint; see verifyTwinProof); with a
+ * pinned server key, that checkpoint (also when relayed by a replica) must be signed by it.
  */
 import type { TwinIdentity } from '@twin/identity';
 import { HttpBackend, type PhonebookBackend } from './backend.ts';
 import { canonicalBytes, type Json } from './canonical.ts';
 import { PhonebookError } from './errors.ts';
 import { ROTATE_CONTEXT, TX_CONTEXT } from './ledger.ts';
+import { verifyConsistency } from './merkle.ts';
 import type { SubmitResult } from './service.ts';
-import type { SignedCheckpoint, SignedTx, TwinRecord, Tx } from './types.ts';
+import type { Checkpoint, SignedCheckpoint, SignedTx, TwinProof, TwinRecord, Tx } from './types.ts';
 import { verifySignedCheckpoint, verifyTwinProof } from './verify.ts';
 
 export interface PhonebookClientOptions {
@@ -18,7 +20,18 @@ export interface PhonebookClientOptions {
   /** Base64 ed25519 key of the phonebook server whose checkpoints to trust. */
   serverKey?: string;
   cacheTtlMs?: number;
+  /**
+   * How far behind the newest checkpoint this client saw an older one may be (by the checkpoints'
+   * own signed timestamps) and still be accepted, when it is a prefix of the newest (lookups in
+   * flight while the ledger grows). Default CHECKPOINT_GRACE_MS.
+   */
+  checkpointGraceMs?: number;
 }
+
+/** See PhonebookClientOptions.checkpointGraceMs. */
+export const CHECKPOINT_GRACE_MS = 60_000;
+/** Server keys whose newest checkpoint a client remembers (an unpinned server could send many). */
+export const MAX_WITNESSED_SERVERS = 16;
 
 export const DEFAULT_PHONEBOOK_URL = 'http://127.0.0.1:8730';
 
@@ -33,6 +46,8 @@ export class PhonebookClient {
   readonly backend: PhonebookBackend;
   private readonly cache = new Map<string, { record: TwinRecord; until: number }>();
   private readonly ttl: number;
+  /** The newest checkpoint seen, per server key: every later one must extend it. */
+  private readonly newest = new Map<string, Checkpoint>();
 
   constructor(readonly options: PhonebookClientOptions = {}) {
     this.backend =
@@ -66,18 +81,54 @@ export class PhonebookClient {
     return record;
   }
 
-  private async verified(proof: Parameters<typeof verifyTwinProof>[0]): Promise<TwinRecord> {
-    const record = verifyTwinProof(proof);
-    if (this.options.serverKey) {
-      const checkpoint = await this.checkpoint();
-      const newest = proof.entries[proof.entries.length - 1]!.height;
-      if (newest > checkpoint.checkpoint.height) {
-        const again = await this.checkpoint();
-        if (newest > again.checkpoint.height)
-          throw new PhonebookError('unverified', 'record is newer than the signed checkpoint');
-      }
-    }
+  /** The record its proof proves, under a checkpoint signed by the pinned server key when one is set. */
+  private async verified(proof: TwinProof): Promise<TwinRecord> {
+    const record = verifyTwinProof(proof, this.options.serverKey);
+    await this.witness(proof.checkpoint);
     return record;
+  }
+
+  /**
+   * Keeps the newest checkpoint seen from each server key and refuses a view that does not agree
+   * with it: a newer checkpoint must extend it (RFC 9162 consistency proof from the backend), the
+   * same height must have the same root, and an older one is refused unless it is a prefix of it
+   * signed within the grace period. So a server (or a replica) that shows this client two
+   * histories, or rolls it back, is caught.
+   */
+  private async witness(signed: SignedCheckpoint): Promise<void> {
+    const c = signed.checkpoint;
+    const seen = this.newest.get(signed.serverKey);
+    const fail = (why: string) => new PhonebookError('unverified', `checkpoint ${c.height} refused: ${why}`);
+    if (!seen || seen.height === 0) {
+      if (!seen && this.newest.size >= MAX_WITNESSED_SERVERS)
+        this.newest.delete(this.newest.keys().next().value!);
+      this.newest.set(signed.serverKey, c);
+      return;
+    }
+    if (c.height === seen.height) {
+      if (c.root !== seen.root)
+        throw fail(`a different history at the same height (${seen.root.slice(0, 12)}…)`);
+      return;
+    }
+    const [older, newer] = c.height < seen.height ? [c, seen] : [seen, c];
+    if (
+      c.height < seen.height &&
+      seen.timestamp - c.timestamp > (this.options.checkpointGraceMs ?? CHECKPOINT_GRACE_MS)
+    )
+      throw fail(`older than checkpoint ${seen.height}, already seen (a rolled-back view)`);
+    if (older.height > 0 && this.backend.consistency) {
+      let proof: string[];
+      try {
+        proof = await this.backend.consistency(older.height, newer.height);
+      } catch (e) {
+        throw fail(`no consistency proof from ${older.height} to ${newer.height}: ${(e as Error).message}`);
+      }
+      const hex = (h: string) => Buffer.from(h, 'hex');
+      if (!verifyConsistency(older.height, newer.height, hex(older.root), hex(newer.root), proof.map(hex)))
+        throw fail(`checkpoint ${newer.height} does not extend checkpoint ${older.height}: two histories`);
+    }
+    const latest = this.newest.get(signed.serverKey);
+    if (!latest || c.height > latest.height) this.newest.set(signed.serverKey, c);
   }
 
   private remember(record: TwinRecord): void {
@@ -93,7 +144,8 @@ export class PhonebookClient {
   /** The phonebook's signed checkpoint, verified against the pinned server key when one is set. */
   async checkpoint(): Promise<SignedCheckpoint> {
     const c = await this.backend.checkpoint();
-    if (this.options.serverKey) verifySignedCheckpoint(c, this.options.serverKey);
+    verifySignedCheckpoint(c, this.options.serverKey ?? c.serverKey);
+    await this.witness(c);
     return c;
   }
 
@@ -103,13 +155,10 @@ export class PhonebookClient {
 
   /**
    * Registers `identity`, or updates its addresses when it is already registered (found by its
-   * signing key). Returns the verified record.
+   * signing key). Addresses or relays left undefined keep the twin's current ones (none at
+   * registration). Returns the verified record.
    */
-  async publish(
-    identity: TwinIdentity,
-    addresses: string[] = [],
-    relays: string[] = [],
-  ): Promise<TwinRecord> {
+  async publish(identity: TwinIdentity, addresses?: string[], relays?: string[]): Promise<TwinRecord> {
     const existing = await this.twinByKey(identity.signingPublicKey);
     const timestamp = Date.now();
     if (!existing) {
@@ -119,26 +168,26 @@ export class PhonebookClient {
           name: identity.name,
           signingKey: b64(identity.signingPublicKey),
           encryptionKey: b64(identity.encryptionPublicKey),
-          addresses,
-          relays,
+          addresses: addresses ?? [],
+          relays: relays ?? [],
           nonce: 0,
           timestamp,
         }),
       );
-    } else if (existing.addresses.join() !== addresses.join() || existing.relays.join() !== relays.join()) {
-      await this.submit(
-        signTx(identity, {
-          kind: 'twin.update',
-          twin: existing.id,
-          nonce: existing.nonce + 1,
-          timestamp,
-          addresses,
-          relays,
-        }),
-      );
-    } else {
-      return existing;
+      return (await this.twinByKey(identity.signingPublicKey))!;
     }
+    const next = { addresses: addresses ?? existing.addresses, relays: relays ?? existing.relays };
+    if (existing.addresses.join() === next.addresses.join() && existing.relays.join() === next.relays.join())
+      return existing;
+    await this.submit(
+      signTx(identity, {
+        kind: 'twin.update',
+        twin: existing.id,
+        nonce: existing.nonce + 1,
+        timestamp,
+        ...next,
+      }),
+    );
     return (await this.twinByKey(identity.signingPublicKey))!;
   }
 

@@ -5,7 +5,11 @@ export type PhonebookErrorCode =
   | 'name_taken'
   | 'bad_name'
   | 'key_taken'
+  | 'key_retired' // the key belonged to a deleted twin or was rotated away: its nonces are spent
+  | 'bad_timestamp' // a transaction dated too far in the future
   | 'not_found'
+  | 'too_large' // a transaction, field or request body over its bound
+  | 'rate_limited' // too many writes from this client or for this twin: retry after Retry-After
   | 'forbidden' // signer is not allowed to act on the subject
   | 'read_only' // a replica does not accept transactions
   | 'fork' // a replica saw history rewritten
@@ -16,6 +20,8 @@ export class PhonebookError extends Error {
   constructor(
     readonly code: PhonebookErrorCode,
     message: string,
+    /** rate_limited: how long the server asked to wait (its Retry-After), when it said. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'PhonebookError';
@@ -27,6 +33,7 @@ export class PhonebookError extends Error {
         return 404;
       case 'name_taken':
       case 'key_taken':
+      case 'key_retired':
       case 'bad_nonce':
       case 'fork':
         return 409;
@@ -36,6 +43,10 @@ export class PhonebookError extends Error {
         return 403;
       case 'unavailable':
         return 503;
+      case 'too_large':
+        return 413;
+      case 'rate_limited':
+        return 429;
       default:
         return 400;
     }

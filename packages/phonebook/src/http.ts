@@ -2,6 +2,9 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PhonebookError } from './errors.ts';
+import { decodeTx, subjectOf } from './ledger.ts';
+import { DEFAULT_RATE_LIMITS, MAX_BODY_BYTES, type RateLimits } from './limits.ts';
+import { TokenBuckets } from './ratelimit.ts';
 import type { PhonebookService } from './service.ts';
 import { type SignedCheckpoint, signedTxSchema } from './types.ts';
 
@@ -13,6 +16,8 @@ export interface HttpOptions {
   /** A replica relays the upstream's signed checkpoint (clients pin the upstream's key). */
   checkpoint?: () => SignedCheckpoint | null;
   logger?: boolean;
+  /** Write rate limits (DEFAULT_RATE_LIMITS when absent). */
+  limits?: RateLimits;
 }
 
 const page = z.object({
@@ -22,22 +27,38 @@ const page = z.object({
 
 function fail(reply: FastifyReply, e: unknown): FastifyReply {
   if (e instanceof PhonebookError) return reply.code(e.status).send({ code: e.code, message: e.message });
-  if (e instanceof z.ZodError)
-    return reply.code(400).send({ code: 'bad_request', message: e.issues[0]?.message ?? 'invalid input' });
+  if (e instanceof z.ZodError) {
+    const issue = e.issues[0];
+    const message = `${issue?.path.join('.') || 'input'}: ${issue?.message ?? 'invalid'}`;
+    if (issue?.code === 'too_big') return reply.code(413).send({ code: 'too_large', message });
+    return reply.code(400).send({ code: 'bad_request', message });
+  }
   return reply.code(500).send({ code: 'internal', message: (e as Error).message });
 }
 
 export function buildApp(service: PhonebookService, options: HttpOptions): FastifyInstance {
-  const app = Fastify({ logger: options.logger ?? false, bodyLimit: 64 * 1024 });
-  const counters = { requests: 0, submitted: 0, refused: 0, lookups: 0 };
+  const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY_BYTES });
+  const counters = { requests: 0, submitted: 0, refused: 0, lookups: 0, rateLimited: 0 };
+  const limits = options.limits ?? DEFAULT_RATE_LIMITS;
+  const perClient = new TokenBuckets<string>(limits.perClient, limits.maxBuckets);
+  const perTwin = new TokenBuckets<number>(limits.perTwin, limits.maxBuckets);
+  const throttled = (reply: FastifyReply, waitMs: number, who: string) => {
+    counters.rateLimited++;
+    const seconds = Math.ceil(waitMs / 1000);
+    return reply
+      .code(429)
+      .header('retry-after', String(seconds))
+      .send({ code: 'rate_limited', message: `too many writes ${who}: retry in ${seconds} s` });
+  };
   app.addHook('onRequest', async () => {
     counters.requests++;
   });
   app.setErrorHandler((error, _req, reply) => {
     const status = (error as { statusCode?: number }).statusCode ?? 500;
+    const code = status === 413 ? 'too_large' : status < 500 ? 'bad_request' : 'internal';
     reply
       .code(status >= 400 && status < 600 ? status : 500)
-      .send({ code: status < 500 ? 'bad_request' : 'internal', message: (error as Error).message });
+      .send({ code, message: (error as Error).message });
   });
   app.setNotFoundHandler((_req, reply) =>
     reply.code(404).send({ code: 'not_found', message: 'no such route' }),
@@ -49,8 +70,19 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
         reply,
         new PhonebookError('read_only', 'this is a read-only replica: submit to the server'),
       );
+    // Every request from a client costs it a token, refused ones too (they cost us work as well).
+    const clientWait = perClient.take(req.ip);
+    if (clientWait > 0) return throttled(reply, clientWait, `from ${req.ip}`);
     try {
-      const result = service.submit(signedTxSchema.parse(req.body));
+      const signed = signedTxSchema.parse(req.body);
+      const decoded = decodeTx(signed);
+      // A twin's bucket is only charged for its own accepted writes, so a stranger's forged
+      // transactions cannot use up its budget; it is checked before the work is done.
+      const subject = subjectOf(decoded.tx);
+      const twinWait = subject === null ? 0 : perTwin.wait(subject);
+      if (twinWait > 0) return throttled(reply, twinWait, `for twin ${subject}`);
+      const result = service.submit(signed, decoded);
+      perTwin.take(result.twin);
       counters.submitted++;
       return result;
     } catch (e) {
@@ -61,9 +93,16 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
 
   const sendTwin = (reply: FastifyReply, id: number | undefined, what: string) => {
     counters.lookups++;
-    const json = id === undefined ? undefined : service.twinProofJson(id);
-    if (json === undefined) return fail(reply, new PhonebookError('not_found', `no twin ${what}`));
-    return reply.type('application/json').send(json);
+    try {
+      const checkpoint = options.checkpoint ? options.checkpoint() : service.checkpoint();
+      if (!checkpoint)
+        throw new PhonebookError('unavailable', 'the replica has not synced with its upstream yet');
+      const json = id === undefined ? undefined : service.twinProofJson(id, checkpoint);
+      if (json === undefined) return fail(reply, new PhonebookError('not_found', `no twin ${what}`));
+      return reply.type('application/json').send(json);
+    } catch (e) {
+      return fail(reply, e);
+    }
   };
   app.get<{ Params: { ref: string } }>('/v1/twins/:ref', async (req, reply) =>
     sendTwin(reply, service.twinId(req.params.ref), req.params.ref),
@@ -97,6 +136,18 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
       return fail(reply, e);
     }
   });
+  const range = z.strictObject({
+    from: z.coerce.number().int().positive(),
+    to: z.coerce.number().int().positive(),
+  });
+  app.get('/v1/consistency', async (req, reply) => {
+    try {
+      const { from, to } = range.parse(req.query);
+      return { from, to, proof: service.consistency(from, to) };
+    } catch (e) {
+      return fail(reply, e);
+    }
+  });
   app.get('/v1/checkpoint', async (_req, reply) => {
     if (!options.checkpoint) return service.checkpoint();
     return (
@@ -119,6 +170,7 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
       '# TYPE phonebook_transactions_total counter',
       `phonebook_transactions_total{result="accepted"} ${counters.submitted}`,
       `phonebook_transactions_total{result="refused"} ${counters.refused}`,
+      `phonebook_transactions_total{result="rate_limited"} ${counters.rateLimited}`,
       '# TYPE phonebook_lookups_total counter',
       `phonebook_lookups_total ${counters.lookups}`,
       '# TYPE phonebook_ledger_height gauge',

@@ -1,16 +1,34 @@
 export { HttpBackend, type PhonebookBackend } from './backend.ts';
 export { canonical, canonicalBytes } from './canonical.ts';
-export { DEFAULT_PHONEBOOK_URL, PhonebookClient, type PhonebookClientOptions, signTx } from './client.ts';
+export {
+  CHECKPOINT_GRACE_MS,
+  DEFAULT_PHONEBOOK_URL,
+  PhonebookClient,
+  type PhonebookClientOptions,
+  signTx,
+} from './client.ts';
 export { PhonebookError, type PhonebookErrorCode } from './errors.ts';
 export { buildApp } from './http.ts';
-export { checkName, decodeTx, LedgerState, ROTATE_CONTEXT, TX_CONTEXT, validName } from './ledger.ts';
-export { Replica } from './replica.ts';
+export {
+  checkName,
+  checkTimestamp,
+  decodeTx,
+  entryLeaf,
+  LEAF_CONTEXT,
+  LedgerState,
+  ROTATE_CONTEXT,
+  TX_CONTEXT,
+  validName,
+} from './ledger.ts';
+export * from './limits.ts';
+export { EMPTY_ROOT, leafHash, MerkleTree, nodeHash, verifyConsistency, verifyInclusion } from './merkle.ts';
+export { FOLLOW_BATCH, Replica } from './replica.ts';
 export {
   DEFAULT_PHONEBOOK_PORT,
   type PhonebookServerOptions,
   type RunningPhonebook,
   startPhonebook,
 } from './serve.ts';
-export { PhonebookService, type SubmitResult } from './service.ts';
+export { MAX_CACHED_PROOFS, PhonebookService, type SubmitResult } from './service.ts';
 export * from './types.ts';
 export { verifySignedCheckpoint, verifyTwinProof } from './verify.ts';

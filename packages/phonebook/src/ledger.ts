@@ -8,8 +8,11 @@ import { createHash } from 'node:crypto';
 import { verify } from '@twin/identity';
 import { canonical, type Json } from './canonical.ts';
 import { PhonebookError } from './errors.ts';
+import { MAX_FUTURE_SKEW_MS, MAX_TX_BYTES } from './limits.ts';
+import { leafHash, MerkleTree } from './merkle.ts';
 import {
   type Checkpoint,
+  type EntryMeta,
   type FarmRecord,
   type LedgerEntry,
   NAME_RULE,
@@ -36,6 +39,8 @@ export interface DecodedTx {
 /** Parses a signed transaction: canonical bytes, schema, and well-formed signatures. */
 export function decodeTx(signed: SignedTx): DecodedTx {
   const bytes = b64(signed.tx);
+  if (bytes.length > MAX_TX_BYTES)
+    throw new PhonebookError('too_large', `transaction is ${bytes.length} bytes, over ${MAX_TX_BYTES}`);
   let json: unknown;
   try {
     json = JSON.parse(bytes.toString('utf8'));
@@ -43,11 +48,14 @@ export function decodeTx(signed: SignedTx): DecodedTx {
     throw new PhonebookError('bad_request', 'transaction is not JSON');
   }
   const parsed = txSchema.safeParse(json);
-  if (!parsed.success)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
     throw new PhonebookError(
-      'bad_request',
-      `invalid transaction: ${parsed.error.issues[0]?.message ?? 'schema'}`,
+      issue?.code === 'too_big' ? 'too_large' : 'bad_request',
+      `invalid transaction${where}: ${issue?.message ?? 'schema'}`,
     );
+  }
   if (canonical(json as Json) !== bytes.toString('utf8')) {
     throw new PhonebookError('bad_request', 'transaction bytes are not canonical JSON');
   }
@@ -58,6 +66,15 @@ export function decodeTx(signed: SignedTx): DecodedTx {
   return { tx: parsed.data, bytes, signature, proof };
 }
 
+/** Refuses a transaction dated more than MAX_FUTURE_SKEW_MS past `now` (checked when submitted, not on replay). */
+export function checkTimestamp(tx: Tx, now = Date.now()): void {
+  if (tx.timestamp > now + MAX_FUTURE_SKEW_MS)
+    throw new PhonebookError(
+      'bad_timestamp',
+      `timestamp ${tx.timestamp} is ${Math.round((tx.timestamp - now) / 1000)} s in the future (at most ${MAX_FUTURE_SKEW_MS / 1000} s)`,
+    );
+}
+
 export function validName(name: string): boolean {
   return NAME_RULE.test(name);
 }
@@ -66,7 +83,7 @@ export function checkName(name: string): void {
   if (!validName(name)) {
     throw new PhonebookError(
       'bad_name',
-      `invalid name "${name}": use 3-64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit`,
+      `invalid name "${name}": use 3-64 lowercase letters, digits, '-', '_' or '.', starting with a letter or digit, not all digits`,
     );
   }
 }
@@ -134,12 +151,44 @@ export function entryHash(e: Omit<LedgerEntry, 'hash'>): string {
   return h.digest('hex');
 }
 
+export const LEAF_CONTEXT = 'twin/phonebook/leaf/v1';
+
+/** The Merkle leaf of an entry: its hash and its meta, domain-separated. */
+export function entryLeaf(hash: string, meta: EntryMeta): Buffer {
+  return leafHash(
+    Buffer.from(
+      `${LEAF_CONTEXT}\n${canonical({ hash, twin: meta.twin, signer: meta.signer, registered: meta.registered, keys: meta.keys, addresses: meta.addresses })}`,
+    ),
+  );
+}
+
 export function checkpointBytes(c: Checkpoint): Buffer {
-  return Buffer.from(canonical({ height: c.height, head: c.head, timestamp: c.timestamp }));
+  return Buffer.from(canonical({ height: c.height, head: c.head, root: c.root, timestamp: c.timestamp }));
 }
 
 export function verifyCheckpoint(c: Checkpoint, signature: string, serverKey: string): boolean {
   return verify(CHECKPOINT_CONTEXT, checkpointBytes(c), b64(signature), b64(serverKey));
+}
+
+/** What applying an entry did: the entity it created or touched, and the entry's meta. */
+export interface Applied {
+  twin: number;
+  farm?: number;
+  node?: number;
+  meta: EntryMeta;
+}
+
+/** An entry that proves part of a twin's record: its height and its meta. */
+export interface ProofPointer {
+  height: number;
+  meta: EntryMeta;
+}
+
+export interface TwinProofPointers {
+  registered: ProofPointer;
+  keys: ProofPointer;
+  addresses: ProofPointer;
+  latest: ProofPointer;
 }
 
 /** The whole phonebook state, rebuilt by applying entries in order. */
@@ -147,11 +196,22 @@ export class LedgerState {
   readonly twins = new Map<number, TwinRecord>();
   readonly twinByName = new Map<string, number>();
   readonly twinByKey = new Map<string, number>();
+  /**
+   * Every signing key any twin ever held, with that twin's id. A key is bound to one twin for
+   * good: once the twin is deleted or the key rotated away, its nonces are spent, so its old
+   * (public) transactions can never be replayed to bring it back.
+   */
+  readonly keyHolder = new Map<string, number>();
   readonly farms = new Map<number, FarmRecord>();
   readonly farmByName = new Map<string, number>();
   readonly nodes = new Map<number, NodeRecord>();
-  /** Heights of the entries that concern each twin (its proof). */
-  readonly twinEntries = new Map<number, number[]>();
+  /**
+   * Per live twin, the entries that prove its record (registration, keys, addresses, latest):
+   * four heights and metas however long its history.
+   */
+  readonly proofs = new Map<number, TwinProofPointers>();
+  /** The Merkle tree over every entry's leaf. */
+  readonly tree = new MerkleTree();
   height = 0;
   head = '';
   private nextTwin = 1;
@@ -163,7 +223,7 @@ export class LedgerState {
    * PhonebookError and leaves the state untouched when the transaction is refused.
    * Returns the id of the created or affected entity.
    */
-  apply(d: DecodedTx, height: number): { twin: number; farm?: number; node?: number } {
+  apply(d: DecodedTx, height: number): Applied {
     const { tx } = d;
     const subject = subjectOf(tx);
     const current = subject === null ? null : (this.twins.get(subject) ?? null);
@@ -171,12 +231,9 @@ export class LedgerState {
       checkName(tx.name);
       if (this.twinByName.has(tx.name.toLowerCase()))
         throw new PhonebookError('name_taken', `name "${tx.name}" is taken`);
-      if (this.twinByKey.has(tx.signingKey))
-        throw new PhonebookError('key_taken', 'this signing key is already registered');
+      this.checkFreshKey(tx.signingKey, 'this signing key');
     }
-    if (tx.kind === 'twin.rotate' && this.twinByKey.has(tx.signingKey)) {
-      throw new PhonebookError('key_taken', 'the new signing key is already registered');
-    }
+    if (tx.kind === 'twin.rotate') this.checkFreshKey(tx.signingKey, 'the new signing key');
     // Global checks that need the signer verified first are done after applyTwinTx (below),
     // but must not mutate before everything passed.
     const updated = applyTwinTx(current, d, this.nextTwin);
@@ -242,10 +299,35 @@ export class LedgerState {
     // Commit the twin change.
     if (tx.kind === 'twin.register') this.nextTwin++;
     this.setTwin(result.twin, current, updated);
-    const list = this.twinEntries.get(result.twin);
-    if (list) list.push(height);
-    else this.twinEntries.set(result.twin, [height]);
-    return result;
+    const before = this.proofs.get(result.twin);
+    const meta: EntryMeta = {
+      twin: result.twin,
+      signer: tx.kind === 'twin.register' ? tx.signingKey : current!.signingKey,
+      registered: before?.registered.height ?? height,
+      keys: tx.kind === 'twin.rotate' || !before ? height : before.keys.height,
+      addresses: tx.kind === 'twin.update' || !before ? height : before.addresses.height,
+    };
+    const here = { height, meta };
+    if (!updated) this.proofs.delete(result.twin);
+    else
+      this.proofs.set(result.twin, {
+        registered: before?.registered ?? here,
+        keys: meta.keys === height ? here : before!.keys,
+        addresses: meta.addresses === height ? here : before!.addresses,
+        latest: here,
+      });
+    return { ...result, meta };
+  }
+
+  /** A key that no twin holds now (key_taken) nor held before (key_retired). */
+  private checkFreshKey(key: string, what: string): void {
+    if (this.twinByKey.has(key)) throw new PhonebookError('key_taken', `${what} is already registered`);
+    const holder = this.keyHolder.get(key);
+    if (holder !== undefined)
+      throw new PhonebookError(
+        'key_retired',
+        `${what} belonged to twin ${holder}, which was deleted or rotated it away: a key is never registered twice`,
+      );
   }
 
   /** A valid farm name not held by another farm (case-insensitive); `self` may keep its own. */
@@ -272,6 +354,7 @@ export class LedgerState {
       this.twins.set(id, after);
       this.twinByName.set(after.name.toLowerCase(), id);
       this.twinByKey.set(after.signingKey, id);
+      this.keyHolder.set(after.signingKey, id);
     } else {
       this.twins.delete(id);
     }
@@ -290,10 +373,7 @@ export class LedgerState {
   }
 
   /** Verifies `entry` extends this ledger (height, prev, hash), applies it, and advances the head. */
-  applyEntry(
-    entry: LedgerEntry,
-    d: DecodedTx = decodeTx(entry),
-  ): { twin: number; farm?: number; node?: number } {
+  applyEntry(entry: LedgerEntry, d: DecodedTx = decodeTx(entry)): Applied {
     if (entry.height !== this.height + 1)
       throw new PhonebookError('fork', `expected height ${this.height + 1}, got ${entry.height}`);
     if (entry.prev !== this.head)
@@ -306,6 +386,7 @@ export class LedgerState {
     const result = this.apply(d, entry.height);
     this.height = entry.height;
     this.head = entry.hash;
+    this.tree.append(entryLeaf(entry.hash, result.meta));
     return result;
   }
 }

@@ -4,12 +4,15 @@
  * every poll that the upstream still agrees with the history it already has. A fork or a
  * rewritten history stops the replica from following and is reported on /health.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpBackend } from './backend.ts';
 import type { PhonebookService } from './service.ts';
 import type { SignedCheckpoint } from './types.ts';
 import { verifySignedCheckpoint } from './verify.ts';
+
+/** Entries pulled per request while following. */
+export const FOLLOW_BATCH = 500;
 
 export class Replica {
   private readonly upstream: HttpBackend;
@@ -27,6 +30,40 @@ export class Replica {
     private readonly onFork: (reason: string) => void = () => {},
   ) {
     this.upstream = new HttpBackend(url);
+    this.upstreamCheckpoint = this.restoreCheckpoint();
+  }
+
+  private get checkpointFile(): string {
+    return join(this.service.dataDir, 'checkpoint.json');
+  }
+
+  /**
+   * The checkpoint relayed before a restart, when it is still signed by the pinned key and its
+   * root is that of the entries we hold: the replica serves proofs under it before (or without)
+   * reaching its upstream again.
+   */
+  private restoreCheckpoint(): SignedCheckpoint | null {
+    const pinned = this.pinnedKey();
+    if (!pinned || !existsSync(this.checkpointFile)) return null;
+    try {
+      const c = JSON.parse(readFileSync(this.checkpointFile, 'utf8')) as SignedCheckpoint;
+      verifySignedCheckpoint(c, pinned);
+      const state = this.service.state;
+      if (
+        c.checkpoint.height > state.height ||
+        state.tree.root(c.checkpoint.height).toString('hex') !== c.checkpoint.root
+      )
+        return null;
+      return c;
+    } catch {
+      return null;
+    }
+  }
+
+  private saveCheckpoint(c: SignedCheckpoint): void {
+    const tmp = `${this.checkpointFile}.tmp`;
+    writeFileSync(tmp, JSON.stringify(c));
+    renameSync(tmp, this.checkpointFile);
   }
 
   private get pinFile(): string {
@@ -45,7 +82,6 @@ export class Replica {
     }
   }
 
-  /** One round: checkpoint, consistency with what we hold, then new entries. */
   /** Resolves after a whole round that started after this call (a round in flight may predate it). */
   sync(): Promise<void> {
     if (this.running) return this.running.then(() => this.sync());
@@ -76,10 +112,9 @@ export class Replica {
       const checkpoint = await this.checkpoint();
       if (!checkpoint) return;
       const state = this.service.state;
-      if (checkpoint.checkpoint.height < state.height) {
-        return this.refuse(
-          `upstream ledger shrank from ${state.height} to ${checkpoint.checkpoint.height}: history rewritten`,
-        );
+      const target = checkpoint.checkpoint.height;
+      if (target < state.height) {
+        return this.refuse(`upstream ledger shrank from ${state.height} to ${target}: history rewritten`);
       }
       if (state.height > 0) {
         const theirs = (await this.upstream.ledger(state.height, 1)).entries[0];
@@ -87,28 +122,26 @@ export class Replica {
           return this.refuse(`upstream entry ${state.height} differs from ours: history rewritten (fork)`);
         }
       }
-      for (;;) {
-        const { entries } = await this.upstream.ledger(this.service.state.height + 1, 500);
-        if (entries.length === 0) break;
+      // Follow exactly up to the checkpoint, so that what we serve is what it signs.
+      while (state.height < target) {
+        const want = Math.min(FOLLOW_BATCH, target - state.height);
+        const { entries } = await this.upstream.ledger(state.height + 1, want);
+        if (entries.length === 0)
+          throw new Error(`upstream serves no entry ${state.height + 1} below its checkpoint`);
         try {
-          this.service.follow(entries);
+          this.service.follow(entries.slice(0, want));
         } catch (e) {
           return this.refuse(`upstream entry refused: ${(e as Error).message}`);
         }
       }
-      // Relay the newest checkpoint that covers what we now serve (entries may have arrived after the
-      // first one was signed) and that agrees with our own entry at its height.
-      const latest = await this.checkpoint();
-      if (!latest) return;
-      for (const c of [latest, checkpoint]) {
-        const h = c.checkpoint.height;
-        if (h > this.service.state.height) continue;
-        const ours = h === 0 ? '' : (this.service.ledger(h, 1)[0]?.hash ?? null);
-        if (ours !== c.checkpoint.head)
-          return this.refuse(`upstream checkpoint at ${h} disagrees with our entry: history rewritten`);
-        this.upstreamCheckpoint = c;
-        break;
-      }
+      // The root we computed from the entries we verified must be the one the upstream signed.
+      const ours = state.tree.root(target).toString('hex');
+      if (ours !== checkpoint.checkpoint.root)
+        return this.refuse(`upstream checkpoint at ${target} signs a Merkle root its entries do not produce`);
+      if (state.head !== checkpoint.checkpoint.head)
+        return this.refuse(`upstream checkpoint at ${target} disagrees with our entry: history rewritten`);
+      this.upstreamCheckpoint = checkpoint;
+      this.saveCheckpoint(checkpoint);
       this.lastSync = Date.now();
       this.lastError = null;
     } catch (e) {

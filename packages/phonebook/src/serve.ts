@@ -1,6 +1,7 @@
 /** Runs a phonebook server, or a replica when `follow` is set. */
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './http.ts';
+import { DEFAULT_RATE_LIMITS, type RateLimits } from './limits.ts';
 import { Replica } from './replica.ts';
 import { PhonebookService } from './service.ts';
 
@@ -13,6 +14,8 @@ export interface PhonebookServerOptions {
   pollMs?: number;
   logger?: boolean;
   onFork?: (reason: string) => void;
+  /** Write rate limits, per kind; unset kinds keep DEFAULT_RATE_LIMITS. */
+  limits?: Partial<RateLimits>;
 }
 
 export interface RunningPhonebook {
@@ -32,6 +35,7 @@ export async function startPhonebook(o: PhonebookServerOptions): Promise<Running
   const app = buildApp(service, {
     readOnly: replica !== null,
     logger: o.logger,
+    limits: { ...DEFAULT_RATE_LIMITS, ...o.limits },
     health: replica ? () => replica.health() : undefined,
     checkpoint: replica ? () => replica.upstreamCheckpoint : undefined,
   });

@@ -8,17 +8,28 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initIdentity, loadIdentity, type TwinIdentity } from '@twin/identity';
 import { PhonebookError } from './errors.ts';
-import { CHECKPOINT_CONTEXT, checkpointBytes, decodeTx, LedgerState } from './ledger.ts';
+import {
+  CHECKPOINT_CONTEXT,
+  checkpointBytes,
+  checkTimestamp,
+  decodeTx,
+  LedgerState,
+  type ProofPointer,
+} from './ledger.ts';
 import { LedgerStore } from './store.ts';
 import type {
   FarmRecord,
   LedgerEntry,
   NodeRecord,
+  ProvenEntry,
   SignedCheckpoint,
   SignedTx,
   TwinProof,
   TwinRecord,
 } from './types.ts';
+
+/** Proofs kept serialised at most (least recently built dropped first). */
+export const MAX_CACHED_PROOFS = 2_000;
 
 export interface SubmitResult {
   height: number;
@@ -33,7 +44,8 @@ export class PhonebookService {
   readonly store: LedgerStore;
   readonly key: TwinIdentity;
   private checkpointCache: SignedCheckpoint | null = null;
-  private readonly proofCache = new Map<number, string>();
+  /** Serialised proofs of recently looked-up twins, for the checkpoint they were made under. */
+  private readonly proofCache = new Map<number, { size: number; root: string; json: string }>();
 
   constructor(readonly dataDir: string) {
     this.store = new LedgerStore(dataDir);
@@ -49,12 +61,12 @@ export class PhonebookService {
   }
 
   /** Validates, orders and durably stores a transaction. */
-  submit(signed: SignedTx): SubmitResult {
-    const decoded = decodeTx(signed);
+  submit(signed: SignedTx, decoded = decodeTx(signed)): SubmitResult {
+    checkTimestamp(decoded.tx);
     const height = this.state.height + 1;
     const entry = this.state.chain(height, signed);
     // applyEntry validates everything before it changes the state; store only what it accepted.
-    const ids = this.state.applyEntry(entry, decoded);
+    const { meta: _meta, ...ids } = this.state.applyEntry(entry, decoded);
     try {
       this.store.append(entry);
     } catch (e) {
@@ -63,27 +75,27 @@ export class PhonebookService {
         `ledger write failed: ${(e as Error).message}; restart the phonebook`,
       );
     }
-    this.invalidate(ids.twin);
+    this.checkpointCache = null;
     return { height, hash: entry.hash, ...ids };
   }
 
   /** Applies entries pulled from upstream (replica); each is fully verified. */
   follow(entries: LedgerEntry[]): void {
     for (const e of entries) {
-      const ids = this.state.applyEntry(e);
+      this.state.applyEntry(e);
       this.store.append(e);
-      this.invalidate(ids.twin);
+      this.checkpointCache = null;
     }
-  }
-
-  private invalidate(twin: number): void {
-    this.checkpointCache = null;
-    this.proofCache.delete(twin);
   }
 
   checkpoint(): SignedCheckpoint {
     if (!this.checkpointCache) {
-      const checkpoint = { height: this.state.height, head: this.state.head, timestamp: Date.now() };
+      const checkpoint = {
+        height: this.state.height,
+        head: this.state.head,
+        root: this.state.tree.root().toString('hex'),
+        timestamp: Date.now(),
+      };
       const signature = Buffer.from(this.key.sign(CHECKPOINT_CONTEXT, checkpointBytes(checkpoint))).toString(
         'base64',
       );
@@ -101,19 +113,47 @@ export class PhonebookService {
     return this.state.twinByKey.get(key);
   }
 
-  /** The twin's record and the entries proving it, serialised once and cached until it changes. */
-  twinProofJson(id: number): string | undefined {
-    let json = this.proofCache.get(id);
-    if (json === undefined) {
-      const twin = this.state.twins.get(id);
-      if (!twin) return undefined;
-      const heights = this.state.twinEntries.get(id) ?? [];
-      const entries = heights.map((h) => this.store.entries(h, 1)[0]!);
-      const proof: TwinProof = { twin, entries };
-      json = JSON.stringify(proof);
-      this.proofCache.set(id, json);
-    }
+  /**
+   * The twin's record and its proof under `checkpoint` (this server's own by default; a replica
+   * passes the upstream's), serialised once per twin and checkpoint. Undefined when there is no
+   * such twin; 'unavailable' when the twin changed after the checkpoint (a replica catching up).
+   */
+  twinProofJson(id: number, checkpoint: SignedCheckpoint = this.checkpoint()): string | undefined {
+    const size = checkpoint.checkpoint.height;
+    const cached = this.proofCache.get(id);
+    if (cached && cached.size === size && cached.root === checkpoint.checkpoint.root) return cached.json;
+    const twin = this.state.twins.get(id);
+    const pointers = this.state.proofs.get(id);
+    if (!twin || !pointers) return undefined;
+    if (pointers.latest.height > size)
+      throw new PhonebookError('unavailable', `twin ${id} changed after checkpoint ${size}: retry shortly`);
+    const heights = new Map<number, ProofPointer>();
+    for (const p of [pointers.registered, pointers.keys, pointers.addresses, pointers.latest])
+      heights.set(p.height, p);
+    const entries: ProvenEntry[] = [...heights.values()]
+      .sort((a, b) => a.height - b.height)
+      .map((p) => ({
+        ...this.store.entries(p.height, 1)[0]!,
+        meta: p.meta,
+        path: this.state.tree.inclusion(p.height - 1, size).map((h) => h.toString('hex')),
+      }));
+    const proof: TwinProof = { twin, entries, checkpoint };
+    const json = JSON.stringify(proof);
+    this.proofCache.delete(id);
+    if (this.proofCache.size >= MAX_CACHED_PROOFS)
+      this.proofCache.delete(this.proofCache.keys().next().value!);
+    this.proofCache.set(id, { size, root: checkpoint.checkpoint.root, json });
     return json;
+  }
+
+  /** RFC 9162 consistency proof (hex) between two tree sizes this ledger holds. */
+  consistency(from: number, to: number): string[] {
+    if (!(from >= 1 && from <= to && to <= this.state.height))
+      throw new PhonebookError(
+        'bad_request',
+        `no consistency proof from ${from} to ${to} (height ${this.state.height})`,
+      );
+    return this.state.tree.consistency(from, to).map((h) => h.toString('hex'));
   }
 
   twins(from: number, limit: number): TwinRecord[] {
