@@ -137,19 +137,43 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   const noFile = await twin('qss', 'put', join(root, 'absent.bin'), '--config', config);
   assert.equal(noFile.code, 1);
 
-  // an orphan shard (a writer that died mid-put): gc spares it within the grace period, then deletes it
-  const orphanAt = new ZdbClient({ port: data[0]![0]!, namespace: 'default' });
-  await orphanAt.append(randomBytes(5000));
-  orphanAt.close();
+  // orphan shards (a writer that died before its metadata was written): gc spares them within
+  // the grace period, then deletes them; a stranger's entry on the same namespace stays
+  const stranger = new ZdbClient({ port: data[0]![0]!, namespace: 'default' });
+  await stranger.append(randomBytes(5000));
+  stranger.close();
+  const metaKeys = async () => {
+    const out: { port: number; key: Buffer }[] = [];
+    for (const port of meta) {
+      const c = new ZdbClient({ port, namespace: 'default' });
+      for await (const e of c.keys()) out.push({ port, key: e.key });
+      c.close();
+    }
+    return out;
+  };
+  const known = new Set((await metaKeys()).map((e) => `${e.port} ${e.key.toString('hex')}`));
+  const orphanFile = join(root, 'orphan.bin');
+  writeFileSync(orphanFile, randomBytes(1000));
+  assert.equal((await twin('qss', 'put', orphanFile, '--config', config)).code, 0);
+  for (const e of await metaKeys()) {
+    if (known.has(`${e.port} ${e.key.toString('hex')}`)) continue;
+    const c = new ZdbClient({ port: e.port, namespace: 'default' });
+    await c.del(e.key);
+    c.close();
+  }
   const young = JSON.parse((await twin('qss', 'gc', '--config', config, '--json')).stdout);
   assert.equal(young.garbage, 0, 'younger than the grace period');
   const dry = JSON.parse(
     (await twin('qss', 'gc', '--grace', '0', '--dry-run', '--config', config, '--json')).stdout,
   );
-  assert.deepEqual([dry.garbage, dry.garbageBytes, dry.referenced, dry.dryRun], [1, 5000, 24, true]);
+  assert.deepEqual(
+    [dry.garbage, dry.foreign, dry.referenced, dry.dryRun],
+    [6, 1, 24, true],
+    'the orphan’s 6 shards are ours; the stranger’s entry is not',
+  );
   const gc = await twin('qss', 'gc', '--grace', '0', '--config', config);
   assert.equal(gc.code, 0, gc.stderr);
-  assert.match(gc.stdout, /deleted 1 unreferenced shard/);
+  assert.match(gc.stdout, /deleted 6 unreferenced shard/);
   const whole = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config, '--json');
   assert.equal(JSON.parse(whole.stdout).ok, true, 'gc touched no referenced shard');
 
@@ -161,6 +185,144 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
     const c = new ZdbClient({ port: p, namespace: 'default' });
     const n = await c.dbsize();
     c.close();
-    assert.equal(n, 0, `backend ${p} keeps no shard after rm`);
+    // the namespace's epoch marker stays, and the stranger's entry on the first backend
+    assert.equal(n, p === data[0]![0] ? 2 : 1, `backend ${p} keeps no shard after rm`);
   }
+});
+
+/** Stops the zdb process on `port` and waits until it has exited. */
+async function stopZdb(port: number): Promise<void> {
+  const proc = zdbs.get(port)!;
+  zdbs.delete(port);
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  await exited;
+}
+
+async function entries(port: number): Promise<number> {
+  const c = new ZdbClient({ port, namespace: 'default' });
+  try {
+    return await c.dbsize();
+  } finally {
+    c.close();
+  }
+}
+
+/** 6 sequential backends in 3 groups and 3 metadata backends, fresh; configs `names` over them, each with its own key. */
+async function grid(...names: string[]): Promise<{ groups: number[][]; configs: string[] }> {
+  const groups: number[][] = [];
+  for (let g = 0; g < 3; g++) groups.push([await freePort(), await freePort()]);
+  const metas = [await freePort(), await freePort(), await freePort()];
+  await Promise.all([
+    ...groups.flat().map((p) => startZdb(p, 'seq')),
+    ...metas.map((p) => startZdb(p, 'user')),
+  ]);
+  const configs = names.map((n) => join(root, n));
+  for (const out of configs) {
+    const made = await twin(
+      'qss',
+      'config',
+      '--data-shards',
+      '4',
+      '--parity-shards',
+      '2',
+      ...groups.flatMap((ports) => ['--group', ports.map((p) => `127.0.0.1:${p}/default`).join(',')]),
+      '--meta',
+      metas.map((p) => `127.0.0.1:${p}/default`).join(','),
+      '--out',
+      out,
+    );
+    assert.equal(made.code, 0, made.stderr);
+  }
+  return { groups, configs };
+}
+
+test('two backends of a group wiped and restarted empty on the same ports: rebuild puts their shards back, check is clean, the object survives losing another group', async () => {
+  const {
+    groups,
+    configs: [a],
+  } = await grid('wiped.json');
+  const big = join(root, 'big.bin');
+  const bytes = randomBytes(20 << 20);
+  writeFileSync(big, bytes);
+  assert.equal((await twin('qss', 'put', big, '--config', a!)).code, 0);
+
+  // one group's two backends lose their disks and come back empty on the same ports
+  const wiped = groups[1]!;
+  await wipe(wiped);
+  const damaged = await twin('qss', 'check', 'big.bin', '--config', a!, '--json');
+  assert.equal(damaged.code, 1);
+  const report = JSON.parse(damaged.stdout);
+  assert.equal(report.damaged.length, 10);
+  assert.ok(report.damaged.every((d: { state: string }) => d.state === 'missing'));
+
+  const rebuilt = await twin('qss', 'rebuild', 'big.bin', '--config', a!);
+  assert.equal(rebuilt.code, 0, rebuilt.stderr);
+  assert.match(rebuilt.stdout, /10 of 10 damaged shards rebuilt/);
+  // each of the 5 blocks has one shard on each wiped backend again (beside the epoch marker)
+  for (const p of wiped) assert.ok((await entries(p)) >= 5, `backend ${p} holds its shards again`);
+  const clean = await twin('qss', 'check', 'big.bin', '--config', a!, '--json');
+  assert.equal(clean.code, 0, clean.stdout);
+  assert.equal(JSON.parse(clean.stdout).ok, true);
+
+  // and the object survives losing another whole group
+  for (const p of groups[0]!) zdbs.get(p)!.kill('SIGKILL');
+  const out = join(root, 'big.back');
+  const got = await twin('qss', 'get', 'big.bin', '-o', out, '--config', a!);
+  assert.equal(got.code, 0, got.stderr);
+  assert.equal(sha(readFileSync(out)), sha(bytes));
+});
+
+/** Stops the backends on `ports`, deletes their data and index, starts them again empty on the same ports. */
+async function wipe(ports: number[]): Promise<void> {
+  for (const p of ports) {
+    await stopZdb(p);
+    rmSync(join(root, `zdb-${p}`), { recursive: true, force: true });
+  }
+  await Promise.all(ports.map((p) => startZdb(p, 'seq')));
+}
+
+test('a second owner on the same backends (another key): its repair, gc and rm leave the first owner’s object whole', async () => {
+  const {
+    groups,
+    configs: [a, b],
+  } = await grid('a.json', 'b.json');
+  const second = join(root, 'second.bin');
+  writeFileSync(second, randomBytes(300_000));
+  assert.equal((await twin('qss', 'put', second, '--config', b!)).code, 0);
+  const first = join(root, 'first.bin');
+  const bytes = randomBytes(5 * 256 * 1024);
+  writeFileSync(first, bytes);
+  assert.equal((await twin('qss', 'put', first, '--config', a!)).code, 0);
+  const total = async () => (await Promise.all(groups.flat().map(entries))).reduce((x, y) => x + y);
+
+  const before = await total();
+  const gc = await twin('qss', 'gc', '--grace', '0', '--config', b!, '--json');
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.equal(
+    JSON.parse(gc.stdout).garbage,
+    0,
+    'none of the first owner’s shards is the second owner’s garbage',
+  );
+  assert.equal(await total(), before);
+
+  // a group is wiped; the first owner rebuilds first, so its new shards take the ids the
+  // second owner's lost shards had: the second owner's repair must not take them for its own
+  await wipe(groups[1]!);
+  const rebuilt = await twin('qss', 'rebuild', 'first.bin', '--config', a!);
+  assert.equal(rebuilt.code, 0, rebuilt.stderr);
+  const repaired = JSON.parse((await twin('qss', 'repair', '--config', b!, '--json')).stdout);
+  assert.deepEqual([repaired.objects, repaired.rebuilt, repaired.failed], [1, 1, 0]);
+  const ok = async () =>
+    JSON.parse((await twin('qss', 'check', 'first.bin', '--config', a!, '--json')).stdout).ok;
+  assert.equal(await ok(), true, 'the second owner’s repair left the first owner’s shards alone');
+
+  assert.equal((await twin('qss', 'rm', 'second.bin', '--config', b!)).code, 0);
+  assert.equal((await twin('qss', 'gc', '--grace', '0', '--config', b!)).code, 0);
+  assert.equal(await total(), before - 6, 'only the second owner’s 6 shards went');
+  assert.equal(await ok(), true);
+  const out = join(root, 'first.back');
+  assert.equal((await twin('qss', 'get', 'first.bin', '-o', out, '--config', a!)).code, 0);
+  assert.equal(sha(readFileSync(out)), sha(bytes));
 });

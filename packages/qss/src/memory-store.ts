@@ -4,6 +4,7 @@
  * block are on distinct backends. For tests and for callers that want the pipeline without
  * 0-db. Backends can be taken offline.
  */
+import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
 import { isAbsent, type ShardContext, type ShardLocation, type ShardStore } from './store.ts';
 
@@ -47,8 +48,12 @@ export class MemoryShardStore implements ShardStore {
     return entries.get(Buffer.from(location.key).toString('hex'));
   }
 
-  async deleteShard(location: ShardLocation): Promise<void> {
-    this.#data.get(location.backend)?.delete(Buffer.from(location.key).toString('hex'));
+  async deleteShard(location: ShardLocation, checksum: Uint8Array): Promise<boolean> {
+    const entries = this.#data.get(location.backend);
+    const id = Buffer.from(location.key).toString('hex');
+    const bytes = entries?.get(id);
+    if (!bytes || !sameChecksum(shardChecksum(bytes), checksum)) return false;
+    return entries!.delete(id);
   }
 
   /** The stored bytes themselves (to damage them in tests). */

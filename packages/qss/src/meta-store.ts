@@ -33,8 +33,10 @@ export interface MetaRecord {
   /** When this generation was written (ms since the epoch). */
   time: number;
   deleted: boolean;
-  /** The object; undefined for a tombstone. */
+  /** The object; undefined for a tombstone (or an unreadable record). */
   meta?: ObjectMetadata;
+  /** Why this release cannot read the object (an older format); the record is ours all the same. */
+  unreadable?: string;
 }
 
 const PREFIX = Buffer.from('qss1:');
@@ -53,20 +55,26 @@ function encodeRecord(r: MetaRecord): Buffer {
   return Buffer.concat([head, path, r.meta && !r.deleted ? encodeMetadata(r.meta) : Buffer.alloc(0)]);
 }
 
-function decodeRecord(b: Buffer): MetaRecord {
-  const bad = (why: string) => new QssError('EMETADATA', why);
-  if (b.length < 24 || !b.subarray(0, 5).equals(RECORD)) throw bad('not a metadata record');
+const badRecord = (why: string) => new QssError('EMETADATA', why);
+
+/** The record without its object: path, generation, time, flags. */
+function decodeRecordHeader(b: Buffer): MetaRecord {
+  if (b.length < 24 || !b.subarray(0, 5).equals(RECORD)) throw badRecord('not a metadata record');
   const generation = Number(b.readBigUInt64BE(5));
   const time = Number(b.readBigUInt64BE(13));
   const flags = b.readUInt8(21);
-  if (flags > 1) throw bad('unknown record flags');
+  if (flags > 1) throw badRecord('unknown record flags');
   const len = b.readUInt16BE(22);
-  if (b.length < 24 + len) throw bad('record is truncated');
+  if (b.length < 24 + len) throw badRecord('record is truncated');
   const path = b.subarray(24, 24 + len).toString('utf8');
-  const rest = b.subarray(24 + len);
-  const deleted = flags === 1;
-  if (deleted && rest.length > 0) throw bad('a tombstone carries an object');
-  return { path, generation, time, deleted, meta: deleted ? undefined : decodeMetadata(rest) };
+  return { path, generation, time, deleted: flags === 1 };
+}
+
+function decodeRecord(b: Buffer): MetaRecord {
+  const record = decodeRecordHeader(b);
+  const rest = b.subarray(24 + b.readUInt16BE(22));
+  if (record.deleted && rest.length > 0) throw badRecord('a tombstone carries an object');
+  return { ...record, meta: record.deleted ? undefined : decodeMetadata(rest) };
 }
 
 interface Copy {
@@ -127,8 +135,15 @@ export class MetaStore {
     return Buffer.concat([PREFIX, mac.subarray(0, 24)]);
   }
 
-  private open(sealed: Buffer, id: Buffer): MetaRecord {
-    return decodeRecord(openBytes(sealed, this.key, SEALED, id));
+  private open(sealed: Buffer, id: Buffer): Copy {
+    const plain = openBytes(sealed, this.key, SEALED, id); // throws for another key or a tampered copy
+    try {
+      return { record: decodeRecord(plain), sealed };
+    } catch (e) {
+      if (!(e instanceof QssError) || plain.length < 24) throw e;
+      // ours (it opened under our key) but not readable by this release (e.g. an older format)
+      return { record: { ...decodeRecordHeader(plain), unreadable: e.message }, sealed };
+    }
   }
 
   /** Every backend's copy of one key: a record, null (no such key), or undefined (no answer). */
@@ -143,7 +158,7 @@ export class MetaStore {
         }
         if (!sealed) return null;
         try {
-          return { record: this.open(sealed, id), sealed };
+          return this.open(sealed, id);
         } catch {
           return null; // a copy that does not open under our key is as good as none
         }
@@ -240,7 +255,10 @@ export class MetaStore {
     return out;
   }
 
-  /** Every record (tombstones too), newest generation per path, from all backends that answer. */
+  /**
+   * Every record (tombstones too), newest generation per path, from all backends that answer.
+   * Records this release cannot read (an older format) come with `unreadable` and no object.
+   */
   async records(): Promise<MetaRecord[]> {
     return (await this.entries())
       .map((e) => e.best.record)

@@ -4,7 +4,7 @@
  * field order, big-endian fixed-width integers, length-prefixed bytes; one byte string per
  * object) and sealed with AES-256-GCM under a key the caller provides.
  *
- *   "QSSO" v1 | cipher u8 | checksum u8 | compression u8 | k u16 | m u16 | size u64 |
+ *   "QSSO" v2 | cipher u8 | checksum u8 | compression u8 | k u16 | m u16 | size u64 |
  *   blockSize u32 | key[32] | blockCount u32 |
  *   per block: flags u8 | plainSize u32 | storedSize u32 |
  *     per shard (k+m): checksum[32] | backend (u16 length + UTF-8) | key (u16 length + bytes)
@@ -42,7 +42,8 @@ export interface ObjectMetadata {
   blocks: BlockRecord[];
 }
 
-const VERSION = 1;
+/** Format 2: shard locations carry the namespace epoch, stored shards an owner tag (zdb-store.ts). */
+const VERSION = 2;
 const CIPHER_AES_256_GCM = 1;
 const CHECKSUM_SHA256 = 1;
 const COMPRESSION: Record<CompressionPolicy, number> = { none: 0, auto: 1 };
@@ -165,6 +166,11 @@ export function decodeMetadata(bytes: Uint8Array): ObjectMetadata {
   const r = new Reader(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
   if (Buffer.from(r.bytes(4)).toString('latin1') !== 'QSSO') throw bad('not object metadata');
   const version = r.u8();
+  if (version === 1)
+    throw bad(
+      'object stored in format 1 by an earlier release (shards without owner tags); this release reads ' +
+        'format 2 only: read it with the earlier release and store it again',
+    );
   if (version !== VERSION) throw bad(`unknown metadata version ${version}`);
   if (r.u8() !== CIPHER_AES_256_GCM) throw bad('unknown cipher');
   if (r.u8() !== CHECKSUM_SHA256) throw bad('unknown checksum');
@@ -207,7 +213,7 @@ export function decodeMetadata(bytes: Uint8Array): ObjectMetadata {
   return meta;
 }
 
-const SEAL_HEADER = Buffer.from([...Buffer.from('QSSE'), VERSION]);
+const SEAL_HEADER = Buffer.from([...Buffer.from('QSSE'), 1]);
 
 /**
  * `plain` encrypted under `key` with a random nonce: header | nonce[12] | ciphertext | tag[16],

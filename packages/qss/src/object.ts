@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { type BlockLayout, blockCodec, type EncodedBlock, KEY_BYTES, shardSize } from './block.ts';
 import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
-import type { BlockRecord, ObjectMetadata } from './metadata.ts';
+import type { BlockRecord, ObjectMetadata, ShardRecord } from './metadata.ts';
 import { mapOrdered } from './ordered.ts';
 import {
   type ByteSource,
@@ -42,20 +42,25 @@ export async function putObject(
     throw new QssError('ECONFIG', `margin must be a non-negative integer, got ${options.margin}`);
   const key = randomBytes(KEY_BYTES);
   const parallelism = options.parallelism ?? 2;
-  const stored: ShardLocation[] = [];
+  const stored: ShardRecord[] = [];
   /** Blocks being written: on failure the later ones are still landing and must be undone too. */
   const writing = new Set<Promise<unknown>>();
   const blocks: BlockRecord[] = [];
   let size = 0;
   try {
     const storeBlock = async (block: EncodedBlock): Promise<BlockRecord> => {
-      const locations = await store.putShards(block.shards, { block: block.index, k, m });
+      const locations = await store.putShards(block.shards, {
+        block: block.index,
+        k,
+        m,
+        checksums: block.checksums,
+      });
       let count = 0;
-      for (const l of locations)
-        if (l) {
-          stored.push(l);
-          count++;
-        }
+      locations.forEach((l, i) => {
+        if (!l) return;
+        stored.push({ location: l, checksum: block.checksums[i]! });
+        count++;
+      });
       if (locations.length !== k + m)
         throw new QssError('ESTORE', `store returned ${locations.length} locations for ${k + m} shards`);
       if (count < k + margin)
@@ -89,7 +94,7 @@ export async function putObject(
     }
   } catch (e) {
     while (writing.size > 0) await Promise.allSettled([...writing]);
-    await Promise.allSettled(stored.map((l) => store.deleteShard(l)));
+    await Promise.allSettled(stored.map((s) => store.deleteShard(s.location, s.checksum)));
     throw e;
   }
   return {
@@ -334,8 +339,8 @@ export interface RepairResult {
   remaining: number;
   /** Blocks with fewer than k intact shards (unrecoverable). */
   lost: number[];
-  /** Old locations of replaced shards: delete them once the new metadata is durable. */
-  replaced: ShardLocation[];
+  /** Replaced shards (old location, checksum): delete them once the new metadata is durable. */
+  replaced: ShardRecord[];
 }
 
 /**
@@ -376,13 +381,19 @@ export async function repairObject(
       fresh[shard] = rebuilt[n];
     });
     const held = record.shards.map((s, i) => (slots[i] ? s.location : undefined));
-    const locations = await store.putShards(fresh, { block: index, k, m, held });
+    const locations = await store.putShards(fresh, {
+      block: index,
+      k,
+      m,
+      held,
+      checksums: record.shards.map((s) => s.checksum),
+    });
     let count = 0;
     const shards = record.shards.map((s, i) => {
       const l = locations[i];
       if (!fresh[i] || !l) return s;
       count++;
-      if (!isAbsent(s.location)) result.replaced.push(s.location);
+      if (!isAbsent(s.location)) result.replaced.push(s);
       return { ...s, location: l };
     });
     return {

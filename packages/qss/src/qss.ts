@@ -7,10 +7,11 @@
  * the object visible (and the previous version's shards are dropped). A failure at any step
  * deletes what was written and leaves the previous version in place.
  */
+import { createHmac } from 'node:crypto';
 import type { QssConfig } from './config.ts';
 import { QssError } from './errors.ts';
 import { type MetaRecord, MetaStore } from './meta-store.ts';
-import type { ObjectMetadata } from './metadata.ts';
+import type { ObjectMetadata, ShardRecord } from './metadata.ts';
 import {
   type CheckReport,
   checkObject,
@@ -22,7 +23,7 @@ import {
 } from './object.ts';
 import type { ByteSource } from './pipeline.ts';
 import { type BlockRunner, InlineRunner, WorkerPool } from './runner.ts';
-import { isAbsent, type ShardLocation } from './store.ts';
+import { isAbsent } from './store.ts';
 import { type BackendStatus, shardKey, ZdbShardStore } from './zdb-store.ts';
 
 export interface QssOptions {
@@ -95,9 +96,11 @@ export interface GarbageReport {
   referenced: number;
   /** Entries looked at on the data backends. */
   scanned: number;
-  /** Unreferenced entries older than the grace period (deleted unless dryRun). */
+  /** Unreferenced entries of this owner older than the grace period (deleted unless dryRun). */
   garbage: number;
   garbageBytes: number;
+  /** Unreferenced entries that are not this owner's (other owners', the namespace marker): left alone. */
+  foreign: number;
   /** Backends that could not be swept. */
   unreachable: string[];
   dryRun: boolean;
@@ -129,7 +132,10 @@ export class Qss {
     readonly config: QssConfig,
     options: QssOptions = {},
   ) {
-    this.store = new ZdbShardStore(config.groups, { timeoutMs: options.timeoutMs });
+    this.store = new ZdbShardStore(config.groups, {
+      timeoutMs: options.timeoutMs,
+      ownerKey: createHmac('sha256', config.key).update('qss/shard-owner').digest(),
+    });
     this.metadata = new MetaStore(config.meta.backends, config.key, {
       quorum: config.meta.quorum,
       timeoutMs: options.timeoutMs,
@@ -171,6 +177,7 @@ export class Qss {
 
   private async live(path: string): Promise<MetaRecord & { meta: ObjectMetadata }> {
     const record = await this.metadata.read(path);
+    if (record?.unreadable) throw new QssError('EMETADATA', `${path}: ${record.unreadable}`);
     if (!record || record.deleted || !record.meta) throw new QssError('ENOENT', `no object at ${path}`);
     return record as MetaRecord & { meta: ObjectMetadata };
   }
@@ -204,18 +211,22 @@ export class Qss {
       await this.dropShards(meta);
       throw e;
     }
-    if (previous?.meta) await this.dropShards(previous.meta);
+    if (previous?.meta) await this.dropShards(previous.meta, undefined, meta);
     return this.info(record);
   }
 
-  private async dropShards(meta: ObjectMetadata, only?: ShardLocation[]): Promise<void> {
-    const list = only ?? meta.blocks.flatMap((b) => b.shards.map((s) => s.location));
+  /**
+   * Deletes the shards of `meta` (or only those listed), each once the store has proved it is
+   * the shard meant; never one at a location that `keep` (the object as it now is) references.
+   */
+  private async dropShards(meta: ObjectMetadata, only?: ShardRecord[], keep?: ObjectMetadata): Promise<void> {
+    const kept = new Set(keep?.blocks.flatMap((b) => b.shards.map((s) => shardKey(s.location))));
+    const list = (only ?? meta.blocks.flatMap((b) => b.shards)).filter(
+      (s) => !isAbsent(s.location) && !kept.has(shardKey(s.location)),
+    );
     for (let i = 0; i < list.length; i += 64)
       await Promise.allSettled(
-        list
-          .slice(i, i + 64)
-          .filter((l) => !isAbsent(l))
-          .map((l) => this.store.deleteShard(l)),
+        list.slice(i, i + 64).map((s) => this.store.deleteShard(s.location, s.checksum)),
       );
   }
 
@@ -294,30 +305,34 @@ export class Qss {
     result.lost = repaired.lost;
     if (repaired.rebuilt === 0) return result;
     const fresh = repaired.meta.blocks.flatMap((b, i) =>
-      b.shards
-        .filter((s, j) => s.location !== record.meta.blocks[i]!.shards[j]!.location)
-        .map((s) => s.location),
+      b.shards.filter((s, j) => s.location !== record.meta.blocks[i]!.shards[j]!.location),
     );
     // the object must not have changed meanwhile: a newer version wins, our shards go
     const now = await this.metadata.read(path);
     if (!now || now.generation !== record.generation) {
-      await this.dropShards(repaired.meta, fresh);
+      await this.dropShards(repaired.meta, fresh, now?.meta);
       throw new QssError('ESTORE', `${path} changed while it was being rebuilt; nothing was changed`);
     }
     try {
       const written = await this.metadata.write(path, repaired.meta, record);
       result.generation = written.generation;
     } catch (e) {
-      await this.dropShards(repaired.meta, fresh);
+      await this.dropShards(repaired.meta, fresh, record.meta);
       throw e;
     }
-    await this.dropShards(repaired.meta, repaired.replaced);
+    await this.dropShards(record.meta, repaired.replaced, repaired.meta);
     result.rebuilt = repaired.rebuilt;
     return result;
   }
 
   /** Removes the object: a tombstone on the metadata quorum, then its shards. */
   async delete(path: string): Promise<void> {
+    const found = await this.metadata.read(path);
+    if (found?.unreadable && !found.deleted) {
+      // an object of an older format: its record goes; its shards cannot be proved ours (gc skips them)
+      await this.metadata.write(path, undefined, found);
+      return;
+    }
     const record = await this.live(path);
     await this.metadata.write(path, undefined, record);
     await this.dropShards(record.meta);
@@ -333,8 +348,8 @@ export class Qss {
    * Deletes shards that no object references: left on a backend that was down when they were
    * replaced or deleted, or by a writer that died mid-put. Only entries older than
    * `graceSeconds` (default 1 h) go, so writes in progress keep theirs. Refuses unless the
-   * metadata backends answer for every object (a read quorum). The data namespaces must be used
-   * by this configuration alone.
+   * metadata backends answer for every object (a read quorum). Only entries whose owner tag
+   * proves them this configuration's are touched: namespaces may be shared with other owners.
    */
   async collectGarbage(options: { graceSeconds?: number; dryRun?: boolean } = {}): Promise<GarbageReport> {
     const grace = options.graceSeconds ?? 3600;

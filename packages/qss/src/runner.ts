@@ -72,6 +72,10 @@ interface Slot {
 
 /** The worker entry, loaded through tsx's loader (the package is TypeScript, run without a build). */
 function workerSource(): string {
+  // Compiled (dist/, built next to this module): the worker is plain JavaScript.
+  if (!import.meta.url.endsWith('.ts'))
+    return `import(${JSON.stringify(new URL('./block-worker.js', import.meta.url).href)})`;
+  // The sources (tests, development): the worker runs through tsx like its parent.
   const tsx = import.meta.resolve('tsx/esm/api');
   const entry = new URL('./block-worker.ts', import.meta.url).href;
   return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;

@@ -17,7 +17,10 @@
  * - getShard resolves `undefined` when the shard cannot be had (backend down or gone, entry
  *   deleted, or an absent location): an erasure, the decoder uses another shard. It returns the
  *   bytes as stored, unchecked (the decoder verifies checksums).
- * - deleteShard removes a shard; deleting something already gone is not an error.
+ * - deleteShard removes a shard only once it has proved that the entry at the location is the
+ *   shard meant (its recorded checksum, and for stores shared with other owners that it is the
+ *   caller's own); it resolves false and leaves the entry alone otherwise. Deleting something
+ *   already gone is not an error.
  */
 
 export interface ShardLocation {
@@ -39,6 +42,8 @@ export interface ShardContext {
   m: number;
   /** Per shard index, where that shard of the block already is (repair): avoid those backends. */
   held?: ReadonlyArray<ShardLocation | undefined>;
+  /** Per shard index, the checksum of the shard being stored (what the store labels it with). */
+  checksums: ReadonlyArray<Uint8Array>;
 }
 
 export interface ShardStore {
@@ -48,7 +53,8 @@ export interface ShardStore {
   ): Promise<Array<ShardLocation | undefined>>;
   /** `evenIfDown`: try a backend the store skips as recently failed (a last resort before a block is given up). */
   getShard(location: ShardLocation, options?: { evenIfDown?: boolean }): Promise<Uint8Array | undefined>;
-  deleteShard(location: ShardLocation): Promise<void>;
+  /** Deletes the shard at `location` if it is proved to be the one with `checksum`; true if it was. */
+  deleteShard(location: ShardLocation, checksum: Uint8Array): Promise<boolean>;
   /**
    * Cheap health of one stored shard without fetching it: 'ok', 'missing' (gone or backend
    * unreachable) or 'corrupt' (the backend's own checksum fails). Stores that cannot tell

@@ -13,8 +13,24 @@
  * at once instead of waiting for a timeout), then tried again. `refresh()` asks every backend
  * for NSINFO: reachability, used bytes, and free bytes (the lesser of the disk's free space and
  * what the namespace's size limit leaves); placement skips backends without room.
+ *
+ * Identity. A sequential namespace that is wiped (or replaced by an empty one at the same
+ * address) hands out the same ids again, and namespaces are shared by many owners, so an id
+ * alone never names a shard:
+ * - Epoch: each namespace holds a marker entry, "QSSN" 01 | epoch[16] (random), the first such
+ *   entry in write order; the store appends one where there is none. A shard's location is
+ *   epoch[0..8] | id. A location whose epoch is not the namespace's current one is of a
+ *   namespace that was wiped or replaced: it is never read, probed or deleted (it is missing).
+ *   The epoch is proved again on every refresh and after every failure of the backend.
+ * - Owner tag: a stored shard is tag[16] | shard, tag = HMAC-SHA256(owner key, "qss/shard/2\0" |
+ *   SHA-256(shard))[0..16]. Only the owner can make or recognise it (a stranger sees 16 random
+ *   bytes). A shard is deleted only after its bytes were read and proved to be the one meant
+ *   (its recorded checksum) and the owner's own (the tag); garbage collection deletes only
+ *   entries whose tag proves them the owner's.
  */
+import { createHmac, randomBytes } from 'node:crypto';
 import { ZdbClient, ZdbError } from '@twin/zdb';
+import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
 import { isAbsent, type ShardContext, type ShardLocation, type ShardStore } from './store.ts';
 
@@ -31,6 +47,8 @@ export interface ZdbGroupConfig {
 }
 
 export interface ZdbStoreOptions {
+  /** The owner's shard-tag key (32 bytes; Qss derives it from the metadata key). */
+  ownerKey: Uint8Array;
   /** Per-command timeout (default 5000 ms). */
   timeoutMs?: number;
   /** How long a failed backend is skipped before it is tried again (default 10 s). */
@@ -61,7 +79,33 @@ interface Backend {
   downUntil: number;
   /** Known free bytes (Infinity until NSINFO said otherwise). */
   free: number;
+  /** The namespace's epoch (first bytes), while proved; undefined until (re)proved. */
+  epoch?: Buffer;
+  /** The marker's key, to prove the epoch again cheaply. */
+  markerKey?: Buffer;
+  /** An epoch lookup in progress (one at a time per backend). */
+  proving?: Promise<Buffer | undefined>;
 }
+
+/** Bytes before the shard in a stored value: the owner tag. */
+export const SHARD_HEADER_BYTES = 16;
+/** Bytes of the namespace epoch kept in each location (before the backend's id). */
+export const LOCATION_EPOCH_BYTES = 8;
+const TAG_DOMAIN = Buffer.from('qss/shard/2\0', 'latin1');
+const MARKER = Buffer.from('QSSN\x01', 'latin1');
+const MARKER_BYTES = MARKER.length + 16;
+
+/** The owner tag of a shard with this checksum. */
+export function shardTag(ownerKey: Uint8Array, checksum: Uint8Array): Buffer {
+  return createHmac('sha256', ownerKey)
+    .update(TAG_DOMAIN)
+    .update(checksum)
+    .digest()
+    .subarray(0, SHARD_HEADER_BYTES);
+}
+
+const isMarker = (v: Buffer | null): v is Buffer =>
+  !!v && v.length === MARKER_BYTES && v.subarray(0, MARKER.length).equals(MARKER);
 
 export const backendId = (b: ZdbBackendConfig) => `zdb://${b.host}:${b.port}/${b.namespace}`;
 
@@ -123,9 +167,13 @@ export class ZdbShardStore implements ShardStore {
   private readonly groups: Backend[][];
   private readonly groupNames: string[];
   private readonly retryMs: number;
+  private readonly ownerKey: Uint8Array;
 
-  constructor(groups: ZdbGroupConfig[], options: ZdbStoreOptions = {}) {
+  constructor(groups: ZdbGroupConfig[], options: ZdbStoreOptions) {
     this.retryMs = options.retryMs ?? 10_000;
+    if (options.ownerKey?.length !== 32)
+      throw new QssError('ECONFIG', 'the shard owner key must be 32 bytes');
+    this.ownerKey = options.ownerKey;
     this.groupNames = groups.map((g) => g.name);
     this.groups = groups.map((g, gi) =>
       g.backends.map((b) => {
@@ -169,6 +217,73 @@ export class ZdbShardStore implements ShardStore {
 
   private markDown(b: Backend): void {
     b.downUntil = Date.now() + this.retryMs;
+    b.epoch = undefined; // it may come back wiped: prove the epoch again first
+  }
+
+  /**
+   * The namespace's current epoch: the cached marker proved again when `recheck`, else the first
+   * marker in write order; with `create`, a marker is appended where there is none (then the
+   * first one is taken again, so racing writers agree). Undefined when there is no marker (or
+   * the backend does not answer): nothing stored there is ours to use.
+   */
+  private epochOf(b: Backend, create: boolean, recheck = false): Promise<Buffer | undefined> {
+    if (b.epoch && !recheck) return Promise.resolve(b.epoch);
+    b.proving ??= this.prove(b, create).finally(() => {
+      b.proving = undefined;
+    });
+    return b.proving;
+  }
+
+  private async prove(b: Backend, create: boolean): Promise<Buffer | undefined> {
+    const epochIn = (v: Buffer) =>
+      Buffer.from(v.subarray(MARKER.length, MARKER.length + LOCATION_EPOCH_BYTES));
+    if (b.markerKey) {
+      const v = await b.client.get(b.markerKey);
+      if (isMarker(v) && b.epoch?.equals(epochIn(v))) return b.epoch;
+    }
+    const first = async () => {
+      for await (const e of b.client.keys()) {
+        if (e.size !== MARKER_BYTES) continue;
+        const v = await b.client.get(e.key);
+        if (isMarker(v)) return { key: e.key, epoch: epochIn(v) };
+      }
+      return undefined;
+    };
+    let found = await first();
+    if (!found && create) {
+      await b.client.append(Buffer.concat([MARKER, randomBytes(MARKER_BYTES - MARKER.length)]));
+      found = await first();
+    }
+    b.markerKey = found?.key;
+    b.epoch = found?.epoch;
+    return b.epoch;
+  }
+
+  /** The epoch, or undefined (never throws: a backend that cannot prove one is unusable now). */
+  private async epochOrNone(b: Backend, create: boolean): Promise<Buffer | undefined> {
+    try {
+      return await this.epochOf(b, create);
+    } catch (e) {
+      if (backendFailed(e)) this.markDown(b);
+      return undefined;
+    }
+  }
+
+  /** The backend's id in a location of the current epoch; undefined for another epoch. */
+  private idIn(location: ShardLocation, epoch: Buffer | undefined): Buffer | undefined {
+    const key = location.key;
+    if (!epoch || key.length <= LOCATION_EPOCH_BYTES) return undefined;
+    for (let i = 0; i < LOCATION_EPOCH_BYTES; i++) if (key[i] !== epoch[i]) return undefined;
+    return Buffer.from(key.buffer, key.byteOffset + LOCATION_EPOCH_BYTES, key.length - LOCATION_EPOCH_BYTES);
+  }
+
+  /** True when `value` is the owner's copy of the shard with `checksum` (tag and bytes). */
+  private owns(value: Buffer, checksum: Uint8Array): boolean {
+    return (
+      value.length >= SHARD_HEADER_BYTES &&
+      sameChecksum(value.subarray(0, SHARD_HEADER_BYTES), shardTag(this.ownerKey, checksum)) &&
+      sameChecksum(shardChecksum(value.subarray(SHARD_HEADER_BYTES)), checksum)
+    );
   }
 
   /**
@@ -186,7 +301,7 @@ export class ZdbShardStore implements ShardStore {
       if (counts[gi]! >= quota || counts[gi]! >= bestCount) continue;
       for (let j = 0; j < group.length; j++) {
         const b = group[(j + block) % group.length]!;
-        if (used.has(b.id) || b.downUntil > now || b.free < bytes) continue;
+        if (used.has(b.id) || b.downUntil > now || b.free < bytes || !b.epoch) continue;
         best = b;
         bestCount = counts[gi]!;
         break;
@@ -210,12 +325,26 @@ export class ZdbShardStore implements ShardStore {
       used.add(l.backend);
       if (b) counts[b.group]!++;
     }
+    if (context.checksums.length !== k + m) throw new QssError('ECODER', `expected ${k + m} checksums`);
+    // every backend that may take a shard needs a proved epoch (normally known since refresh)
+    const now = Date.now();
+    await Promise.all(
+      [...this.backends.values()].map((b) =>
+        !b.epoch && b.downUntil <= now ? this.epochOrNone(b, true) : undefined,
+      ),
+    );
     const out: Array<ShardLocation | undefined> = new Array(shards.length).fill(undefined);
     const store = async (i: number, shard: Uint8Array, b: Backend): Promise<boolean> => {
       try {
-        const key = await b.client.append(Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength));
-        b.free -= shard.byteLength;
-        out[i] = { backend: b.id, key: new Uint8Array(key) };
+        const epoch = b.epoch!;
+        // tag | shard, written as two parts of one value: the shard is not copied
+        const tag = shardTag(this.ownerKey, context.checksums[i]!);
+        const key = await b.client.append([
+          tag,
+          Buffer.from(shard.buffer, shard.byteOffset, shard.byteLength),
+        ]);
+        b.free -= SHARD_HEADER_BYTES + shard.byteLength;
+        out[i] = { backend: b.id, key: new Uint8Array(Buffer.concat([epoch, key])) };
         return true;
       } catch (e) {
         if (backendFailed(e)) this.markDown(b);
@@ -261,6 +390,7 @@ export class ZdbShardStore implements ShardStore {
     return b;
   }
 
+  /** The shard's bytes (the stored value less its owner tag), unchecked. */
   async getShard(
     location: ShardLocation,
     options: { evenIfDown?: boolean } = {},
@@ -269,9 +399,11 @@ export class ZdbShardStore implements ShardStore {
     const down = !!b && b.downUntil > Date.now();
     if (!b || (down && !options.evenIfDown)) return undefined;
     try {
-      const bytes = (await b.client.get(Buffer.from(location.key))) ?? undefined;
+      const id = this.idIn(location, b.epoch ?? (await this.epochOf(b, false)));
+      if (!id) return undefined; // of a namespace since wiped or replaced: never read by its id
+      const value = await b.client.get(id);
       if (down) b.downUntil = 0; // it answered: back up
-      return bytes;
+      return value ? value.subarray(Math.min(SHARD_HEADER_BYTES, value.length)) : undefined;
     } catch (e) {
       if (backendFailed(e)) this.markDown(b);
       return undefined; // down, unreachable or refusing: an erasure
@@ -282,7 +414,9 @@ export class ZdbShardStore implements ShardStore {
     const b = this.backendOf(location);
     if (!b || b.downUntil > Date.now()) return 'missing';
     try {
-      const ok = await b.client.check(Buffer.from(location.key));
+      const id = this.idIn(location, b.epoch ?? (await this.epochOf(b, false)));
+      if (!id) return 'missing';
+      const ok = await b.client.check(id);
       return ok === null ? 'missing' : ok ? 'ok' : 'corrupt';
     } catch (e) {
       if (backendFailed(e)) this.markDown(b);
@@ -290,17 +424,30 @@ export class ZdbShardStore implements ShardStore {
     }
   }
 
-  async deleteShard(location: ShardLocation): Promise<void> {
+  /**
+   * Deletes the shard only once proved: the location is of the namespace's current epoch, and
+   * the entry's bytes are the owner's copy of the shard with `checksum`. Anything else is left
+   * alone (false). Rejects when the backend cannot be asked.
+   */
+  async deleteShard(location: ShardLocation, checksum: Uint8Array): Promise<boolean> {
     const b = this.backendOf(location);
-    if (!b) return;
+    if (!b) return false;
+    const id = this.idIn(location, await this.epochOf(b, false));
+    if (!id) return false;
+    const value = await b.client.get(id);
+    if (!value || !this.owns(value, checksum)) return false;
     try {
-      await b.client.del(Buffer.from(location.key));
+      await b.client.del(id);
     } catch (e) {
       if (!/Key not found/.test((e as Error).message)) throw e;
     }
+    return true;
   }
 
-  /** NSINFO from every backend (in parallel); updates health and free space for placement. */
+  /**
+   * NSINFO from every backend (in parallel); updates health and free space for placement, and
+   * proves each reachable namespace's epoch again (a marker is written where there is none).
+   */
   async refresh(): Promise<BackendStatus[]> {
     return Promise.all(
       [...this.backends.values()].map(async (b) => {
@@ -310,6 +457,11 @@ export class ZdbShardStore implements ShardStore {
         if (status.reachable) {
           b.free = status.freeBytes!;
           b.downUntil = 0;
+          try {
+            await this.epochOf(b, true, true);
+          } catch (e) {
+            if (backendFailed(e)) this.markDown(b);
+          }
         }
         return status;
       }),
@@ -317,29 +469,47 @@ export class ZdbShardStore implements ShardStore {
   }
 
   /**
-   * Deletes, on every reachable backend, the entries that `referenced` does not name (by
-   * `shardKey`) and that were written before `before` (ms since the epoch: a grace period keeps
-   * the shards of writes still in progress). The namespaces must be this store's alone.
+   * Deletes, on every reachable backend, the entries that are the owner's (their tag proves it,
+   * checked on their bytes), that `referenced` does not name (by `shardKey`), and that were
+   * written before `before` (ms since the epoch: a grace period keeps the shards of writes still
+   * in progress). Entries of other owners and the epoch marker are counted and left alone.
    */
   async collect(
     referenced: ReadonlySet<string>,
     before: number,
     options: { dryRun?: boolean } = {},
-  ): Promise<{ scanned: number; garbage: number; garbageBytes: number; unreachable: string[] }> {
-    const out = { scanned: 0, garbage: 0, garbageBytes: 0, unreachable: [] as string[] };
+  ): Promise<{
+    scanned: number;
+    garbage: number;
+    garbageBytes: number;
+    foreign: number;
+    unreachable: string[];
+  }> {
+    const out = { scanned: 0, garbage: 0, garbageBytes: 0, foreign: 0, unreachable: [] as string[] };
     await Promise.all(
       [...this.backends.values()].map(async (b) => {
-        const doomed: Buffer[] = [];
         try {
+          const epoch = await this.epochOf(b, false, true);
+          const candidates: { key: Buffer; size: number }[] = [];
           for await (const e of b.client.keys()) {
             out.scanned++;
-            if (referenced.has(shardKey({ backend: b.id, key: e.key })) || e.timestamp * 1000 >= before)
+            if (e.timestamp * 1000 >= before || b.markerKey?.equals(e.key)) continue;
+            if (epoch && referenced.has(shardKey({ backend: b.id, key: Buffer.concat([epoch, e.key]) })))
               continue;
-            doomed.push(e.key);
-            out.garbageBytes += e.size;
+            candidates.push(e);
           }
-          out.garbage += doomed.length;
-          if (!options.dryRun) for (const key of doomed) await b.client.del(key).catch(() => {});
+          for (const e of candidates) {
+            const value = await b.client.get(e.key);
+            if (!value) continue;
+            const payload = value.subarray(Math.min(SHARD_HEADER_BYTES, value.length));
+            if (!this.owns(value, shardChecksum(payload))) {
+              out.foreign++;
+              continue;
+            }
+            out.garbage++;
+            out.garbageBytes += e.size;
+            if (!options.dryRun) await b.client.del(e.key).catch(() => {});
+          }
         } catch {
           out.unreachable.push(b.id);
         }

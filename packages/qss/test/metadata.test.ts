@@ -98,8 +98,10 @@ test('malformed or inconsistent plain metadata is refused', async () => {
   refuse(Buffer.concat([bytes, Buffer.of(0)]));
   refuse(bytes.subarray(0, bytes.length - 1));
   const version = Buffer.from(bytes);
-  version[4] = 2;
+  version[4] = 3;
   refuse(version);
+  version[4] = 1; // format 1 (shards without owner tags): refused with a clear reason
+  assert.throws(() => decodeMetadata(version), { code: 'EMETADATA', message: /format 1 .*store it again/ });
   const size = Buffer.from(bytes);
   size.writeBigUInt64BE(5000n, 12); // size no longer matches the block count
   refuse(size);

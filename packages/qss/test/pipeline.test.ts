@@ -13,6 +13,7 @@ import {
   MemoryShardStore,
   putObject,
   repairObject,
+  type ShardContext,
   type ShardDamage,
   type ShardLocation,
   WorkerPool,
@@ -108,7 +109,10 @@ test('more than m shards of a block gone: ESHARDS, not wrong bytes', async () =>
   const data = randomBytes(3 * BLOCK);
   const store = new MemoryShardStore(6);
   const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
-  for (const i of [0, 2, 5]) await store.deleteShard(meta.blocks[1]!.shards[i]!.location);
+  for (const i of [0, 2, 5]) {
+    const s = meta.blocks[1]!.shards[i]!;
+    assert.equal(await store.deleteShard(s.location, s.checksum), true);
+  }
   await assert.rejects(collect(getObject(meta, store)), { code: 'ESHARDS' });
 });
 
@@ -116,7 +120,7 @@ test('a failing store fails the put and what was stored is deleted', async () =>
   const store = new MemoryShardStore(6);
   let calls = 0;
   const flaky = {
-    putShards: (shards: readonly Uint8Array[], ctx: { block: number; k: number; m: number }) => {
+    putShards: (shards: readonly Uint8Array[], ctx: ShardContext) => {
       if (++calls === 4) return Promise.reject(new Error('backend went away'));
       return store.putShards(shards, ctx);
     },
@@ -241,7 +245,10 @@ test('repair completes a degraded write once a backend is back, and re-codes cor
   const repaired = await repairObject(meta, store, check.damaged);
   assert.equal(repaired.rebuilt, meta.blocks.length + 1);
   assert.equal(repaired.remaining, 0);
-  assert.deepEqual(repaired.replaced, [victim.location]);
+  assert.deepEqual(
+    repaired.replaced.map((s) => s.location),
+    [victim.location],
+  );
   const after = await checkObject(repaired.meta, store);
   assert.deepEqual(after.damaged, []);
   for (const b of repaired.meta.blocks)

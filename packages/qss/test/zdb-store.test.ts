@@ -66,7 +66,7 @@ function filesUnder(path: string): string[] {
 }
 
 test('placement asks NSINFO first and skips a backend without room; status names every backend', async () => {
-  const store = new ZdbShardStore(groups, { timeoutMs: 10_000 });
+  const store = new ZdbShardStore(groups, { timeoutMs: 10_000, ownerKey: randomBytes(32) });
   const admin = new ZdbClient({ port: servers[0]!.port, admin: 'adm' });
   await admin.nsset('qss', 'maxsize', '1000');
   try {
@@ -91,7 +91,8 @@ test('placement asks NSINFO first and skips a backend without room; status names
     }
     assert.equal(sha(await collect(getObject(meta, store))), sha(data));
     for (const b of meta.blocks)
-      for (const s of b.shards) if (!isAbsent(s.location)) await store.deleteShard(s.location);
+      for (const s of b.shards)
+        if (!isAbsent(s.location)) assert.equal(await store.deleteShard(s.location, s.checksum), true);
   } finally {
     await admin.nsset('qss', 'maxsize', '0');
     admin.close();
@@ -100,7 +101,7 @@ test('placement asks NSINFO first and skips a backend without room; status names
 });
 
 test('4+2 over 6 zdb backends in 3 groups: placement, no plaintext on disk, a whole group lost, then one backend too many', async () => {
-  const store = new ZdbShardStore(groups, { timeoutMs: 10_000 });
+  const store = new ZdbShardStore(groups, { timeoutMs: 10_000, ownerKey: randomBytes(32) });
   assert.equal(store.perGroup(4, 2), 2, 'each site holds at most 2 of a block’s 6 shards');
   const data = Buffer.concat(
     Array.from({ length: 3000 }, (_, i) => Buffer.concat([PATTERN, Buffer.from(String(i))])),

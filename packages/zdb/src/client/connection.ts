@@ -2,7 +2,8 @@
 import { connect, type Socket } from 'node:net';
 import { type Reply, ReplyError, ReplyParser } from '../resp/replies.ts';
 
-export type Arg = string | Buffer | number;
+/** A command argument; a list of Buffers is one argument made of those parts, sent uncopied. */
+export type Arg = string | Buffer | number | readonly Buffer[];
 
 export class ZdbError extends Error {
   constructor(
@@ -40,6 +41,15 @@ export function encodeCommandParts(args: Arg[]): Buffer[] {
   let head = `*${args.length}\r\n`;
   let small: Buffer[] = [];
   for (const a of args) {
+    if (Array.isArray(a)) {
+      const parts = a as readonly Buffer[];
+      const length = parts.reduce((n, p) => n + p.length, 0);
+      small.push(Buffer.from(`${head}$${length}\r\n`, 'latin1'));
+      out.push(small.length === 1 ? small[0]! : Buffer.concat(small), ...parts);
+      small = [];
+      head = '\r\n';
+      continue;
+    }
     if (Buffer.isBuffer(a) && a.length >= LARGE_ARG) {
       small.push(Buffer.from(`${head}$${a.length}\r\n`, 'latin1'));
       out.push(small.length === 1 ? small[0]! : Buffer.concat(small), a);
@@ -47,7 +57,7 @@ export function encodeCommandParts(args: Arg[]): Buffer[] {
       head = '\r\n';
       continue;
     }
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(String(a as string | number));
     small.push(Buffer.from(`${head}$${b.length}\r\n`, 'latin1'), b);
     head = '\r\n';
   }
