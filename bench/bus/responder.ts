@@ -1,5 +1,5 @@
 /** The far side of bench/bus, in its own process: a twin bus, a raw libp2p echo, a fastify echo. */
-import '../../packages/cli/src/polyfills.js';
+import '../../packages/network/src/polyfills.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

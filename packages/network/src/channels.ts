@@ -1,0 +1,174 @@
+/**
+ * Outbound side of request/response: one long-lived bus stream per peer carries many requests,
+ * correlated by envelope id. A channel is opened only to a connection whose Noise-authenticated
+ * peer key is the key in the twin's phonebook record, so every response read from it is the
+ * twin's own: responses are not signed and not verified one by one.
+ */
+import type { Stream } from '@libp2p/interface';
+import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { TwinRecord } from '@twin/phonebook';
+import { BUS_PROTOCOL, DIAL_TIMEOUT_MS, FRAME_OVERHEAD } from './constants.ts';
+import { type BusContext, background, resolveTwin } from './context.ts';
+import { type Envelope, openEnvelope } from './envelope.ts';
+import { NetworkError } from './errors.ts';
+import { FrameWriter } from './frames.ts';
+import { peerSigningKey } from './host.ts';
+
+interface Pending {
+  resolve: (b: Buffer) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** An outbound stream to one twin, with its in-flight requests. */
+export interface Channel {
+  twin: TwinRecord;
+  stream: Stream;
+  lp: LengthPrefixedStream<Stream>;
+  writer: FrameWriter;
+  pending: Map<string, Pending>;
+  closed: boolean;
+}
+
+export class Channels {
+  private readonly open = new Map<number, Promise<Channel>>();
+
+  constructor(private readonly ctx: BusContext) {}
+
+  /** The channel to a twin, dialled on first use; NetworkError `unknown_twin`, `unreachable`, `stopped`. */
+  async get(ref: string | number): Promise<Channel> {
+    if (this.ctx.stopped()) throw new NetworkError('stopped', 'the bus is stopped');
+    const twin = await resolveTwin(this.ctx, ref);
+    let ch = this.open.get(twin.id);
+    if (!ch) {
+      ch = this.dial(twin, ref);
+      this.open.set(twin.id, ch);
+      ch.catch(() => this.open.delete(twin.id));
+    }
+    return ch;
+  }
+
+  /**
+   * Writes a frame and waits for the response that answers `id`: its payload, or a NetworkError
+   * with the code the peer answered, `timeout`, `unreachable` or `stopped`.
+   */
+  exchange(channel: Channel, id: string, frame: Buffer, command: string, timeoutMs: number): Promise<Buffer> {
+    return new Promise<Buffer>((resolve, reject) => {
+      if (channel.closed) {
+        reject(new NetworkError('unreachable', `connection to twin ${channel.twin.id} closed`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        channel.pending.delete(id);
+        reject(
+          new NetworkError(
+            'timeout',
+            `no response from twin ${channel.twin.id} to "${command}" within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+      channel.pending.set(id, { resolve, reject, timer });
+      channel.writer.write(frame);
+    });
+  }
+
+  /** Dials the twin's published addresses; on failure re-resolves (it may have moved) and retries. */
+  private async dial(twin: TwinRecord, ref: string | number): Promise<Channel> {
+    let record = twin;
+    let lastError = 'no addresses published';
+    for (let attempt = 0; attempt < 2; attempt++) {
+      for (const addr of record.addresses) {
+        try {
+          const connection = await this.ctx.host.dial(multiaddr(addr), {
+            signal: AbortSignal.timeout(DIAL_TIMEOUT_MS),
+          });
+          if (peerSigningKey(connection.remotePeer) !== record.signingKey) {
+            lastError = `${addr} is not twin ${record.id}`;
+            continue;
+          }
+          const stream = await connection.newStream(BUS_PROTOCOL, { runOnLimitedConnection: true });
+          return this.attach(record, stream);
+        } catch (e) {
+          lastError = (e as Error).message;
+        }
+      }
+      if (attempt === 0) record = await resolveTwin(this.ctx, ref, true);
+    }
+    throw new NetworkError('unreachable', `twin ${record.id} (${record.name}) unreachable: ${lastError}`);
+  }
+
+  private attach(twin: TwinRecord, stream: Stream): Channel {
+    const lp = lpStream(stream, { maxDataLength: this.ctx.maxPayload + FRAME_OVERHEAD });
+    const channel: Channel = {
+      twin,
+      stream,
+      lp,
+      writer: new FrameWriter(lp, (e) =>
+        this.drop(
+          channel,
+          new NetworkError('unreachable', `send to twin ${twin.id} failed: ${e.message}`, { cause: e }),
+        ),
+      ),
+      pending: new Map(),
+      closed: false,
+    };
+    if (this.ctx.stopped()) this.drop(channel, new NetworkError('stopped', 'the bus is stopped'));
+    else background(this.ctx, `reading responses of twin ${twin.id}`, () => this.readResponses(channel));
+    return channel;
+  }
+
+  private async readResponses(channel: Channel): Promise<void> {
+    try {
+      for (;;) {
+        const frame = await channel.lp.read();
+        let env: Envelope;
+        try {
+          env = openEnvelope(frame.subarray());
+        } catch {
+          continue; // malformed: whatever it answered times out
+        }
+        const h = env.header;
+        const pending = h.re ? channel.pending.get(h.re) : undefined;
+        if (!pending || h.kind !== 'response' || h.from !== channel.twin.id || h.to !== this.ctx.twinId)
+          continue;
+        channel.pending.delete(h.re!);
+        clearTimeout(pending.timer);
+        if (h.error) pending.reject(new NetworkError(h.error.code, h.error.message));
+        else pending.resolve(Buffer.from(env.payload));
+      }
+    } catch (e) {
+      this.drop(
+        channel,
+        new NetworkError('unreachable', `connection to twin ${channel.twin.id} closed`, { cause: e }),
+      );
+    }
+  }
+
+  /** Closes a channel and rejects everything pending on it with `error`. */
+  drop(channel: Channel, error: NetworkError): void {
+    if (channel.closed) return;
+    channel.closed = true;
+    this.open.delete(channel.twin.id);
+    for (const p of channel.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(error);
+    }
+    channel.pending.clear();
+    channel.stream.abort(error);
+  }
+
+  /** Closes every channel, rejecting what is pending with NetworkError `stopped`; waits for dials under way. */
+  async closeAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(
+      all.map((ch) =>
+        ch.then(
+          (c) => this.drop(c, new NetworkError('stopped', 'the bus is stopped')),
+          () => {},
+        ),
+      ),
+    );
+  }
+}
