@@ -5,7 +5,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { IdentityError } from './errors.ts';
 
 export const KEYSTORE_FILE = 'keystore.json';
@@ -31,6 +31,8 @@ export interface KeystoreFile {
 }
 
 const SCRYPT = { N: 1 << 15, r: 8, p: 1 };
+/** A keystore asking for more than this (memory: 128·N·r bytes) is refused, not obeyed. */
+const SCRYPT_MAX = { N: 1 << 20, r: 16, p: 4 };
 
 function passphraseKey(passphrase: string, salt: Buffer, params = SCRYPT): Buffer {
   return scryptSync(passphrase.normalize('NFKC'), salt, 32, {
@@ -41,6 +43,22 @@ function passphraseKey(passphrase: string, salt: Buffer, params = SCRYPT): Buffe
 
 export function keystorePath(home: string): string {
   return join(home, KEYSTORE_FILE);
+}
+
+/**
+ * Creates each missing directory one level at a time, mode 0700 (Node's recursive mkdir loops
+ * forever when the kernel answers ENOENT for a directory whose parent exists, as under /proc).
+ */
+function makeDirectory(dir: string): void {
+  if (existsSync(dir)) return;
+  const parent = dirname(dir);
+  if (parent !== dir) makeDirectory(parent);
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST') throw new IdentityError('EKEYSTORE', `cannot create ${dir} (${code})`);
+  }
 }
 
 export function writeKeystore(
@@ -54,7 +72,7 @@ export function writeKeystore(
   if (existsSync(path) && !force) {
     throw new IdentityError('EKEYSTORE', `a keystore already exists in ${home} (use --force to replace it)`);
   }
-  mkdirSync(home, { recursive: true, mode: 0o700 });
+  makeDirectory(home);
   const file: KeystoreFile = { version: 1, ...content };
   if (passphrase) {
     const salt = randomBytes(16);
@@ -91,10 +109,29 @@ export function readKeystore(home: string): KeystoreFile {
   } catch {
     throw new IdentityError('EKEYSTORE', `${path} is not a valid keystore`);
   }
-  if (file.version !== 1 || typeof file.name !== 'string' || (!file.mnemonic && !file.sealed)) {
-    throw new IdentityError('EKEYSTORE', `${path} is not a valid keystore`);
-  }
+  if (!isKeystore(file)) throw new IdentityError('EKEYSTORE', `${path} is not a valid keystore`);
   return file;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+
+/** The file's shape, checked field by field before anything uses it (it may be edited by hand). */
+function isKeystore(f: unknown): f is KeystoreFile {
+  if (typeof f !== 'object' || f === null) return false;
+  const k = f as Record<string, unknown>;
+  if (k.version !== 1 || !isString(k.name) || !isString(k.signingPublicKey)) return false;
+  if (k.mnemonic !== undefined) return isString(k.mnemonic) && k.mnemonic.length > 0;
+  const s = k.sealed as Record<string, unknown> | undefined;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    s.kdf === 'scrypt' &&
+    [s.N, s.r, s.p].every((n) => Number.isSafeInteger(n) && (n as number) > 0) &&
+    (s.N as number) <= SCRYPT_MAX.N &&
+    (s.r as number) <= SCRYPT_MAX.r &&
+    (s.p as number) <= SCRYPT_MAX.p &&
+    [s.salt, s.nonce, s.ciphertext].every(isString)
+  );
 }
 
 /** The mnemonic inside a keystore; needs the passphrase when it is encrypted. */

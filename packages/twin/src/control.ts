@@ -8,6 +8,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TwinBus } from '@twin/network';
+import { TwinError } from './errors.ts';
 
 export function controlPath(home: string): string {
   return join(home, 'twin.sock');
@@ -51,17 +52,56 @@ export async function serveControl(home: string, bus: TwinBus, owner: number): P
   return server;
 }
 
+/** How long the CLI waits for the running twin's reply on the control socket. */
+export const CONTROL_REPLY_TIMEOUT_MS = 60_000;
+
 /** Sends one command to a running twin's control socket. */
 export function controlCall(home: string, command: string, args: unknown): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const socket = connect(controlPath(home));
-    socket.once('error', (e) =>
-      reject(new Error(`the twin is not running (twin start --home ${home}): ${e.message}`)),
+    const fail = (e: Error) => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(e);
+    };
+    const timer = setTimeout(
+      () =>
+        fail(
+          new TwinError(
+            'bad_reply',
+            `the twin at ${home} did not answer within ${CONTROL_REPLY_TIMEOUT_MS / 1000} s`,
+          ),
+        ),
+      CONTROL_REPLY_TIMEOUT_MS,
+    );
+    // `on`, not `once`: a socket can emit more than one error, and an unhandled one is a crash.
+    socket.on('error', (e: NodeJS.ErrnoException) =>
+      fail(
+        e.code === 'ENOENT' || e.code === 'ECONNREFUSED'
+          ? notRunning(home)
+          : new TwinError('bad_reply', `the twin at ${home} cannot be reached: ${e.code ?? e.message}`),
+      ),
     );
     socket.once('connect', () => socket.write(`${JSON.stringify({ command, args })}\n`));
-    createInterface({ input: socket }).once('line', (line) => {
+    const lines = createInterface({ input: socket });
+    lines.on('error', () => {});
+    lines.once('line', (line) => {
+      clearTimeout(timer);
       socket.end();
-      resolve(JSON.parse(line));
+      try {
+        resolve(JSON.parse(line));
+      } catch {
+        reject(new TwinError('bad_reply', `the twin at ${home} answered something that is not JSON`));
+      }
     });
+    socket.once('close', () => fail(new TwinError('bad_reply', `the twin at ${home} closed the connection`)));
   });
+}
+
+/** The one-line error for commands that need the running twin. */
+export function notRunning(home: string): TwinError {
+  return new TwinError(
+    'twin_not_running',
+    `twin is not running at ${home}: start it with \`twin start --home ${home}\``,
+  );
 }

@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { AccessRequests, Bcdb, serveBcdb, serveOwner } from '@twin/bcdb';
 import { loadIdentity, type TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, TwinBus, type TwinHost } from '@twin/network';
-import { PhonebookClient, type TwinRecord } from '@twin/phonebook';
+import { PhonebookClient, PhonebookError, type TwinRecord } from '@twin/phonebook';
 import { loadConfig, Qss, type RepairReport } from '@twin/qss';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
 import { serveControl } from './control.ts';
+import { HomeLock, prepareHome } from './home.ts';
 import { freePort, yggdrasilAddresses } from './yggdrasil.ts';
 
 export interface DaemonOptions {
@@ -35,6 +36,8 @@ export interface DaemonOptions {
    * the twin keeps a Qss open and sweeps it for repair every `repair.intervalSeconds`.
    */
   qss?: string | false;
+  /** How often the phonebook record is checked against the addresses (default RECORD_CHECK_INTERVAL_MS). */
+  recordCheckMs?: number;
   /** Overrides the config's repair interval (ms). */
   qssRepairIntervalMs?: number;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
@@ -62,14 +65,20 @@ export function mailboxPath(home: string): string {
 
 export const BCDB_NAMESPACE = 'bcdb';
 
+/** The twin's BCDB store: the index, its 0-db (and the client the BCDB reads and writes with). */
+export interface Store {
+  bcdb: Bcdb;
+  port: number;
+  /** The BCDB's connection: SELECTed into its namespace with the namespace password, not admin. */
+  zdb: ZdbClient;
+  close(): Promise<void>;
+}
+
 /**
  * The twin's own 0-db (loopback only, a fresh admin password per run) holding its BCDB namespace
- * (sequential mode), and the BCDB on it. Also used by `twin bcdb rebuild` while the twin is stopped.
+ * (sequential mode), and the BCDB on it. The caller holds the home's lock (HomeLock).
  */
-export async function openStore(
-  home: string,
-  owner: number,
-): Promise<{ bcdb: Bcdb; port: number; close(): Promise<void> }> {
+export async function openStore(home: string, owner: number): Promise<Store> {
   const admin = randomBytes(16).toString('hex');
   const zdb = await ZdbServer.start({
     listen: '127.0.0.1',
@@ -81,21 +90,35 @@ export async function openStore(
     // the default namespace is read-only without the admin password
     protect: true,
   });
+  // Other local processes can reach the loopback port: the namespace is private, with a fresh
+  // password per run that only this process knows. The admin connection only sets it up; the
+  // BCDB SELECTs its namespace with that password like any client (0-db v2 asks the admin for the
+  // password too). ACLs are enforced above 0-db, not in it.
+  const password = randomBytes(16).toString('hex');
   const setup = new ZdbClient({ port: zdb.port, admin });
-  if (!(await setup.nslist()).includes(BCDB_NAMESPACE)) {
-    await setup.nsnew(BCDB_NAMESPACE);
-    await setup.nsset(BCDB_NAMESPACE, 'mode', 'seq');
+  try {
+    if (!(await setup.nslist()).includes(BCDB_NAMESPACE)) {
+      await setup.nsnew(BCDB_NAMESPACE);
+      await setup.nsset(BCDB_NAMESPACE, 'mode', 'seq');
+    }
+    await setup.nsset(BCDB_NAMESPACE, 'public', '0');
+    await setup.nsset(BCDB_NAMESPACE, 'password', password);
+  } finally {
+    setup.close();
   }
-  // Other local processes can reach the loopback port: the namespace is private, with a password
-  // nobody knows (this run's BCDB connects as admin). ACLs are enforced above 0-db, not in it.
-  await setup.nsset(BCDB_NAMESPACE, 'public', '0');
-  await setup.nsset(BCDB_NAMESPACE, 'password', randomBytes(16).toString('hex'));
-  setup.close();
-  const client = new ZdbClient({ port: zdb.port, admin, namespace: BCDB_NAMESPACE, pool: 2 });
-  const bcdb = await Bcdb.open({ indexPath: join(home, 'bcdb.sqlite'), zdb: client, owner });
+  const client = new ZdbClient({ port: zdb.port, namespace: BCDB_NAMESPACE, password, pool: 2 });
+  let bcdb: Bcdb;
+  try {
+    bcdb = await Bcdb.open({ indexPath: join(home, 'bcdb.sqlite'), zdb: client, owner });
+  } catch (e) {
+    client.close();
+    await zdb.close();
+    throw e;
+  }
   return {
     bcdb,
     port: zdb.port,
+    zdb: client,
     async close() {
       bcdb.close();
       client.close();
@@ -104,9 +127,57 @@ export async function openStore(
   };
 }
 
+/**
+ * `twin bcdb rebuild`: recreates the SQLite index from 0-db alone, with the twin stopped (it takes
+ * the home's lock, so a running twin makes it refuse, and a start waits for nothing: it refuses).
+ * Needs no phonebook: no caller is checked while rebuilding, so the owner id does not matter.
+ */
+export async function rebuildStore(home: string): Promise<{ records: number; ms: number }> {
+  const dir = prepareHome(home);
+  const lock = HomeLock.acquire(dir, 'rebuilding its BCDB index');
+  try {
+    const store = await openStore(dir, 0);
+    try {
+      const t0 = performance.now();
+      const records = await store.bcdb.rebuild();
+      return { records, ms: Math.round(performance.now() - t0) };
+    } finally {
+      await store.close();
+    }
+  } finally {
+    lock.release();
+  }
+}
+
+/** How often a running twin checks that its phonebook record still lists the addresses it listens on. */
+export const RECORD_CHECK_INTERVAL_MS = 60_000;
+
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const log = o.log ?? (() => {});
-  const identity = loadIdentity(o.home, o.passphrase);
+  const home = prepareHome(o.home);
+  // Before anything is published: a second `twin start` must not announce its addresses.
+  const lock = HomeLock.acquire(home, 'starting it again');
+  // What is started so far, stopped in reverse order if the start fails half-way.
+  const started: (() => unknown)[] = [() => lock.release()];
+  const undo = async () => {
+    for (const stop of started.reverse()) await stop();
+  };
+  try {
+    return await run(o, home, log, lock, started);
+  } catch (e) {
+    await undo();
+    throw e;
+  }
+}
+
+async function run(
+  o: DaemonOptions,
+  home: string,
+  log: NonNullable<DaemonOptions['log']>,
+  lock: HomeLock,
+  started: (() => unknown)[],
+): Promise<Daemon> {
+  const identity = loadIdentity(home, o.passphrase);
   const listen = [...(o.listen ?? ['/ip4/127.0.0.1/tcp/0'])];
   // The Planetary Network: listen on this host's Yggdrasil address and announce it outright.
   const planetary: string[] = [];
@@ -118,38 +189,62 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     relay: o.relay,
     appendAnnounce: planetary,
   });
+  started.push(() => host.stop());
   const phonebook = new PhonebookClient({ url: o.phonebook });
   const addresses = () => o.announce ?? host.getMultiaddrs().map(String);
   let record = await phonebook.publish(identity, addresses());
-  const mailbox = new Mailbox(mailboxPath(o.home));
+  const mailbox = new Mailbox(mailboxPath(home));
+  started.push(() => mailbox.close());
   const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
   bus.handle('ping', (payload) => payload);
-  const store = await openStore(o.home, record.id);
+  const store = await openStore(home, record.id);
+  started.push(() => store.close());
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
   serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus));
   await bus.start();
-  const control = await serveControl(o.home, bus, record.id);
+  started.push(() => bus.stop());
+  const control = await serveControl(home, bus, record.id);
+  started.push(() => new Promise<void>((r) => control.close(() => r())));
   log('twin started', { twin: record.id, name: record.name, addresses: record.addresses });
 
-  // Keep the phonebook record current when our addresses change (new listener, relay reservation).
+  // Keep the phonebook record current: when our addresses change (new listener, relay
+  // reservation), and every RECORD_CHECK_INTERVAL_MS against what the phonebook holds, since
+  // another process with this twin's keys (`twin phonebook register`) may have replaced it.
+  // publish() reads the verified record and writes only when it differs.
   let publishing = Promise.resolve();
+  let retry: NodeJS.Timeout | undefined;
   const republish = () => {
     publishing = publishing
       .then(async () => {
-        const next = addresses();
-        if (next.join() !== record.addresses.join()) {
-          record = await phonebook.publish(identity, next);
-          log('addresses published', { addresses: record.addresses });
-        }
+        const next = await phonebook.publish(identity, addresses());
+        if (next.addresses.join() !== record.addresses.join() || next.updated !== record.updated)
+          log('addresses published', { addresses: next.addresses });
+        record = next;
       })
-      .catch((e: Error) => log('publishing addresses failed', { error: e.message }));
+      .catch((e: Error) => {
+        log('publishing addresses failed', { error: e.message });
+        // Throttled: try again once the phonebook says a write will be accepted.
+        const wait = e instanceof PhonebookError ? e.retryAfterMs : undefined;
+        if (wait !== undefined) {
+          clearTimeout(retry);
+          retry = setTimeout(republish, wait + 100).unref();
+        }
+      });
   };
   host.addEventListener('self:peer:update', republish);
+  const recordCheck = setInterval(republish, o.recordCheckMs ?? RECORD_CHECK_INTERVAL_MS);
+  recordCheck.unref();
   const poll = setInterval(() => bus.flushOutbox(), o.outboxPollMs ?? 1000);
   poll.unref();
+  started.push(() => {
+    clearInterval(poll);
+    clearInterval(recordCheck);
+    clearTimeout(retry);
+    host.removeEventListener('self:peer:update', republish);
+  });
 
   // Quantum Safe Storage: the repair sweep runs in the background for as long as the twin does.
-  const qssFile = o.qss === false ? undefined : (o.qss ?? join(o.home, 'qss.json'));
+  const qssFile = o.qss === false ? undefined : (o.qss ?? join(home, 'qss.json'));
   const qss =
     qssFile && (o.qss || existsSync(qssFile)) ? Qss.open(loadConfig(qssFile), { workers: 1 }) : undefined;
   const sweeping = new AbortController();
@@ -179,6 +274,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     qss,
     async stop() {
       clearInterval(poll);
+      clearInterval(recordCheck);
+      clearTimeout(retry);
       sweeping.abort();
       await sweep;
       await qss?.close();
@@ -189,6 +286,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       await host.stop();
       mailbox.close();
       await store.close();
+      lock.release();
     },
   };
   return daemon;
