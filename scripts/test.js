@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-// Runs every package's tests with node's test runner (TypeScript through tsx).
+// Runs every package's tests with node's test runner (TypeScript through tsx). Tests always test
+// the sources, never a stale dist/: the runner and every process it starts (NODE_OPTIONS) resolve
+// the workspace packages with the "source" export condition.
 // Usage: node scripts/test.js [filter ...]  — a filter keeps test files whose path contains it.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -32,8 +34,7 @@ const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
   [
-    '--import',
-    './packages/cli/src/polyfills.js',
+    '--conditions=source',
     '--import',
     'tsx',
     '--test',
@@ -41,6 +42,9 @@ const result = spawnSync(
     '--test-timeout=600000',
     ...chosen,
   ],
-  { stdio: 'inherit' },
+  {
+    stdio: 'inherit',
+    env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim() },
+  },
 );
 process.exit(result.status ?? 1);

@@ -1,7 +1,17 @@
 #!/usr/bin/env node
-import '../src/polyfills.js';
-import { register } from 'tsx/esm/api';
+// The `twin` command. It runs the compiled JavaScript in dist/ (built by `npm ci` / `npm run
+// build`). Under `node --conditions=source` (the tests, development) the package resolves to its
+// TypeScript sources instead, which run through tsx.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
-register();
-const { main } = await import('../src/main.ts');
+const entry = import.meta.resolve('@twin/cli');
+if (entry.endsWith('.ts')) {
+  const { register } = await import('tsx/esm/api');
+  register();
+} else if (!existsSync(fileURLToPath(entry))) {
+  console.error('twin: the twin command is not built: run `npm run build` (or `npm ci`)');
+  process.exit(1);
+}
+const { main } = await import(entry);
 await main(process.argv);

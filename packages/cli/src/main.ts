@@ -1,38 +1,138 @@
-import { zdbCommand } from '@twin/zdb';
+/**
+ * The `twin` command. Each subcommand's module is imported only when that subcommand runs, so
+ * `twin --help` and `twin --version` load commander and nothing else (no libp2p, no SQLite).
+ * Every failure prints one line on stderr and exits non-zero, never a stack trace.
+ */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { bcdbCommand } from './commands/bcdb.ts';
-import { pingCommand, sendCommand, startCommand } from './commands/bus.ts';
-import { demoCommand } from './commands/demo.ts';
-import { initCommand } from './commands/identity.ts';
-import { lookupCommand, phonebookCommand } from './commands/phonebook.ts';
-import { qssCommand } from './commands/qss.ts';
 
-export function program(): Command {
+interface Entry {
+  name: string;
+  description: string;
+  load(): Promise<Command>;
+}
+
+/** Every subcommand: its name, its one-line description, and how to load it. */
+const COMMANDS: Entry[] = [
+  {
+    name: 'zdb',
+    description: 'run a 0-db compatible key-value server (RESP protocol)',
+    load: async () => (await import('@twin/zdb/cli')).zdbCommand('zdb'),
+  },
+  {
+    name: 'demo',
+    description: 'run a local demo of every built component on embedded defaults',
+    load: async () => (await import('./commands/demo.ts')).demoCommand(),
+  },
+  {
+    name: 'init',
+    description: "create a twin's identity: a 24-word mnemonic and the keys derived from it",
+    load: async () => (await import('./commands/identity.ts')).initCommand(),
+  },
+  {
+    name: 'phonebook',
+    description: 'the Twin Phonebook: verifiable registry of twins, farms and nodes',
+    load: async () => (await import('./commands/phonebook.ts')).phonebookCommand(),
+  },
+  {
+    name: 'lookup',
+    description: 'find a twin by name or id; prints its verified record',
+    load: async () => (await import('./commands/phonebook.ts')).lookupCommand(),
+  },
+  {
+    name: 'start',
+    description: 'run this twin: its network host, its bus, and its phonebook record kept current',
+    load: async () => (await import('./commands/bus.ts')).startCommand(),
+  },
+  {
+    name: 'ping',
+    description: 'round trip over the bus to a running twin; prints the RTT',
+    load: async () => (await import('./commands/bus.ts')).pingCommand(),
+  },
+  {
+    name: 'send',
+    description:
+      'reliable one-way message: queued in the outbox, delivered exactly once (retried until its ttl)',
+    load: async () => (await import('./commands/bus.ts')).sendCommand(),
+  },
+  {
+    name: 'bcdb',
+    description: "the twin's own database: objects with tags and ACLs (talks to the running twin)",
+    load: async () => (await import('./commands/bcdb.ts')).bcdbCommand(),
+  },
+  {
+    name: 'qss',
+    description: 'Quantum Safe Storage: files encrypted, erasure-coded and dispersed over 0-db backends',
+    load: async () => (await import('./commands/qss.ts')).qssCommand(),
+  },
+];
+
+/** This package's version (package.json sits one level above both src/ and dist/). */
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** A failure as the one line the user sees. */
+export function oneLine(e: unknown): string {
+  const err = e as Error & { code?: unknown };
+  const message = (err instanceof Error ? err.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
+  const code = typeof err?.code === 'string' && !err.code.startsWith('commander') ? ` (${err.code})` : '';
+  return `twin: ${message}${code}`;
+}
+
+/** Usage errors print as one line too (commander's own "error: ..." text, minus the prefix). */
+function inherit(root: Command, cmd: Command): void {
+  cmd.copyInheritedSettings(root);
+  for (const sub of cmd.commands) inherit(root, sub);
+}
+
+/**
+ * The program for `argv`: the subcommand that `argv` names is loaded; every other one is a stub
+ * with its name and description, enough for the help listing.
+ */
+export async function program(argv: string[]): Promise<Command> {
   const root = new Command('twin')
     .description("Digital Twin: a person's own server on a peer-to-peer grid")
-    .showHelpAfterError();
-  root.addCommand(zdbCommand('zdb'));
-  root.addCommand(demoCommand());
-  root.addCommand(initCommand());
-  root.addCommand(phonebookCommand());
-  root.addCommand(lookupCommand());
-  root.addCommand(startCommand());
-  root.addCommand(pingCommand());
-  root.addCommand(sendCommand());
-  root.addCommand(bcdbCommand());
-  root.addCommand(qssCommand());
+    .version(`twin ${version()}`, '-V, --version', 'print the version')
+    .configureOutput({
+      outputError: (text, write) =>
+        write(
+          `twin: ${text
+            .replace(/^error: /, '')
+            .replace(/\s*\n\s*/g, ' ')
+            .trim()}\n`,
+        ),
+    });
+  const words = argv.slice(2).filter((a) => !a.startsWith('-'));
+  const wanted = words[0] === 'help' ? words[1] : words[0];
+  for (const entry of COMMANDS) {
+    if (entry.name === wanted) {
+      const cmd = await entry.load();
+      inherit(root, cmd);
+      root.addCommand(cmd);
+    } else {
+      root.command(entry.name).description(entry.description);
+    }
+  }
   return root;
+}
+
+function fail(e: unknown): never {
+  console.error(oneLine(e));
+  process.exit(1);
 }
 
 /** Runs the CLI: a failure prints a one-line reason and exits non-zero. */
 export async function main(argv: string[]): Promise<void> {
+  // Whatever escapes a command (an error event, a rejected promise nobody awaited) is one line too.
+  process.on('uncaughtException', fail);
+  process.on('unhandledRejection', fail);
   try {
-    await program().parseAsync(argv);
+    await (await program(argv)).parseAsync(argv);
   } catch (e) {
-    const err = e as Error & { code?: string };
-    console.error(
-      `twin: ${err.message}${err.code && !err.code.startsWith('commander') ? ` (${err.code})` : ''}`,
-    );
-    process.exit(1);
+    fail(e);
   }
 }

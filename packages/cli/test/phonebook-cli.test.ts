@@ -100,3 +100,37 @@ test('two twins made with `twin init` find each other verified, through a server
     ['alice', 'bob'],
   );
 });
+
+test('`phonebook serve --client-writes` throttles a client: a refused write is one line naming the wait', async () => {
+  const server = await serve(
+    ['--data', join(root, 'pb-limited'), '--client-writes', '2/1h'],
+    await freePort(),
+  );
+  const results = [];
+  for (const name of ['dora', 'emil', 'finn']) {
+    const home = join(root, name);
+    assert.equal((await twin('init', '--home', home, '--name', name)).code, 0);
+    results.push(
+      await twin(
+        'phonebook',
+        'register',
+        '--home',
+        home,
+        '--phonebook',
+        server,
+        '--address',
+        '/ip4/127.0.0.1/tcp/4001',
+      ),
+    );
+  }
+  assert.deepEqual(
+    results.slice(0, 2).map((r) => r.code),
+    [0, 0],
+    results[0]?.stderr,
+  );
+  const refused = results[2]!;
+  assert.equal(refused.code, 1);
+  assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  assert.match(refused.stderr, /rate_limited|too many/i);
+  assert.doesNotMatch(refused.stderr, /\n\s+at /);
+});

@@ -1,42 +1,32 @@
 import { BcdbError, type BcdbErrorCode, callBcdb } from '@twin/bcdb';
-import { loadIdentity } from '@twin/identity';
-import { DEFAULT_PHONEBOOK_URL, PhonebookClient } from '@twin/phonebook';
-import { controlCall, openStore } from '@twin/twin';
-import { Command, InvalidArgumentError } from 'commander';
+import { controlCall, rebuildStore } from '@twin/twin';
+import { Command } from 'commander';
+import {
+  collect,
+  commonOptions,
+  homeOption,
+  integer,
+  jsonOption,
+  pairs,
+  print,
+  type Common as Shared,
+} from '../options.ts';
 import { ephemeralBus } from './bus.ts';
-import { passphrase } from './identity.ts';
 
-interface Common {
-  home: string;
-  phonebook: string;
-  passphraseFile?: string;
-  json?: boolean;
+interface Common extends Shared {
   twin?: string;
 }
 
-const url = () => process.env.TWIN_PHONEBOOK ?? DEFAULT_PHONEBOOK_URL;
-
-function pairs(values: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const i = v.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`expected KEY=VALUE, got "${v}"`);
-    out[v.slice(0, i)] = v.slice(i + 1);
-  }
-  return out;
-}
-
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 function common(cmd: Command, remote = false): Command {
-  cmd
-    .requiredOption('--home <dir>', "this twin's home directory")
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
-    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
-    .option('--json', 'print JSON');
+  commonOptions(cmd);
   if (remote) cmd.option('--twin <name-or-id>', "another twin's BCDB (where its ACLs allow)");
   return cmd;
 }
+
+/** An object, ACL or request id argument. */
+const idArg = integer(1);
+/** One more twin id of a repeated argument. */
+const twinId = (v: string, prev: number[] = []): number[] => [...prev, integer(1)(v)];
 
 /** Runs one bcdb.* command against this twin's running daemon (or a peer with --twin), prints the result. */
 async function run(o: Common, command: string, args: unknown, show: (r: unknown) => string): Promise<void> {
@@ -59,7 +49,7 @@ async function run(o: Common, command: string, args: unknown, show: (r: unknown)
     if (!reply.ok) throw new BcdbError(reply.error!.code, reply.error!.message);
     result = reply.result;
   }
-  console.log(o.json ? JSON.stringify(result) : show(result));
+  print(o, result, () => show(result));
 }
 
 interface Meta {
@@ -83,7 +73,7 @@ export function bcdbCommand(): Command {
   common(cmd.command('set').description('create an object; prints its id').argument('<data>'))
     .requiredOption('--collection <name>', 'collection')
     .option('--tag <key=value>', 'a tag (repeatable)', collect, [])
-    .option('--acl <id>', 'ACL id (default: private)', (v) => Number(v))
+    .option('--acl <id>', 'ACL id (default: private)', integer(0))
     .action((data: string, o: Common & { collection: string; tag: string[]; acl?: number }) =>
       run(
         o,
@@ -97,9 +87,9 @@ export function bcdbCommand(): Command {
         (r) => String((r as Meta).id),
       ),
     );
-  common(cmd.command('get').description('an object and its data').argument('<id>'), true).action(
-    (id: string, o: Common) =>
-      run(o, 'bcdb.get', { id: Number(id) }, (r) => {
+  common(cmd.command('get').description('an object and its data').argument('<id>', 'id', idArg), true).action(
+    (id: number, o: Common) =>
+      run(o, 'bcdb.get', { id }, (r) => {
         const m = r as Meta & { data: string };
         return `${line(m)}\n${Buffer.from(m.data, 'base64').toString()}`;
       }),
@@ -108,7 +98,7 @@ export function bcdbCommand(): Command {
     .requiredOption('--collection <name>', 'collection')
     .option('--tag <key=value>', 'tag equality (repeatable)', collect, [])
     .option('--prefix <key=value>', 'tag value prefix')
-    .option('--limit <n>', 'page size', (v) => Number(v), 100)
+    .option('--limit <n>', 'page size', integer(1, 1000), 100)
     .option('--cursor <cursor>', 'continue after a previous page')
     .action(
       (
@@ -130,16 +120,19 @@ export function bcdbCommand(): Command {
         );
       },
     );
-  common(cmd.command('update').description("change an object's data and/or tags").argument('<id>'), true)
+  common(
+    cmd.command('update').description("change an object's data and/or tags").argument('<id>', 'id', idArg),
+    true,
+  )
     .option('--data <data>', 'new data')
     .option('--tag <key=value>', 'replace the tags (repeatable)', collect, [])
-    .option('--expected-version <n>', 'refuse unless the object is at this version', (v) => Number(v))
-    .action((id: string, o: Common & { data?: string; tag: string[]; expectedVersion?: number }) =>
+    .option('--expected-version <n>', 'refuse unless the object is at this version', integer(1))
+    .action((id: number, o: Common & { data?: string; tag: string[]; expectedVersion?: number }) =>
       run(
         o,
         'bcdb.set',
         {
-          id: Number(id),
+          id,
           data: o.data === undefined ? undefined : Buffer.from(o.data).toString('base64'),
           tags: o.tag.length ? pairs(o.tag) : undefined,
           expectedVersion: o.expectedVersion,
@@ -147,8 +140,8 @@ export function bcdbCommand(): Command {
         (r) => line(r as Meta),
       ),
     );
-  common(cmd.command('delete').argument('<id>'), true).action((id: string, o: Common) =>
-    run(o, 'bcdb.delete', { id: Number(id) }, () => 'deleted'),
+  common(cmd.command('delete').argument('<id>', 'id', idArg), true).action((id: number, o: Common) =>
+    run(o, 'bcdb.delete', { id }, () => 'deleted'),
   );
   const acl = cmd.command('acl').description('access control lists');
   common(acl.command('create').description('a new ACL; prints its id'))
@@ -156,26 +149,25 @@ export function bcdbCommand(): Command {
     .action((o: Common & { grant: string[] }) =>
       run(o, 'bcdb.acl.create', { entries: pairs(o.grant) }, (r) => String((r as { id: number }).id)),
     );
-  common(acl.command('get').argument('<id>')).action((id: string, o: Common) =>
-    run(o, 'bcdb.acl.get', { id: Number(id) }, (r) => JSON.stringify(r)),
+  common(acl.command('get').argument('<id>', 'id', idArg)).action((id: number, o: Common) =>
+    run(o, 'bcdb.acl.get', { id }, (r) => JSON.stringify(r)),
   );
   common(acl.command('list')).action((o: Common) =>
     run(o, 'bcdb.acl.list', {}, (r) => (r as unknown[]).map((x) => JSON.stringify(x)).join('\n')),
   );
-  common(acl.command('grant').argument('<id>').argument('<twins...>'))
+  common(acl.command('grant').argument('<id>', 'id', idArg).argument('<twins...>', 'twin ids', twinId))
     .requiredOption('--perms <rwd>', 'permissions to add')
-    .action((id: string, twins: string[], o: Common & { perms: string }) =>
-      run(o, 'bcdb.acl.grant', { id: Number(id), twins: twins.map(Number), perms: o.perms }, (r) =>
-        JSON.stringify(r),
-      ),
+    .action((id: number, twins: number[], o: Common & { perms: string }) =>
+      run(o, 'bcdb.acl.grant', { id, twins, perms: o.perms }, (r) => JSON.stringify(r)),
     );
-  common(acl.command('revoke').argument('<id>').argument('<twins...>')).action(
-    (id: string, twins: string[], o: Common) =>
-      run(o, 'bcdb.acl.revoke', { id: Number(id), twins: twins.map(Number) }, (r) => JSON.stringify(r)),
+  common(
+    acl.command('revoke').argument('<id>', 'id', idArg).argument('<twins...>', 'twin ids', twinId),
+  ).action((id: number, twins: number[], o: Common) =>
+    run(o, 'bcdb.acl.revoke', { id, twins }, (r) => JSON.stringify(r)),
   );
   common(cmd.command('request').description('ask another twin for access to an object or a collection'))
     .requiredOption('--twin <name-or-id>', 'the owner')
-    .option('--object <id>', 'an object id', (v) => Number(v))
+    .option('--object <id>', 'an object id', integer(1))
     .option('--collection <name>', 'a whole collection')
     .option('--perms <rwd>', 'permissions asked for', 'r')
     .option('--reason <text>', 'why', '')
@@ -194,33 +186,19 @@ export function bcdbCommand(): Command {
         (r as unknown[]).map((x) => JSON.stringify(x)).join('\n'),
       ),
     );
-  common(cmd.command('approve').argument('<request>')).action((id: string, o: Common) =>
-    run(o, 'bcdb.requests.approve', { id: Number(id) }, () => 'approved'),
+  common(cmd.command('approve').argument('<request>', 'request id', idArg)).action((id: number, o: Common) =>
+    run(o, 'bcdb.requests.approve', { id }, () => 'approved'),
   );
-  common(cmd.command('decline').argument('<request>')).action((id: string, o: Common) =>
-    run(o, 'bcdb.requests.decline', { id: Number(id) }, () => 'declined'),
+  common(cmd.command('decline').argument('<request>', 'request id', idArg)).action((id: number, o: Common) =>
+    run(o, 'bcdb.requests.decline', { id }, () => 'declined'),
   );
-  cmd
+  const rebuild = cmd
     .command('rebuild')
-    .description('recreate the SQLite index from 0-db alone (run while the twin is stopped)')
-    .requiredOption('--home <dir>', "this twin's home directory")
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
-    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
-    .option('--json', 'print JSON')
-    .action(async (o: Common) => {
-      const identity = loadIdentity(o.home, passphrase(o.passphraseFile));
-      const self = await new PhonebookClient({ url: o.phonebook }).twinByKey(identity.signingPublicKey);
-      if (!self) throw new InvalidArgumentError('this twin is not registered');
-      const store = await openStore(o.home, self.id);
-      const t0 = performance.now();
-      const records = await store.bcdb.rebuild();
-      await store.close();
-      const ms = Math.round(performance.now() - t0);
-      console.log(
-        o.json
-          ? JSON.stringify({ records, ms })
-          : `rebuilt the index from ${records} 0-db records in ${ms} ms`,
-      );
-    });
+    .description('recreate the SQLite index from 0-db alone (refused while the twin runs)');
+  homeOption(rebuild);
+  jsonOption(rebuild).action(async (o: { home: string; json?: boolean }) => {
+    const r = await rebuildStore(o.home);
+    print(o, r, () => `rebuilt the index from ${r.records} 0-db records in ${r.ms} ms`);
+  });
   return cmd;
 }

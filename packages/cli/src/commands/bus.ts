@@ -1,19 +1,20 @@
 import { loadIdentity, type TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, queueMessage, TwinBus } from '@twin/network';
-import { DEFAULT_PHONEBOOK_URL, PhonebookClient, PhonebookError } from '@twin/phonebook';
-import { mailboxPath, startDaemon } from '@twin/twin';
+import { PhonebookClient, PhonebookError } from '@twin/phonebook';
+import { mailboxPath, prepareHome, startDaemon } from '@twin/twin';
 import { Command } from 'commander';
 import { pino } from 'pino';
-import { passphrase } from './identity.ts';
-
-const url = () => process.env.TWIN_PHONEBOOK ?? DEFAULT_PHONEBOOK_URL;
-
-interface Common {
-  home: string;
-  phonebook: string;
-  passphraseFile?: string;
-  json?: boolean;
-}
+import {
+  type Common,
+  commonOptions,
+  duration,
+  homeOption,
+  integer,
+  passphrase,
+  passphraseOption,
+  phonebookOption,
+  print,
+} from '../options.ts';
 
 /** A short-lived bus for CLI commands: same identity as the twin, not published. */
 export async function ephemeralBus(o: Common, withMailbox: boolean) {
@@ -26,7 +27,7 @@ export async function ephemeralBus(o: Common, withMailbox: boolean) {
       `twin "${identity.name}" is not registered: run twin phonebook register --home ${o.home}`,
     );
   const host = await createTwinHost(identity);
-  const mailbox = withMailbox ? new Mailbox(mailboxPath(o.home)) : undefined;
+  const mailbox = withMailbox ? new Mailbox(mailboxPath(prepareHome(o.home))) : undefined;
   const bus = new TwinBus({ identity, twinId: self.id, host, phonebook, mailbox });
   await bus.start();
   return {
@@ -43,15 +44,22 @@ export async function ephemeralBus(o: Common, withMailbox: boolean) {
 }
 
 export function startCommand(): Command {
-  return new Command('start')
-    .description('run this twin: its network host, its bus, and its phonebook record kept current')
-    .requiredOption('--home <dir>', "the twin's home directory")
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
+  const cmd = new Command('start').description(
+    'run this twin: its network host, its bus, and its phonebook record kept current',
+  );
+  homeOption(cmd, "the twin's home directory (the twin locks it while it runs)");
+  phonebookOption(cmd);
+  passphraseOption(cmd);
+  return cmd
     .option('--listen <multiaddr...>', 'addresses to listen on', ['/ip4/127.0.0.1/tcp/0'])
     .option('--announce <multiaddr...>', 'publish only these addresses')
     .option('--no-yggdrasil', "don't listen on this host's Yggdrasil address")
     .option('--relay', 'act as a circuit relay for twins that cannot accept connections')
-    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
+    .option(
+      '--record-check <seconds>',
+      'how often to check the phonebook record against the addresses',
+      duration('s', 1),
+    )
     .option('--qss-config <file>', 'QSS configuration to keep repaired (default: <home>/qss.json if present)')
     .action(
       async (
@@ -61,6 +69,7 @@ export function startCommand(): Command {
           yggdrasil: boolean;
           relay?: boolean;
           qssConfig?: string;
+          recordCheck?: number;
         },
       ) => {
         const log = pino({ name: 'twin' }, pino.destination(2));
@@ -73,6 +82,7 @@ export function startCommand(): Command {
           yggdrasil: o.yggdrasil ? 'auto' : 'off',
           relay: o.relay,
           qss: o.qssConfig,
+          recordCheckMs: o.recordCheck === undefined ? undefined : o.recordCheck * 1000,
           log: (msg, fields) => log.info(fields ?? {}, msg),
         });
         daemon.bus.on('message', (m) =>
@@ -89,15 +99,13 @@ export function startCommand(): Command {
 }
 
 export function pingCommand(): Command {
-  return new Command('ping')
-    .description('round trip over the bus to a running twin; prints the RTT')
-    .argument('<name-or-id>')
-    .requiredOption('--home <dir>', "this twin's home directory")
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
-    .option('--count <n>', 'number of pings', (v) => Number(v), 1)
-    .option('--timeout <ms>', 'per ping', (v) => Number(v), 5000)
-    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
-    .option('--json', 'print JSON')
+  return commonOptions(
+    new Command('ping')
+      .description('round trip over the bus to a running twin; prints the RTT')
+      .argument('<name-or-id>'),
+  )
+    .option('--count <n>', 'number of pings', integer(1), 1)
+    .option('--timeout <ms>', 'per ping (milliseconds, or e.g. 5s)', duration('ms', 1), 5000)
     .action(async (target: string, o: Common & { count: number; timeout: number }) => {
       const b = await ephemeralBus(o, false);
       const rtts: number[] = [];
@@ -113,29 +121,26 @@ export function pingCommand(): Command {
       } finally {
         await b.close();
       }
-      if (o.json) console.log(JSON.stringify({ twin: target, rttMs: rtts.map((r) => +r.toFixed(3)) }));
+      if (o.json) print(o, { twin: target, rttMs: rtts.map((r) => +r.toFixed(3)) }, () => '');
     });
 }
 
 export function sendCommand(): Command {
-  return new Command('send')
+  const cmd = new Command('send')
     .description(
       'reliable one-way message: queued in the outbox, delivered exactly once (retried until its ttl)',
     )
     .argument('<name-or-id>')
     .argument('<command>')
-    .argument('<payload>')
-    .requiredOption('--home <dir>', "this twin's home directory")
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
-    .option('--ttl <seconds>', 'give up after this long', (v) => Number(v), 86_400)
+    .argument('<payload>');
+  return commonOptions(cmd)
+    .option('--ttl <seconds>', 'give up after this long (seconds, or e.g. 12h)', duration('s', 1), 86_400)
     .option(
       '--wait <seconds>',
       'wait this long for delivery before leaving it to the twin daemon',
-      (v) => Number(v),
+      duration('s'),
       10,
     )
-    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
-    .option('--json', 'print JSON')
     .action(
       async (target: string, command: string, payload: string, o: Common & { ttl: number; wait: number }) => {
         const b = await ephemeralBus(o, true);
@@ -162,11 +167,12 @@ export function sendCommand(): Command {
         } finally {
           await b.close();
         }
-        if (o.json) console.log(JSON.stringify({ id, to: target, status }));
-        else
-          console.log(
+        print(
+          o,
+          { id, to: target, status },
+          () =>
             `${id} ${status}${status === 'queued' ? ' (kept in the outbox: the twin daemon keeps retrying)' : ''}`,
-          );
+        );
         if (status === 'expired') process.exitCode = 1;
         else if (status === 'queued') process.exitCode = 2;
       },

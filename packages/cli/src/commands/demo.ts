@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { startPhonebook } from '@twin/phonebook';
 import { ZdbServer } from '@twin/zdb';
 import { Command } from 'commander';
+import { port } from '../options.ts';
 
 /**
  * `twin demo` (what `npm start` runs): brings up the parts of Digital Twin that exist, on
@@ -11,8 +12,8 @@ export function demoCommand(): Command {
   return new Command('demo')
     .description('run a local demo of every built component on embedded defaults')
     .option('--dir <dir>', 'where the demo keeps its data', process.env.TWIN_DEMO_DIR ?? '.demo')
-    .option('--zdb-port <port>', '0-db port', (v) => Number(v), 9900)
-    .option('--phonebook-port <port>', 'phonebook port', (v) => Number(v), 8730)
+    .option('--zdb-port <port>', '0-db port', port, 9900)
+    .option('--phonebook-port <port>', 'phonebook port', port, 8730)
     .action(async (o: { dir: string; zdbPort: number; phonebookPort: number }) => {
       const dir = resolve(o.dir);
       const zdb = await ZdbServer.start({

@@ -1,20 +1,24 @@
 import { loadIdentity } from '@twin/identity';
 import {
   DEFAULT_PHONEBOOK_PORT,
-  DEFAULT_PHONEBOOK_URL,
   PhonebookClient,
+  type RateLimit,
   startPhonebook,
   type TwinRecord,
 } from '@twin/phonebook';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { pino } from 'pino';
-import { passphrase } from './identity.ts';
-
-const url = () => process.env.TWIN_PHONEBOOK ?? DEFAULT_PHONEBOOK_URL;
-const port = (v: string) => {
-  if (!/^\d+$/.test(v) || Number(v) > 65535) throw new InvalidArgumentError('a port number');
-  return Number(v);
-};
+import {
+  type Common,
+  commonOptions,
+  jsonOption,
+  passphrase,
+  phonebookOption,
+  port,
+  print,
+  rate,
+  url,
+} from '../options.ts';
 
 function show(t: TwinRecord): string {
   return [
@@ -27,6 +31,16 @@ function show(t: TwinRecord): string {
   ].join('\n');
 }
 
+interface ServeOptions {
+  data: string;
+  host: string;
+  port: number;
+  follow?: string;
+  verbose?: boolean;
+  clientWrites?: RateLimit;
+  twinWrites?: RateLimit;
+}
+
 export function phonebookCommand(): Command {
   const cmd = new Command('phonebook').description(
     'the Twin Phonebook: verifiable registry of twins, farms and nodes',
@@ -37,15 +51,25 @@ export function phonebookCommand(): Command {
     .option('--data <dir>', 'data directory (ledger + server key)', './phonebook-data')
     .option('--host <addr>', 'listen address', '127.0.0.1')
     .option('--port <port>', 'listen port', port, DEFAULT_PHONEBOOK_PORT)
-    .option('--follow <url>', 'replicate this phonebook (read-only, verifying every entry)')
+    .option('--follow <url>', 'replicate this phonebook (read-only, verifying every entry)', url)
+    .option(
+      '--client-writes <rate>',
+      'writes one client address may make: BURST/INTERVAL (default 60/1s)',
+      rate,
+    )
+    .option('--twin-writes <rate>', 'writes one twin may make: BURST/INTERVAL (default 10/6s)', rate)
     .option('--verbose', 'log every request')
-    .action(async (o: { data: string; host: string; port: number; follow?: string; verbose?: boolean }) => {
+    .action(async (o: ServeOptions) => {
       const log = pino({ name: 'phonebook' }, pino.destination(2));
       const running = await startPhonebook({
         dataDir: o.data,
         host: o.host,
         port: o.port,
         follow: o.follow,
+        limits: {
+          ...(o.clientWrites && { perClient: o.clientWrites }),
+          ...(o.twinWrites && { perTwin: o.twinWrites }),
+        },
         logger: Boolean(o.verbose),
         onFork: (reason) => log.error({ upstream: o.follow, reason }, 'refusing upstream history'),
       });
@@ -64,35 +88,22 @@ export function phonebookCommand(): Command {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-  cmd
-    .command('register')
-    .description('register this twin (or update its addresses) from its keystore')
-    .requiredOption('--home <dir>', "the twin's home directory")
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
-    .option('--address <multiaddr...>', 'network addresses to publish', [])
-    .option('--relay <multiaddr...>', 'relays to publish', [])
-    .option('--passphrase-file <file>', 'keystore passphrase (or env TWIN_PASSPHRASE)')
-    .option('--json', 'print the record as JSON')
-    .action(
-      async (o: {
-        home: string;
-        phonebook: string;
-        address: string[];
-        relay: string[];
-        passphraseFile?: string;
-        json?: boolean;
-      }) => {
-        const identity = loadIdentity(o.home, passphrase(o.passphraseFile));
-        const record = await new PhonebookClient({ url: o.phonebook }).publish(identity, o.address, o.relay);
-        console.log(o.json ? JSON.stringify(record) : show(record));
-      },
-    );
-  cmd
-    .command('list')
-    .description('list registered twins')
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
-    .option('--json', 'print JSON')
-    .action(async (o: { phonebook: string; json?: boolean }) => {
+  commonOptions(
+    cmd
+      .command('register')
+      .description('register this twin (or update its addresses) from its keystore')
+      .option('--address <multiaddr...>', 'network addresses to publish (default: keep the published ones)')
+      .option('--relay <multiaddr...>', 'relays to publish (default: keep the published ones)'),
+  ).action(async (o: Common & { address?: string[]; relay?: string[] }) => {
+    const identity = loadIdentity(o.home, passphrase(o.passphraseFile));
+    const client = new PhonebookClient({ url: o.phonebook });
+    // Without --address (or --relay), publish() keeps what is published: registering again must
+    // not wipe the addresses other twins reach this one at (a running twin keeps them current).
+    const record = await client.publish(identity, o.address, o.relay);
+    print(o, record, () => show(record));
+  });
+  jsonOption(phonebookOption(cmd.command('list').description('list registered twins'))).action(
+    async (o: { phonebook: string; json?: boolean }) => {
       const client = new PhonebookClient({ url: o.phonebook });
       const twins: TwinRecord[] = [];
       for (let from = 1; ; ) {
@@ -101,23 +112,27 @@ export function phonebookCommand(): Command {
         if (page.length < 1000) break;
         from = page[page.length - 1]!.id + 1;
       }
-      if (o.json) console.log(JSON.stringify(twins));
-      else
-        for (const t of twins)
-          console.log(`${String(t.id).padStart(6)}  ${t.name.padEnd(24)} ${t.addresses.join(' ')}`);
-    });
+      print(o, twins, () =>
+        twins
+          .map((t) => `${String(t.id).padStart(6)}  ${t.name.padEnd(24)} ${t.addresses.join(' ')}`)
+          .join('\n'),
+      );
+    },
+  );
   return cmd;
 }
 
 export function lookupCommand(): Command {
-  return new Command('lookup')
-    .description('find a twin by name or id; prints its verified record')
-    .argument('<name-or-id>')
-    .option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url())
+  return jsonOption(
+    phonebookOption(
+      new Command('lookup')
+        .description('find a twin by name or id; prints its verified record')
+        .argument('<name-or-id>'),
+    ),
+  )
     .option('--server-key <key>', 'pin the phonebook server key (base64): verify its signed checkpoint')
-    .option('--json', 'print JSON')
     .action(async (ref: string, o: { phonebook: string; serverKey?: string; json?: boolean }) => {
       const record = await new PhonebookClient({ url: o.phonebook, serverKey: o.serverKey }).twin(ref);
-      console.log(o.json ? JSON.stringify(record) : show(record));
+      print(o, record, () => show(record));
     });
 }

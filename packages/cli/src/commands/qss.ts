@@ -21,6 +21,7 @@ import {
   worstLoss,
 } from '@twin/qss';
 import { Command, InvalidArgumentError } from 'commander';
+import { integer as nonNegative, size } from '../options.ts';
 import { formatBytes, formatRate, Progress } from '../progress.ts';
 
 interface Common {
@@ -31,11 +32,7 @@ interface Common {
 
 const DEFAULT_CONFIG = () => process.env.TWIN_QSS_CONFIG ?? 'qss.json';
 
-const integer = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-};
+const integer = nonNegative(0);
 
 function common(cmd: Command): Command {
   return cmd
@@ -270,7 +267,7 @@ export function qssCommand(): Command {
     .requiredOption('--out <file>', 'where to write it (refuses to overwrite without --force)')
     .option('--password <password>', 'namespace password of every backend')
     .option('--margin <n>', 'extra shards a write needs beyond k (default 1)', integer)
-    .option('--block-size <bytes>', 'block size in bytes (default 4 MiB)', integer)
+    .option('--block-size <bytes>', 'block size in bytes, or e.g. 1MiB (default 4 MiB)', size)
     .option('--force', 'overwrite --out')
     .option('--json', 'print JSON')
     .action(

@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Compiles every workspace package's TypeScript to JavaScript in its dist/ (run by `npm ci` and
+// `npm install` through the root `prepare` script, or `npm run build`), so the `twin` command and
+// the QSS worker threads start without transpiling anything. Entry points: each `exports` subpath
+// that has a "source" and a "default" condition (source → default), and every `src/*-worker.ts`
+// (a worker thread's entry, loaded next to the module that starts it). Each package is bundled
+// on its own, with every bare import (other packages, dependencies) left external, and shared
+// code split into chunks beside the entries, so dynamic imports stay lazy.
+// Type-checking is `npm run check`'s job (tsc --noEmit); development and tests run the sources.
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+
+const PACKAGES = 'packages';
+
+function entries(dir) {
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const out = {};
+  for (const target of Object.values(pkg.exports ?? {})) {
+    if (typeof target !== 'object' || !target.source || !target.default) continue;
+    const name = target.default.replace(/^\.\/dist\//, '').replace(/\.js$/, '');
+    out[name] = join(dir, target.source);
+  }
+  const src = join(dir, 'src');
+  for (const file of existsSync(src) ? readdirSync(src) : []) {
+    if (file.endsWith('-worker.ts')) out[file.replace(/\.ts$/, '')] = join(src, file);
+  }
+  return out;
+}
+
+const t0 = performance.now();
+let built = 0;
+for (const name of readdirSync(PACKAGES).sort()) {
+  const dir = join(PACKAGES, name);
+  if (!existsSync(join(dir, 'package.json'))) continue;
+  const entryPoints = entries(dir);
+  if (Object.keys(entryPoints).length === 0) continue;
+  const outdir = join(dir, 'dist');
+  rmSync(outdir, { recursive: true, force: true });
+  await build({
+    entryPoints,
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    packages: 'external',
+    chunkNames: '[name]-[hash]',
+    logLevel: 'warning',
+  });
+  built++;
+}
+console.log(`built ${built} packages in ${Math.round(performance.now() - t0)} ms`);
