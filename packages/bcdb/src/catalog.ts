@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { BcdbError } from './errors.ts';
 import type { AclHeader, ObjectHeader, RecordHeader } from './record.ts';
 
 /** An object as the index knows it: its current header (without the record kind) and where its data is. */
@@ -213,7 +214,7 @@ export class Catalog {
     const desc = (q.order ?? 'desc') === 'desc';
     if (q.cursor) {
       const [updated, id] = q.cursor.split(':').map(Number);
-      if (!Number.isFinite(updated) || !Number.isFinite(id)) throw new Error('bad cursor');
+      if (!Number.isFinite(updated) || !Number.isFinite(id)) throw new BcdbError('bad_request', 'bad cursor');
       where.push(
         desc
           ? '(o.updated < ? OR (o.updated = ? AND o.id < ?))'

@@ -1,15 +1,16 @@
-export type BcdbErrorCode =
+import { type ErrorCodes, TwinBaseError } from '@twin/errors';
+
+/** Stable error codes of the bcdb package (also the codes a peer's bcdb.* reply carries). */
+export type BcdbErrorCode = ErrorCodes<
   | 'not_found'
   | 'conflict' // expected version does not match
   | 'denied' // the ACL does not grant this permission
-  | 'bad_request';
+  | 'bad_request' // malformed arguments (from the owner or a peer)
+  | 'bad_record' // a 0-db record that does not decode (corrupt, or not written by a BCDB)
+  | 'internal' // an unexpected failure while serving a peer (details are logged, not sent)
+>;
 
-export class BcdbError extends Error {
-  constructor(
-    readonly code: BcdbErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'BcdbError';
-  }
+/** The one error class of the bcdb package. */
+export class BcdbError extends TwinBaseError<BcdbErrorCode> {
+  override readonly name = 'BcdbError';
 }

@@ -3,6 +3,7 @@
  *   u32 header length ‖ header (JSON) ‖ data
  * The records alone rebuild the whole index (0-db is the truth; SQLite is a cache).
  */
+import { BcdbError } from './errors.ts';
 
 export type Perm = 'r' | 'w' | 'd';
 
@@ -45,11 +46,17 @@ export function encodeRecord(header: RecordHeader, data: Uint8Array = new Uint8A
 }
 
 export function decodeRecord(bytes: Buffer): { header: RecordHeader; data: Buffer } {
-  if (bytes.length < 4) throw new Error('record too short');
+  if (bytes.length < 4) throw new BcdbError('bad_record', 'record too short');
   const len = bytes.readUInt32LE(0);
-  if (4 + len > bytes.length) throw new Error('record header out of range');
-  const header = JSON.parse(bytes.toString('utf8', 4, 4 + len)) as RecordHeader;
-  if (header.kind !== 'object' && header.kind !== 'acl' && header.kind !== 'collection')
-    throw new Error('unknown record kind');
+  if (4 + len > bytes.length) throw new BcdbError('bad_record', 'record header out of range');
+  let header: RecordHeader;
+  try {
+    header = JSON.parse(bytes.toString('utf8', 4, 4 + len)) as RecordHeader;
+  } catch (e) {
+    throw new BcdbError('bad_record', 'record header is not JSON', { cause: e });
+  }
+  const kind = (header as { kind?: unknown } | null)?.kind;
+  if (kind !== 'object' && kind !== 'acl' && kind !== 'collection')
+    throw new BcdbError('bad_record', 'unknown record kind');
   return { header, data: bytes.subarray(4 + len) };
 }

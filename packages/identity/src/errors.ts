@@ -1,16 +1,15 @@
-export type IdentityErrorCode =
-  | 'EMNEMONIC' // invalid mnemonic
-  | 'EKEYSTORE' // keystore missing, malformed or already present
-  | 'EPASSPHRASE' // wrong passphrase / tampered keystore
-  | 'ESEALED' // sealed box malformed or tampered
-  | 'EKEY'; // malformed key
+import { type ErrorCodes, TwinBaseError } from '@twin/errors';
 
-export class IdentityError extends Error {
-  constructor(
-    readonly code: IdentityErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'IdentityError';
-  }
+/** Stable error codes of the identity package. */
+export type IdentityErrorCode = ErrorCodes<
+  | 'bad_mnemonic' // not a valid 24-word BIP-39 mnemonic
+  | 'bad_keystore' // keystore missing, malformed, already present, or not matching its mnemonic
+  | 'bad_passphrase' // passphrase missing or wrong, or the keystore was tampered with
+  | 'bad_sealed_box' // sealed box malformed or tampered, or not for this key
+  | 'bad_key' // a key or signature context of the wrong shape
+>;
+
+/** The one error class of the identity package. */
+export class IdentityError extends TwinBaseError<IdentityErrorCode> {
+  override readonly name = 'IdentityError';
 }

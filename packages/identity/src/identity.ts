@@ -74,7 +74,7 @@ export function loadIdentity(home: string, passphrase?: string): TwinIdentity {
   const file = readKeystore(home);
   const identity = TwinIdentity.fromMnemonic(file.name, unlockMnemonic(file, passphrase));
   if (Buffer.from(identity.signingPublicKey).toString('base64') !== file.signingPublicKey) {
-    throw new IdentityError('EKEYSTORE', 'keystore public key does not match its mnemonic');
+    throw new IdentityError('bad_keystore', 'keystore public key does not match its mnemonic');
   }
   return identity;
 }

@@ -29,7 +29,7 @@ export function normaliseMnemonic(text: string): string {
   const words = text.trim().toLowerCase().split(/\s+/);
   const mnemonic = words.join(' ');
   if (words.length !== 24 || !validateMnemonic(mnemonic, wordlist)) {
-    throw new IdentityError('EMNEMONIC', 'not a valid 24-word BIP-39 mnemonic (wrong word or checksum)');
+    throw new IdentityError('bad_mnemonic', 'not a valid 24-word BIP-39 mnemonic (wrong word or checksum)');
   }
   return mnemonic;
 }

@@ -57,7 +57,7 @@ function makeDirectory(dir: string): void {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') throw new IdentityError('EKEYSTORE', `cannot create ${dir} (${code})`);
+    if (code !== 'EEXIST') throw new IdentityError('bad_keystore', `cannot create ${dir} (${code})`);
   }
 }
 
@@ -70,7 +70,10 @@ export function writeKeystore(
 ): void {
   const path = keystorePath(home);
   if (existsSync(path) && !force) {
-    throw new IdentityError('EKEYSTORE', `a keystore already exists in ${home} (use --force to replace it)`);
+    throw new IdentityError(
+      'bad_keystore',
+      `a keystore already exists in ${home} (use --force to replace it)`,
+    );
   }
   makeDirectory(home);
   const file: KeystoreFile = { version: 1, ...content };
@@ -100,16 +103,16 @@ export function readKeystore(home: string): KeystoreFile {
   const path = keystorePath(home);
   if (!existsSync(path))
     throw new IdentityError(
-      'EKEYSTORE',
+      'bad_keystore',
       `no keystore in ${home} (run: twin init --home ${home} --name NAME)`,
     );
   let file: KeystoreFile;
   try {
     file = JSON.parse(readFileSync(path, 'utf8')) as KeystoreFile;
   } catch {
-    throw new IdentityError('EKEYSTORE', `${path} is not a valid keystore`);
+    throw new IdentityError('bad_keystore', `${path} is not a valid keystore`);
   }
-  if (!isKeystore(file)) throw new IdentityError('EKEYSTORE', `${path} is not a valid keystore`);
+  if (!isKeystore(file)) throw new IdentityError('bad_keystore', `${path} is not a valid keystore`);
   return file;
 }
 
@@ -140,7 +143,7 @@ export function unlockMnemonic(file: KeystoreFile, passphrase: string | undefine
   const s = file.sealed!;
   if (!passphrase)
     throw new IdentityError(
-      'EPASSPHRASE',
+      'bad_passphrase',
       'the keystore is encrypted: give its passphrase (--passphrase-file or TWIN_PASSPHRASE)',
     );
   const data = Buffer.from(s.ciphertext, 'base64');
@@ -154,6 +157,6 @@ export function unlockMnemonic(file: KeystoreFile, passphrase: string | undefine
   try {
     return Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString();
   } catch {
-    throw new IdentityError('EPASSPHRASE', 'wrong passphrase (or the keystore was tampered with)');
+    throw new IdentityError('bad_passphrase', 'wrong passphrase (or the keystore was tampered with)');
   }
 }

@@ -19,7 +19,7 @@ function boxKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array
 }
 
 export function seal(plaintext: Uint8Array, recipientPublic: Uint8Array): Buffer {
-  if (recipientPublic.length !== 32) throw new IdentityError('EKEY', 'x25519 public key must be 32 bytes');
+  if (recipientPublic.length !== 32) throw new IdentityError('bad_key', 'x25519 public key must be 32 bytes');
   const ephemeralSecret = randomBytes(32);
   const ephemeral = x25519.getPublicKey(ephemeralSecret);
   const key = boxKey(x25519.getSharedSecret(ephemeralSecret, recipientPublic), ephemeral, recipientPublic);
@@ -36,7 +36,8 @@ export function openSealed(
   recipientPublic: Uint8Array,
 ): Buffer {
   const box = Buffer.from(sealed);
-  if (box.length < OVERHEAD || box[0] !== VERSION) throw new IdentityError('ESEALED', 'not a sealed box');
+  if (box.length < OVERHEAD || box[0] !== VERSION)
+    throw new IdentityError('bad_sealed_box', 'not a sealed box');
   const ephemeral = box.subarray(1, 33);
   const nonce = box.subarray(33, 45);
   const key = boxKey(x25519.getSharedSecret(recipientSecret, ephemeral), ephemeral, recipientPublic);
@@ -46,6 +47,9 @@ export function openSealed(
   try {
     return Buffer.concat([decipher.update(box.subarray(45, box.length - 16)), decipher.final()]);
   } catch {
-    throw new IdentityError('ESEALED', 'sealed box failed authentication (tampered, or not for this key)');
+    throw new IdentityError(
+      'bad_sealed_box',
+      'sealed box failed authentication (tampered, or not for this key)',
+    );
   }
 }

@@ -19,12 +19,12 @@ const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
 
 export function signedMessage(context: string, bytes: Uint8Array): Buffer {
   if (context.length === 0 || context.includes('\0'))
-    throw new IdentityError('EKEY', 'invalid signature context');
+    throw new IdentityError('bad_key', 'invalid signature context');
   return Buffer.concat([PREFIX, Buffer.from(context), Buffer.from([0]), bytes]);
 }
 
 export function privateSigningKey(secret: Uint8Array): KeyObject {
-  if (secret.length !== 32) throw new IdentityError('EKEY', 'ed25519 secret must be 32 bytes');
+  if (secret.length !== 32) throw new IdentityError('bad_key', 'ed25519 secret must be 32 bytes');
   return createPrivateKey({ key: Buffer.concat([PKCS8_ED25519, secret]), format: 'der', type: 'pkcs8' });
 }
 
@@ -34,7 +34,7 @@ function publicKeyObject(pub: Uint8Array): KeyObject {
   const id = Buffer.from(pub).toString('base64');
   let key = publicKeys.get(id);
   if (!key) {
-    if (pub.length !== 32) throw new IdentityError('EKEY', 'ed25519 public key must be 32 bytes');
+    if (pub.length !== 32) throw new IdentityError('bad_key', 'ed25519 public key must be 32 bytes');
     key = createPublicKey({ key: Buffer.concat([SPKI_ED25519, pub]), format: 'der', type: 'spki' });
     if (publicKeys.size > 100_000) publicKeys.clear();
     publicKeys.set(id, key);

@@ -33,11 +33,11 @@ test('a 24-word mnemonic derives distinct signing and encryption keys, determini
   assert.notDeepEqual(Buffer.from(a.signingPublicKey), Buffer.from(a.encryptionPublicKey));
   const other = TwinIdentity.fromMnemonic('alice', newMnemonic());
   assert.notDeepEqual(a.signingPublicKey, other.signingPublicKey);
-  assert.throws(() => TwinIdentity.fromMnemonic('x', m.replace(/^\w+/, 'zzzz')), { code: 'EMNEMONIC' });
+  assert.throws(() => TwinIdentity.fromMnemonic('x', m.replace(/^\w+/, 'zzzz')), { code: 'bad_mnemonic' });
   const words = m.split(' ');
   [words[0], words[1]] = [words[1]!, words[0]!];
   if (words[0] !== words[1])
-    assert.throws(() => TwinIdentity.fromMnemonic('x', words.join(' ')), { code: 'EMNEMONIC' });
+    assert.throws(() => TwinIdentity.fromMnemonic('x', words.join(' ')), { code: 'bad_mnemonic' });
 });
 
 test('signatures are domain-separated and bound to exact bytes', () => {
@@ -66,12 +66,12 @@ test('sealing: only the recipient opens; tampering is detected', () => {
   const box = seal(secret, bob.encryptionPublicKey);
   assert.equal(box.includes(secret), false);
   assert.deepEqual(bob.open(box), secret);
-  assert.throws(() => eve.open(box), { code: 'ESEALED' });
+  assert.throws(() => eve.open(box), { code: 'bad_sealed_box' });
   const tampered = Buffer.from(box);
   tampered[50] = tampered[50]! ^ 1;
-  assert.throws(() => bob.open(tampered), { code: 'ESEALED' });
+  assert.throws(() => bob.open(tampered), { code: 'bad_sealed_box' });
   assert.throws(() => openSealed(Buffer.alloc(10), new Uint8Array(32), new Uint8Array(32)), {
-    code: 'ESEALED',
+    code: 'bad_sealed_box',
   });
   assert.notDeepEqual(seal(secret, bob.encryptionPublicKey), box, 'fresh ephemeral key each time');
 });
@@ -81,7 +81,7 @@ test('keystore: mode 0600, refuses to overwrite, restores from a mnemonic', () =
   const { identity, mnemonic } = initIdentity({ home: h, name: 'alice' });
   const path = join(h, 'keystore.json');
   assert.equal(statSync(path).mode & 0o777, 0o600);
-  assert.throws(() => initIdentity({ home: h, name: 'alice' }), { code: 'EKEYSTORE' });
+  assert.throws(() => initIdentity({ home: h, name: 'alice' }), { code: 'bad_keystore' });
   const loaded = loadIdentity(h);
   assert.deepEqual(loaded.signingPublicKey, identity.signingPublicKey);
   const h2 = home();
@@ -98,15 +98,15 @@ test('keystore encrypted with a passphrase: no mnemonic in clear, wrong passphra
   const { identity, mnemonic } = initIdentity({ home: h, name: 'carol', passphrase: 'correct horse' });
   const text = readFileSync(join(h, 'keystore.json'), 'utf8');
   assert.equal(text.includes(mnemonic.split(' ')[0]!) && text.includes(mnemonic), false);
-  assert.throws(() => loadIdentity(h), { code: 'EPASSPHRASE' });
-  assert.throws(() => loadIdentity(h, 'wrong'), { code: 'EPASSPHRASE' });
+  assert.throws(() => loadIdentity(h), { code: 'bad_passphrase' });
+  assert.throws(() => loadIdentity(h, 'wrong'), { code: 'bad_passphrase' });
   assert.deepEqual(loadIdentity(h, 'correct horse').signingPublicKey, identity.signingPublicKey);
   const file = JSON.parse(text);
   file.signingPublicKey = Buffer.alloc(32).toString('base64');
   writeFileSync(join(h, 'keystore.json'), JSON.stringify(file));
   assert.throws(
     () => loadIdentity(h, 'correct horse'),
-    { code: 'EPASSPHRASE' },
+    { code: 'bad_passphrase' },
     'public key is bound as AAD',
   );
 });

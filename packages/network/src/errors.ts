@@ -1,5 +1,7 @@
+import { type ErrorCodes, TwinBaseError } from '@twin/errors';
+
 /** Stable error codes of the network package: callers and UIs match on them, never on message text. */
-export type NetworkErrorCode =
+export type NetworkErrorCode = ErrorCodes<
   | 'unknown_twin' // the sender (or recipient) is not in the phonebook
   | 'bad_signature' // not signed by the sender's current key, or the connection is not the sender's
   | 'bad_envelope' // malformed bytes, or a header that fails validation
@@ -14,18 +16,12 @@ export type NetworkErrorCode =
   | 'no_mailbox' // send() on a bus without a mailbox
   | 'stopped' // the bus was stopped while the call was pending
   | 'timeout' // no response in time
-  | 'unreachable'; // no address of the twin could be dialled, or the connection broke
+  | 'unreachable' // no address of the twin could be dialled, or the connection broke
+>;
 
 /** The one error class of the network package. */
-export class NetworkError extends Error {
-  constructor(
-    readonly code: NetworkErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'NetworkError';
-  }
+export class NetworkError extends TwinBaseError<NetworkErrorCode> {
+  override readonly name = 'NetworkError';
 }
 
 /** @deprecated The earlier name of {@link NetworkError}: the same class. */

@@ -73,7 +73,7 @@ export class HttpBackend implements PhonebookBackend {
       throw new PhonebookError(
         (err.code as PhonebookError['code']) ?? 'unavailable',
         err.message ?? `HTTP ${res.status}`,
-        retryAfter > 0 ? retryAfter * 1000 : undefined,
+        retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {},
       );
     }
     return { status: res.status, body: body as T };

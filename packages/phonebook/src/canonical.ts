@@ -3,12 +3,15 @@
  * signed as these exact bytes, and a transaction whose bytes are not canonical is refused, so
  * one transaction has exactly one encoding (no malleability).
  */
+import { PhonebookError } from './errors.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 export function canonical(value: Json): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error('non-finite number');
+    if (!Number.isFinite(value))
+      throw new PhonebookError('bad_request', `not canonical JSON: ${value} is not a finite number`);
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;

@@ -1,4 +1,7 @@
-export type PhonebookErrorCode =
+import { type ErrorCodes, TwinBaseError, type TwinErrorOptions } from '@twin/errors';
+
+/** Stable error codes of the phonebook package (also the `code` of its HTTP error replies). */
+export type PhonebookErrorCode = ErrorCodes<
   | 'bad_request' // malformed input
   | 'bad_signature' // signature or proof does not verify
   | 'bad_nonce' // replayed or out-of-order transaction
@@ -14,17 +17,24 @@ export type PhonebookErrorCode =
   | 'read_only' // a replica does not accept transactions
   | 'fork' // a replica saw history rewritten
   | 'unverified' // a record or checkpoint failed client-side verification
-  | 'unavailable'; // the phonebook could not be reached
+  | 'unavailable' // the phonebook could not be reached
+>;
 
-export class PhonebookError extends Error {
-  constructor(
-    readonly code: PhonebookErrorCode,
-    message: string,
-    /** rate_limited: how long the server asked to wait (its Retry-After), when it said. */
-    readonly retryAfterMs?: number,
-  ) {
-    super(message);
-    this.name = 'PhonebookError';
+/** What a PhonebookError carries besides its code and message. */
+export interface PhonebookErrorOptions extends TwinErrorOptions {
+  /** rate_limited: how long the server asked to wait (its Retry-After), when it said. */
+  retryAfterMs?: number;
+}
+
+/** The one error class of the phonebook package; `status` is the HTTP status its code answers. */
+export class PhonebookError extends TwinBaseError<PhonebookErrorCode> {
+  override readonly name = 'PhonebookError';
+  /** rate_limited: how long the server asked to wait (its Retry-After), when it said. */
+  readonly retryAfterMs?: number;
+
+  constructor(code: PhonebookErrorCode, message: string, options: PhonebookErrorOptions = {}) {
+    super(code, message, options);
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 
   get status(): number {

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HttpBackend } from './backend.ts';
+import { PhonebookError } from './errors.ts';
 import type { PhonebookService } from './service.ts';
 import type { SignedCheckpoint } from './types.ts';
 import { verifySignedCheckpoint } from './verify.ts';
@@ -127,7 +128,10 @@ export class Replica {
         const want = Math.min(FOLLOW_BATCH, target - state.height);
         const { entries } = await this.upstream.ledger(state.height + 1, want);
         if (entries.length === 0)
-          throw new Error(`upstream serves no entry ${state.height + 1} below its checkpoint`);
+          throw new PhonebookError(
+            'unavailable',
+            `upstream serves no entry ${state.height + 1} below its checkpoint`,
+          );
         try {
           this.service.follow(entries.slice(0, want));
         } catch (e) {

@@ -1,3 +1,10 @@
+import { TwinBaseError } from '@twin/errors';
+
+/**
+ * Error codes of the qss package. Still in the old upper-case style: renaming them to snake_case
+ * (and wrapping the union in `ErrorCodes<...>` from @twin/errors) touches every throw site and the
+ * qss CLI, which belong to the qss refactor.
+ */
 export type QssErrorCode =
   | 'ECODER' // invalid Reed-Solomon parameters or shard shapes
   | 'ESHARDS' // fewer than k intact shards: the block cannot be rebuilt
@@ -10,12 +17,7 @@ export type QssErrorCode =
   | 'EPATH' // an object path that is empty, too long or not valid
   | 'ENOENT'; // no object at that path
 
-export class QssError extends Error {
-  constructor(
-    readonly code: QssErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'QssError';
-  }
+/** The one error class of the qss package. */
+export class QssError extends TwinBaseError<QssErrorCode> {
+  override readonly name = 'QssError';
 }

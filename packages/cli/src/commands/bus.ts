@@ -4,6 +4,7 @@ import { PhonebookClient, PhonebookError } from '@twin/phonebook';
 import { mailboxPath, prepareHome, startDaemon } from '@twin/twin';
 import { Command } from 'commander';
 import { pino } from 'pino';
+import { CliError } from '../errors.ts';
 import {
   type Common,
   commonOptions,
@@ -114,7 +115,7 @@ export function pingCommand(): Command {
           const t0 = performance.now();
           const nonce = Buffer.from(`ping ${i} ${Date.now()}`);
           const reply = await b.bus.request(target, 'ping', nonce, { timeoutMs: o.timeout });
-          if (!reply.equals(nonce)) throw new Error('ping reply does not match');
+          if (!reply.equals(nonce)) throw new CliError('bad_reply', 'ping reply does not match');
           rtts.push(performance.now() - t0);
           if (!o.json) console.log(`reply from ${target}: seq=${i} time=${rtts[i]!.toFixed(2)} ms`);
         }
