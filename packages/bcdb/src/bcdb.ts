@@ -11,6 +11,12 @@ import type { ZdbClient } from '@twin/zdb';
 import { Catalog, type FindQuery, type ObjectMeta, type Page } from './catalog.ts';
 import { BcdbError } from './errors.ts';
 import {
+  MAX_COLLECTION_LENGTH,
+  MAX_OBJECT_TAGS,
+  MAX_TAG_KEY_LENGTH,
+  MAX_TAG_VALUE_LENGTH,
+} from './limits.ts';
+import {
   type AclHeader,
   decodeRecord,
   encodeRecord,
@@ -64,11 +70,22 @@ const zkeyOf = (seq: number) => {
 };
 
 function checkTags(tags: Record<string, string>): void {
-  for (const [k, v] of Object.entries(tags)) {
-    if (typeof v !== 'string' || k.length === 0 || k.length > 128 || v.length > 1024) {
+  const entries = Object.entries(tags);
+  if (entries.length > MAX_OBJECT_TAGS)
+    throw new BcdbError(
+      'bad_request',
+      `an object has at most ${MAX_OBJECT_TAGS} tags, not ${entries.length}`,
+    );
+  for (const [k, v] of entries) {
+    if (
+      typeof v !== 'string' ||
+      k.length === 0 ||
+      k.length > MAX_TAG_KEY_LENGTH ||
+      v.length > MAX_TAG_VALUE_LENGTH
+    ) {
       throw new BcdbError(
         'bad_request',
-        `invalid tag ${JSON.stringify(k)}: keys 1-128 chars, values strings up to 1024`,
+        `invalid tag ${JSON.stringify(k)}: keys 1-${MAX_TAG_KEY_LENGTH} chars, values strings up to ${MAX_TAG_VALUE_LENGTH}`,
       );
     }
   }
@@ -216,8 +233,8 @@ export class Bcdb {
     caller = this.o.owner,
   ): Promise<ObjectMeta> {
     if (caller !== this.o.owner) throw new BcdbError('denied', 'only the owner creates objects');
-    if (!collection || collection.length > 128)
-      throw new BcdbError('bad_request', 'collection must be 1-128 characters');
+    if (!collection || collection.length > MAX_COLLECTION_LENGTH)
+      throw new BcdbError('bad_request', `collection must be 1-${MAX_COLLECTION_LENGTH} characters`);
     const tags = o.tags ?? {};
     checkTags(tags);
     const acl = o.acl ?? PRIVATE_ACL;

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { BcdbError } from './errors.ts';
+import { DEFAULT_PAGE_SIZE, MAX_CACHED_STATEMENTS, MAX_PAGE_SIZE, MAX_QUERY_TAGS } from './limits.ts';
 import type { AclHeader, ObjectHeader, RecordHeader } from './record.ts';
 
 /** An object as the index knows it: its current header (without the record kind) and where its data is. */
@@ -42,9 +43,8 @@ const toMeta = (r: ObjectRow): ObjectMeta => ({ ...r, tags: JSON.parse(r.tags) a
 export class Catalog {
   readonly db: Database.Database;
   private readonly q: Record<string, Database.Statement>;
+  /** Prepared find statements by SQL text: one per query shape, at most MAX_CACHED_STATEMENTS. */
   private readonly statements = new Map<string, Database.Statement>();
-  /** Cached copies of the state rows (written in the same transactions as the records). */
-  private readonly cached = new Map<string, number>();
 
   constructor(path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -84,8 +84,6 @@ export class Catalog {
         'INSERT INTO collections (collection, acl) VALUES (?, ?) ON CONFLICT(collection) DO UPDATE SET acl = excluded.acl',
       ),
       getCollection: this.db.prepare('SELECT acl FROM collections WHERE collection = ?'),
-      maxObject: this.db.prepare('SELECT max(id) AS id FROM objects'),
-      maxAcl: this.db.prepare('SELECT max(id) AS id FROM acls'),
     };
   }
 
@@ -104,31 +102,26 @@ export class Catalog {
 
   /** Applies consecutive records in one transaction (group commit). */
   applyMany(records: { seq: number; zkey: Buffer; header: RecordHeader; size: number }[]): void {
-    try {
-      this.db.transaction(() => {
-        let nextObject = this.state('nextObject');
-        let nextAcl = this.state('nextAcl');
-        for (const r of records) {
-          const h = r.header;
-          if (h.kind === 'object') {
-            this.applyObject(h, r.zkey, r.size);
-            nextObject = Math.max(nextObject, h.id + 1);
-          } else if (h.kind === 'acl') {
-            this.applyAcl(h);
-            nextAcl = Math.max(nextAcl, h.id + 1);
-          } else {
-            this.q.putCollection!.run(h.collection, h.acl);
-          }
+    this.db.transaction(() => {
+      let nextObject = this.state('nextObject');
+      let nextAcl = this.state('nextAcl');
+      for (const r of records) {
+        const h = r.header;
+        if (h.kind === 'object') {
+          this.applyObject(h, r.zkey, r.size);
+          nextObject = Math.max(nextObject, h.id + 1);
+        } else if (h.kind === 'acl') {
+          this.applyAcl(h);
+          nextAcl = Math.max(nextAcl, h.id + 1);
+        } else {
+          this.q.putCollection!.run(h.collection, h.acl);
         }
-        // bookkeeping once per batch, in the same transaction
-        this.setState('nextObject', nextObject);
-        this.setState('nextAcl', nextAcl);
-        this.setState('applied', records[records.length - 1]!.seq);
-      })();
-    } catch (e) {
-      this.cached.clear(); // the transaction rolled back: reread the state rows
-      throw e;
-    }
+      }
+      // bookkeeping once per batch, in the same transaction
+      this.setState('nextObject', nextObject);
+      this.setState('nextAcl', nextAcl);
+      this.setState('applied', records[records.length - 1]!.seq);
+    })();
   }
 
   private applyObject(h: ObjectHeader, zkey: Buffer, size: number): void {
@@ -189,6 +182,11 @@ export class Catalog {
    */
   find(q: FindQuery): Page {
     const tags = Object.entries(q.tags ?? {});
+    if (tags.length > MAX_QUERY_TAGS)
+      throw new BcdbError(
+        'bad_request',
+        `a query matches at most ${MAX_QUERY_TAGS} tags, not ${tags.length}`,
+      );
     const joins: string[] = [];
     const where: string[] = ['o.collection = ?'];
     const joinArgs: (string | number)[] = [];
@@ -222,19 +220,34 @@ export class Catalog {
       );
       args.push(updated!, updated!, id!);
     }
-    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    const wanted = Number.isFinite(q.limit) ? Math.trunc(q.limit!) : DEFAULT_PAGE_SIZE;
+    const limit = Math.min(Math.max(wanted, 1), MAX_PAGE_SIZE);
     const dir = desc ? 'DESC' : 'ASC';
-    const sql = `SELECT o.* FROM ${from} ${joins.join(' ')} WHERE ${where.join(' AND ')} ORDER BY o.updated ${dir}, o.id ${dir} LIMIT ${limit + 1}`;
-    let stmt = this.statements.get(sql);
-    if (!stmt) {
-      stmt = this.db.prepare(sql);
-      this.statements.set(sql, stmt);
-    }
-    const rows = (stmt.all(...joinArgs, ...args) as ObjectRow[]).map(toMeta);
+    // The SQL depends only on the query's shape (how many tags, prefix, cursor, order): every
+    // value, the limit included, is a bound parameter, so the statement cache stays small.
+    const sql = `SELECT o.* FROM ${from} ${joins.join(' ')} WHERE ${where.join(' AND ')} ORDER BY o.updated ${dir}, o.id ${dir} LIMIT ?`;
+    const rows = (this.statement(sql).all(...joinArgs, ...args, limit + 1) as ObjectRow[]).map(toMeta);
     const more = rows.length > limit;
     const objects = more ? rows.slice(0, limit) : rows;
     const last = objects[objects.length - 1];
     return { objects, cursor: more && last ? `${last.updated}:${last.id}` : null };
+  }
+
+  /** The prepared statement for `sql`, from the bounded cache (the oldest is dropped when full). */
+  private statement(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      if (this.statements.size >= MAX_CACHED_STATEMENTS)
+        this.statements.delete(this.statements.keys().next().value!);
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /** How many prepared find statements are cached (bounded by MAX_CACHED_STATEMENTS). */
+  get cachedStatements(): number {
+    return this.statements.size;
   }
 
   /** Drops every row (before a rebuild from 0-db). */
@@ -242,7 +255,6 @@ export class Catalog {
     this.db.exec(
       'DELETE FROM objects; DELETE FROM tags; DELETE FROM acls; DELETE FROM state; DELETE FROM collections;',
     );
-    this.cached.clear();
   }
 
   close(): void {

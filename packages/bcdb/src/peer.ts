@@ -6,13 +6,30 @@
  * message.
  */
 import type { TwinBus } from '@twin/network';
+import { z } from 'zod';
 import type { Bcdb } from './bcdb.ts';
-import type { FindQuery, ObjectMeta, Page } from './catalog.ts';
-import { BcdbError, type BcdbErrorCode } from './errors.ts';
+import type { FindQuery, ObjectMeta } from './catalog.ts';
+import { BcdbError } from './errors.ts';
+import { MAX_REASON_LENGTH } from './limits.ts';
+import {
+  type accessDecisionSchema,
+  args,
+  pageSchema,
+  parse,
+  parseJson,
+  remoteMetaSchema,
+  remoteObjectSchema,
+  replySchema,
+  requestIdSchema,
+} from './schemas.ts';
+
+/** A page of a peer's objects (metadata without the 0-db key). */
+export interface RemotePage {
+  objects: Omit<ObjectMeta, 'zkey'>[];
+  cursor: string | null;
+}
 
 export const REQUESTS = '_access_requests';
-
-type Reply<T> = { ok: true; result: T } | { ok: false; error: { code: BcdbErrorCode; message: string } };
 
 export interface RemoteObject extends Omit<ObjectMeta, 'zkey'> {
   data: string; // base64
@@ -28,78 +45,125 @@ export interface AccessRequest {
   status: 'pending' | 'approved' | 'declined';
 }
 
-export interface AccessDecision {
-  request: number;
-  status: 'approved' | 'declined';
-  object?: number;
-  collection?: string;
-  perms: string;
-}
+/** The one-way `bcdb.access.decision` message; parse it with {@link accessDecisionSchema}. */
+export type AccessDecision = z.output<typeof accessDecisionSchema>;
+
+/** What the served commands log: refusals (`denied`) and unexpected failures (`internal`). */
+export type BcdbLog = (msg: string, fields: Record<string, unknown>) => void;
 
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 const strip = ({ zkey: _z, ...rest }: ObjectMeta) => rest;
 
-/** Registers the bcdb.* bus commands for `db` (run by the owner's twin process). */
-export function serveBcdb(
+/**
+ * Registers `command` on the bus: the payload is parsed with `schema` (else `bad_request`), `fn`
+ * runs as the verified sender, and the reply is `{ok, result}` or `{ok: false, error}`. A
+ * BcdbError keeps its code; anything else is `internal` and its detail stays in the log.
+ */
+function answer<S extends z.ZodType, T>(
   bus: TwinBus,
-  db: Bcdb,
-  log: (msg: string, f: Record<string, unknown>) => void = () => {},
+  command: string,
+  schema: S,
+  fn: (args: z.output<S>, caller: number) => Promise<T> | T,
+  log: BcdbLog,
+  ownerOnly?: number,
 ): void {
-  const handle = <A, T>(command: string, fn: (args: A, caller: number) => Promise<T> | T) => {
-    bus.handle(command, async (payload, ctx) => {
-      let reply: Reply<T>;
-      try {
-        reply = { ok: true, result: await fn(JSON.parse(payload.toString() || '{}') as A, ctx.from) };
-      } catch (e) {
-        const err = e instanceof BcdbError ? e : new BcdbError('bad_request', (e as Error).message);
-        if (err.code === 'denied')
-          log('bcdb access denied', { command, twin: ctx.from, reason: err.message });
-        reply = { ok: false, error: { code: err.code, message: err.message } };
+  bus.handle(command, async (payload, ctx) => {
+    try {
+      if (ownerOnly !== undefined && ctx.from !== ownerOnly)
+        throw new BcdbError('denied', `${command} is for the owner only`);
+      const result = await fn(parseJson(schema, payload, 'bad_request', command), ctx.from);
+      return json({ ok: true, result });
+    } catch (e) {
+      let err: BcdbError;
+      if (e instanceof BcdbError) err = e;
+      else {
+        log('bcdb internal error', { command, twin: ctx.from, error: (e as Error)?.message ?? String(e) });
+        err = new BcdbError('internal', `${command} failed`);
       }
-      return json(reply);
-    });
-  };
-  handle<{ id: number }, RemoteObject>('bcdb.get', async ({ id }, caller) => {
-    const o = await db.get(id, caller);
-    return { ...strip(o), data: o.data.toString('base64') };
+      if (err.code === 'denied') log('bcdb access denied', { command, twin: ctx.from, reason: err.message });
+      return json({ ok: false, error: err.toJSON() });
+    }
   });
-  handle<FindQuery, Page>('bcdb.find', (q, caller) => {
-    if (q.collection === REQUESTS) throw new BcdbError('denied', 'access requests are private');
-    const page = db.find(q, caller);
-    return { ...page, objects: page.objects.map((o) => strip(o) as ObjectMeta) };
-  });
-  handle<{ collection: string; cursor?: string; limit?: number }, Page>('bcdb.list', (q, caller) => {
-    if (q.collection === REQUESTS) throw new BcdbError('denied', 'access requests are private');
-    const page = db.find({ collection: q.collection, cursor: q.cursor, limit: q.limit }, caller);
-    return { ...page, objects: page.objects.map((o) => strip(o) as ObjectMeta) };
-  });
-  handle<
-    { id: number; data?: string; tags?: Record<string, string>; expectedVersion?: number },
-    Omit<ObjectMeta, 'zkey'>
-  >('bcdb.set', async (a, caller) =>
-    strip(
-      await db.update(
-        a.id,
-        {
-          data: a.data === undefined ? undefined : Buffer.from(a.data, 'base64'),
-          tags: a.tags,
-          expectedVersion: a.expectedVersion,
-        },
-        caller,
-      ),
-    ),
+}
+
+const privateRequests = (collection: string) => {
+  if (collection === REQUESTS) throw new BcdbError('denied', 'access requests are private');
+};
+
+/**
+ * Registers the peer bcdb.* bus commands for `db` (run by the owner's twin process): get, find,
+ * list, set, delete, access.request. Every argument is parsed at the boundary; every call is
+ * checked against the ACLs as the envelope's verified sender. Replies carry the BcdbError codes
+ * `bad_request`, `denied`, `not_found`, `conflict` or `internal`.
+ */
+export function serveBcdb(bus: TwinBus, db: Bcdb, log: BcdbLog = () => {}): void {
+  answer(
+    bus,
+    'bcdb.get',
+    args.get,
+    async ({ id }, caller): Promise<RemoteObject> => {
+      const o = await db.get(id, caller);
+      return { ...strip(o), data: o.data.toString('base64') };
+    },
+    log,
   );
-  handle<{ id: number }, boolean>('bcdb.delete', async ({ id }, caller) => {
-    await db.delete(id, caller);
-    return true;
-  });
-  handle<{ object?: number; collection?: string; perms: string; reason?: string }, { request: number }>(
+  answer(
+    bus,
+    'bcdb.find',
+    args.find,
+    (q, caller) => {
+      privateRequests(q.collection);
+      const page = db.find(q, caller);
+      return { ...page, objects: page.objects.map(strip) };
+    },
+    log,
+  );
+  answer(
+    bus,
+    'bcdb.list',
+    args.list,
+    (q, caller) => {
+      privateRequests(q.collection);
+      const page = db.find({ collection: q.collection, cursor: q.cursor, limit: q.limit }, caller);
+      return { ...page, objects: page.objects.map(strip) };
+    },
+    log,
+  );
+  answer(
+    bus,
+    'bcdb.set',
+    args.set,
+    async (a, caller) =>
+      strip(
+        await db.update(
+          a.id,
+          {
+            data: a.data === undefined ? undefined : Buffer.from(a.data, 'base64'),
+            tags: a.tags,
+            expectedVersion: a.expectedVersion,
+          },
+          caller,
+        ),
+      ),
+    log,
+  );
+  answer(
+    bus,
+    'bcdb.delete',
+    args.delete,
+    async ({ id }, caller) => {
+      await db.delete(id, caller);
+      return true;
+    },
+    log,
+  );
+  answer(
+    bus,
     'bcdb.access.request',
+    args.accessRequest,
     async (a, caller) => {
       if ((a.object === undefined) === (a.collection === undefined))
         throw new BcdbError('bad_request', 'ask for one object or one collection');
-      if (!/^[rwd]{1,3}$/.test(a.perms ?? ''))
-        throw new BcdbError('bad_request', 'perms is a subset of "rwd"');
       if (a.object !== undefined && !db.catalog.object(a.object))
         throw new BcdbError('not_found', `no object ${a.object}`);
       const tags: Record<string, string> = { status: 'pending', requester: String(caller) };
@@ -108,11 +172,12 @@ export function serveBcdb(
         object: a.object,
         collection: a.collection,
         perms: a.perms,
-        reason: String(a.reason ?? '').slice(0, 1000),
+        reason: (a.reason ?? '').slice(0, MAX_REASON_LENGTH),
       };
       const meta = await db.set(REQUESTS, json(body), { tags });
       return { request: meta.id };
     },
+    log,
   );
 }
 
@@ -190,37 +255,44 @@ export class RemoteBcdb {
     readonly twin: string | number,
   ) {}
 
-  private call<T>(command: string, args: unknown): Promise<T> {
-    return callBcdb(this.bus, this.twin, command, args);
+  private call<T>(command: string, args: unknown, result: z.ZodType<T>): Promise<T> {
+    return callBcdb(this.bus, this.twin, command, args, result);
   }
 
+  /** The object and its data, if the peer's ACLs let this twin read it. */
   async get(id: number): Promise<Omit<ObjectMeta, 'zkey'> & { data: Buffer }> {
-    const o = await this.call<RemoteObject>('bcdb.get', { id });
+    const o = await this.call('bcdb.get', { id }, remoteObjectSchema);
     return { ...o, data: Buffer.from(o.data, 'base64') };
   }
 
-  find(q: FindQuery): Promise<Page> {
-    return this.call('bcdb.find', q);
+  /** A page of the peer's objects that this twin may read. */
+  find(q: FindQuery): Promise<RemotePage> {
+    return this.call('bcdb.find', q, pageSchema);
   }
 
-  list(collection: string, cursor?: string, limit?: number): Promise<Page> {
-    return this.call('bcdb.list', { collection, cursor, limit });
+  /** A page of a collection, newest first. */
+  list(collection: string, cursor?: string, limit?: number): Promise<RemotePage> {
+    return this.call('bcdb.list', { collection, cursor, limit }, pageSchema);
   }
 
   update(
     id: number,
     o: { data?: Uint8Array; tags?: Record<string, string>; expectedVersion?: number },
   ): Promise<Omit<ObjectMeta, 'zkey'>> {
-    return this.call('bcdb.set', {
-      id,
-      data: o.data ? Buffer.from(o.data).toString('base64') : undefined,
-      tags: o.tags,
-      expectedVersion: o.expectedVersion,
-    });
+    return this.call(
+      'bcdb.set',
+      {
+        id,
+        data: o.data ? Buffer.from(o.data).toString('base64') : undefined,
+        tags: o.tags,
+        expectedVersion: o.expectedVersion,
+      },
+      remoteMetaSchema,
+    );
   }
 
   async delete(id: number): Promise<void> {
-    await this.call('bcdb.delete', { id });
+    await this.call('bcdb.delete', { id }, z.literal(true));
   }
 
   /** Asks the owner for rights on an object or a collection; the decision arrives as a 'bcdb.access.decision' message. */
@@ -229,69 +301,68 @@ export class RemoteBcdb {
     perms: string,
     reason: string,
   ): Promise<{ request: number }> {
-    return this.call('bcdb.access.request', { ...target, perms, reason });
+    return this.call('bcdb.access.request', { ...target, perms, reason }, requestIdSchema);
   }
 }
 
 /**
- * Owner-only commands: the twin's own CLI reaches its running twin over the bus with the same
- * identity, so `caller === owner` is proven by the envelope signature like any other call.
+ * Owner-only commands (create, acl.*, requests.*): the twin's own CLI reaches its running twin
+ * with the same identity, so `caller === owner` is proven by the envelope (or the control socket)
+ * like any other call; anyone else is `denied`.
  */
-export function serveOwner(bus: TwinBus, db: Bcdb, requests: AccessRequests): void {
-  const owner = <A, T>(command: string, fn: (args: A) => Promise<T> | T) => {
-    bus.handle(command, async (payload, ctx) => {
-      let reply: Reply<T>;
-      try {
-        if (ctx.from !== db.owner) throw new BcdbError('denied', `${command} is for the owner only`);
-        reply = { ok: true, result: await fn(JSON.parse(payload.toString() || '{}') as A) };
-      } catch (e) {
-        const err = e instanceof BcdbError ? e : new BcdbError('bad_request', (e as Error).message);
-        reply = { ok: false, error: { code: err.code, message: err.message } };
-      }
-      return json(reply);
-    });
-  };
-  owner<
-    { collection: string; data: string; tags?: Record<string, string>; acl?: number },
-    Omit<ObjectMeta, 'zkey'>
-  >('bcdb.create', async (a) =>
+export function serveOwner(bus: TwinBus, db: Bcdb, requests: AccessRequests, log: BcdbLog = () => {}): void {
+  const owner = <S extends z.ZodType, T>(
+    command: string,
+    schema: S,
+    fn: (a: z.output<S>) => Promise<T> | T,
+  ) => answer(bus, command, schema, (a) => fn(a), log, db.owner);
+  owner('bcdb.create', args.create, async (a) =>
     strip(await db.set(a.collection, Buffer.from(a.data, 'base64'), { tags: a.tags, acl: a.acl })),
   );
-  owner<{ entries?: Record<string, string> }, unknown>('bcdb.acl.create', (a) =>
-    db.createAcl(a.entries ?? {}),
-  );
-  owner<{ id: number }, unknown>('bcdb.acl.get', (a) => db.getAcl(a.id));
-  owner<Record<string, never>, unknown>('bcdb.acl.list', () => db.listAcls());
-  owner<{ id: number; twin: number; perms: string }, unknown>('bcdb.acl.set', (a) =>
-    db.setPermissions(a.id, a.twin, a.perms),
-  );
-  owner<{ id: number; twins: number[]; perms: string }, unknown>('bcdb.acl.grant', (a) =>
-    db.grant(a.id, a.twins, a.perms),
-  );
-  owner<{ id: number; twins: number[] }, unknown>('bcdb.acl.revoke', (a) => db.revoke(a.id, a.twins));
-  owner<{ status?: AccessRequest['status'] }, AccessRequest[]>('bcdb.requests.list', (a) =>
-    requests.list(a.status ?? 'pending'),
-  );
-  owner<{ id: number }, boolean>('bcdb.requests.approve', async (a) => {
+  owner('bcdb.acl.create', args.aclCreate, (a) => db.createAcl(a.entries ?? {}));
+  owner('bcdb.acl.get', args.aclId, (a) => db.getAcl(a.id));
+  owner('bcdb.acl.list', args.none, () => db.listAcls());
+  owner('bcdb.acl.set', args.aclSet, (a) => db.setPermissions(a.id, a.twin, a.perms));
+  owner('bcdb.acl.grant', args.aclGrant, (a) => db.grant(a.id, a.twins, a.perms));
+  owner('bcdb.acl.revoke', args.aclRevoke, (a) => db.revoke(a.id, a.twins));
+  owner('bcdb.requests.list', args.requestsList, (a) => requests.list(a.status ?? 'pending'));
+  owner('bcdb.requests.approve', args.aclId, async (a) => {
     await requests.approve(a.id);
     return true;
   });
-  owner<{ id: number }, boolean>('bcdb.requests.decline', async (a) => {
+  owner('bcdb.requests.decline', args.aclId, async (a) => {
     await requests.decline(a.id);
     return true;
   });
 }
 
-/** Calls any bcdb.* command on a twin (this twin's own daemon, or a peer) and unwraps the reply. */
-export async function callBcdb<T>(
+/**
+ * Parses a bcdb.* reply (from a peer, or from this twin's daemon): the result, checked against
+ * `result` when given.
+ * @throws BcdbError with the reply's code when it is a refusal; `bad_reply` when it is malformed
+ */
+export function unwrapReply<T = unknown>(
+  bytes: Uint8Array | string,
+  command: string,
+  result?: z.ZodType<T>,
+): T {
+  const reply = parseJson(replySchema, bytes, 'bad_reply', command);
+  if (!reply.ok) throw new BcdbError(reply.error.code, reply.error.message);
+  return result ? parse(result, reply.result, 'bad_reply', command) : (reply.result as T);
+}
+
+/**
+ * Calls any bcdb.* command on a twin (this twin's own daemon, or a peer) and unwraps the reply.
+ * @throws BcdbError (the peer's refusal, or `bad_reply`); NetworkError when the bus fails
+ */
+export async function callBcdb<T = unknown>(
   bus: TwinBus,
   twin: string | number,
   command: string,
   args: unknown,
+  result?: z.ZodType<T>,
 ): Promise<T> {
-  const reply = JSON.parse((await bus.request(twin, command, json(args))).toString()) as Reply<T>;
-  if (!reply.ok) throw new BcdbError(reply.error.code, reply.error.message);
-  return reply.result;
+  return unwrapReply(await bus.request(twin, command, json(args)), command, result);
 }
 
 /**
@@ -312,7 +383,7 @@ export class BcdbApi {
     return o.twin === undefined ? this.local.get(id) : this.remote(o.twin).get(id);
   }
 
-  async find(q: FindQuery, o: { twin?: string | number } = {}): Promise<Page> {
+  async find(q: FindQuery, o: { twin?: string | number } = {}): Promise<RemotePage> {
     return o.twin === undefined ? this.local.find(q) : this.remote(o.twin).find(q);
   }
 

@@ -8,6 +8,11 @@ import { test } from 'node:test';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
 import { Bcdb } from '../src/index.ts';
 
+/** Acknowledged writes before the writer is killed. */
+const ACKS = 3000;
+/** How long the writer may take to acknowledge them (generous: the machine may be loaded). */
+const ACK_TIMEOUT_MS = 120_000;
+
 test('killed during a burst of writes: after restart, index and 0-db agree and every acknowledged write is there', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'bcdb-crash-'));
   const server = await ZdbServer.start({
@@ -38,12 +43,22 @@ test('killed during a burst of writes: after restart, index and 0-db agree and e
   );
   const acked = new Set<number>();
   const lines = createInterface({ input: writer.stdout! });
-  await new Promise<void>((resolve) => {
+  // A writer that stalls or dies early fails the test after ACK_TIMEOUT_MS instead of hanging it.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      writer.kill('SIGKILL');
+      reject(new Error(`${acked.size} of ${ACKS} writes acknowledged within ${ACK_TIMEOUT_MS / 1000} s`));
+    }, ACK_TIMEOUT_MS);
+    writer.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the writer exited (${signal ?? code}) after ${acked.size} of ${ACKS} acknowledgements`));
+    });
     lines.on('line', (l) => {
       acked.add(Number(l));
-      if (acked.size === 3000) {
-        writer.kill('SIGKILL');
+      if (acked.size === ACKS) {
+        clearTimeout(timer);
         resolve();
+        writer.kill('SIGKILL');
       }
     });
   });
