@@ -26,7 +26,6 @@ export class LedgerStore {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly range: Database.Statement;
-  private readonly truncate: Database.Statement;
 
   constructor(dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -45,7 +44,6 @@ export class LedgerStore {
       'INSERT INTO entries (height, tx, signature, proof, prev, hash) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.range = this.db.prepare('SELECT * FROM entries WHERE height >= ? ORDER BY height LIMIT ?');
-    this.truncate = this.db.prepare('DELETE FROM entries WHERE height >= ?');
   }
 
   append(e: LedgerEntry): void {
@@ -59,11 +57,6 @@ export class LedgerStore {
   *all(): Generator<LedgerEntry> {
     for (const r of this.db.prepare('SELECT * FROM entries ORDER BY height').iterate() as Iterable<Row>)
       yield toEntry(r);
-  }
-
-  /** Drops entries from `height` on (used when a replica starts over after a refused history). */
-  dropFrom(height: number): void {
-    this.truncate.run(height);
   }
 
   close(): void {
