@@ -15,6 +15,7 @@ import type { Checkpoint, SignedCheckpoint, SignedTx, TwinProof, TwinRecord, Tx 
 import { verifySignedCheckpoint, verifyTwinProof } from './verify.ts';
 
 export interface PhonebookClientOptions {
+  /** The phonebook server (default DEFAULT_PHONEBOOK_URL; the CLI reads TWIN_PHONEBOOK, the library never does). */
   url?: string;
   backend?: PhonebookBackend;
   /** Base64 ed25519 key of the phonebook server whose checkpoints to trust. */
@@ -50,8 +51,7 @@ export class PhonebookClient {
   private readonly newest = new Map<string, Checkpoint>();
 
   constructor(readonly options: PhonebookClientOptions = {}) {
-    this.backend =
-      options.backend ?? new HttpBackend(options.url ?? process.env.TWIN_PHONEBOOK ?? DEFAULT_PHONEBOOK_URL);
+    this.backend = options.backend ?? new HttpBackend(options.url ?? DEFAULT_PHONEBOOK_URL);
     this.ttl = options.cacheTtlMs ?? 10_000;
   }
 
