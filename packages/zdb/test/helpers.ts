@@ -5,7 +5,41 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnZdb } from '../src/process.ts';
-import { type Reply, ReplyParser } from '../src/resp/replies.ts';
+import { type Reply, ReplyError, ReplyParser, Status } from '../src/resp/replies.ts';
+import { ZdbServer, type ZdbServerOptions } from '../src/server/server.ts';
+
+export const ADMIN = 'admin-secret';
+
+/** A server in this process on a fresh temp dir (admin password ADMIN), and how to stop it. */
+export async function startServer(extra: Partial<ZdbServerOptions> = {}) {
+  const dir = tempDir('zdb-server-');
+  const server = await ZdbServer.start({
+    port: 0,
+    data: join(dir.path, 'data'),
+    index: join(dir.path, 'index'),
+    admin: ADMIN,
+    ...extra,
+  });
+  return {
+    server,
+    port: server.port,
+    dir: dir.path,
+    stop: async () => {
+      await server.close();
+      dir.cleanup();
+    },
+  };
+}
+
+/** A reply as text: `+status`, `-error`, or the value itself. */
+export const text = (r: Reply): unknown =>
+  r instanceof ReplyError
+    ? `-${r.message}`
+    : r instanceof Status
+      ? `+${r.value}`
+      : Buffer.isBuffer(r)
+        ? r.toString()
+        : r;
 
 export function tempDir(prefix: string): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));

@@ -234,7 +234,7 @@ describe('zdb server: namespaces, passwords, admin', () => {
     await c.set(id0, 'first-updated');
     assert.deepEqual(await c.get(id0), Buffer.from('first-updated'));
     await assert.rejects(c.set(Buffer.alloc(8, 9), 'x'), err('Invalid key, only update authorized'));
-    await assert.rejects(c.nsset('seq', 'mode', 'user'), err('Cannot change mode, namespace is not empty'));
+    await assert.rejects(c.nsset('seq', 'mode', 'user'), err('Cannot change mode of used namespace'));
     c.close();
   });
 

@@ -12,9 +12,18 @@ import {
 
 export const DEFAULT_NAMESPACE = 'default';
 
+/** C0 control characters and DEL: never part of a namespace name (they name directories). */
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/**
+ * Whether `name` may name a namespace: 1..128 characters, no path separators, no control
+ * characters, not `.`/`..` nor a compaction leftover. The server decodes names as strict UTF-8,
+ * so two different byte strings never reach here as the same name.
+ */
 export function validNamespaceName(name: string): boolean {
   return (
     name.length > 0 &&
+    !CONTROL.test(name) &&
     name.length <= 128 &&
     !name.includes('/') &&
     !name.includes('\\') &&
@@ -42,6 +51,10 @@ class EngineImpl implements Engine {
         continue;
       }
       if (!existsSync(join(dir, DESCRIPTOR))) continue;
+      if (!validNamespaceName(name)) {
+        this.options.onRecovery?.(name, 'not loaded: not a valid namespace name');
+        continue;
+      }
       const d = JSON.parse(readFileSync(join(dir, DESCRIPTOR), 'utf8')) as Descriptor;
       this.attach(name, d);
     }
@@ -93,6 +106,8 @@ class EngineImpl implements Engine {
     const ns = this.namespaces.get(name);
     if (!ns) throw new EngineError('ENSNOTFOUND', "This namespace doesn't exists");
     ns.close();
+    // Sessions still holding it see `removed` and are refused (the server tells them and closes).
+    ns.removed = true;
     this.dirty.delete(ns);
     this.namespaces.delete(name);
     // Remove the descriptor first: a crash mid-way leaves no half namespace behind.
@@ -102,17 +117,36 @@ class EngineImpl implements Engine {
     this.options.onHook?.('namespace-deleted', [name]);
   }
 
+  reload(name: string): void {
+    const ns = this.namespaces.get(name);
+    if (!ns) throw new EngineError('ENSNOTFOUND', 'Namespace not found');
+    if (ns.dirty) {
+      ns.storage.commit();
+      this.dirty.delete(ns);
+    }
+    ns.reload();
+    this.options.onHook?.('namespace-reloaded', [name]);
+  }
+
   list(): string[] {
     return [...this.namespaces.keys()];
   }
 
+  /** Commits every dirty namespace; one that fails does not keep the others from committing. */
   commit(): void {
     if (this.dirty.size === 0) return;
+    let failure: unknown = null;
     for (const ns of this.dirty) {
-      ns.storage.commit();
+      try {
+        ns.storage.commit();
+      } catch (e) {
+        failure ??= e;
+        continue;
+      }
       ns.dirty = false;
+      this.dirty.delete(ns);
     }
-    this.dirty.clear();
+    if (failure !== null) throw failure;
   }
 
   async sync(): Promise<void> {

@@ -6,6 +6,7 @@ import {
   FLAG_DELETED,
   HEADER_SIZE,
   INDEX_RECORD_SIZE,
+  MAGIC_SIZE,
   MAX_KEY_LENGTH,
   NONE,
   readDataHeader,
@@ -63,6 +64,7 @@ export class NamespaceImpl implements Namespace {
   private nextSeq = 0;
   private descriptor: Descriptor;
   dirty = false;
+  removed = false;
 
   constructor(
     readonly name: string,
@@ -120,6 +122,7 @@ export class NamespaceImpl implements Namespace {
   }
 
   private writable(): void {
+    if (this.removed) throw new EngineError('ENSREMOVED', 'Namespace was removed');
     if (this.descriptor.frozen) throw new EngineError('EREADONLY', 'Namespace is temporarily frozen');
     if (this.descriptor.locked)
       throw new EngineError('EREADONLY', 'Namespace is temporarily locked (read-only)');
@@ -383,6 +386,20 @@ export class NamespaceImpl implements Namespace {
     this.index.clear();
     this.nextSeq = 0;
     this.storage.openForAppend(0);
+  }
+
+  fresh(): boolean {
+    const s = this.storage;
+    return s.fileId === 0 && s.data.end <= MAGIC_SIZE && this.index.size === 0 && this.nextSeq === 0;
+  }
+
+  /** Closes the files and loads everything again from them (0-db RELOAD). */
+  reload(): void {
+    this.storage.close();
+    this.index.clear();
+    this.nextSeq = 0;
+    this.dirty = false;
+    this.load();
   }
 
   close(): void {

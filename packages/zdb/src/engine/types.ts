@@ -83,6 +83,7 @@ export type EngineErrorCode =
   | 'ENSEXISTS'
   | 'ENSNOTFOUND'
   | 'ENSNAME' // invalid namespace name
+  | 'ENSREMOVED' // the namespace was deleted (NSDEL) while a client had it selected
   | 'EBADCURSOR'
   | 'EIO';
 
@@ -99,6 +100,8 @@ export class EngineError extends Error {
 export interface Namespace {
   readonly name: string;
   readonly props: Readonly<NamespaceProps>;
+  /** Deleted (NSDEL): every operation of a session still holding it must be refused. */
+  readonly removed: boolean;
   /**
    * user mode: key 1..255 bytes. seq mode: empty key = append (returns the new id as 8-byte LE), an existing id = update.
    * `value` may be given as a list of chunks (written one after the other, never joined). A value of
@@ -123,6 +126,8 @@ export interface Namespace {
   setProps(patch: Partial<NamespaceProps>): void;
   /** Removes every entry (0-db FLUSH): data and index files are reset. */
   flush(): void;
+  /** Nothing was ever written (no entry, no deletion, first file pair): its mode may change. */
+  fresh(): boolean;
 }
 
 export type HookEvent =
@@ -157,8 +162,10 @@ export interface Engine {
   namespace(name: string): Namespace | undefined;
   /** Creates a namespace (name: 1..128 chars, no '/' or '..'); throws ENSEXISTS. */
   create(name: string, props?: Partial<NamespaceProps>): Namespace;
-  /** Deletes a namespace and its files; 'default' cannot be deleted. */
+  /** Deletes a namespace and its files; 'default' cannot be deleted. Sessions see `removed`. */
   remove(name: string): void;
+  /** Drops a namespace's in-memory state and loads it again from its files (0-db RELOAD). */
+  reload(name: string): void;
   list(): string[];
   /** Writes every staged append to the OS (one write per file); cheap when nothing is staged. */
   commit(): void;

@@ -36,10 +36,19 @@ type Handler = (
 export const MAX_KEY_LENGTH = 255;
 const SCAN_PAGE = 512;
 
+/**
+ * Whether the session may write: it SELECTed its namespace with the password (or the namespace
+ * has none). Being admin does not bypass a namespace password (0-db v2); with --protect, the
+ * default namespace's password is the admin password, and AUTH as admin also grants it.
+ */
 function writable(ctx: ServerContext, s: Session): boolean {
-  if (s.admin) return true;
-  if (s.ns.name === DEFAULT_NAMESPACE) return !ctx.protect;
+  if (ctx.protect && s.admin && s.ns.name === DEFAULT_NAMESPACE) return true;
   return s.granted;
+}
+
+/** The password SELECT asks for: --protect gives the default namespace the admin password. */
+function passwordOf(ctx: ServerContext, ns: Namespace): string {
+  return ctx.protect && ns.name === DEFAULT_NAMESPACE ? ctx.admin : ns.props.password;
 }
 
 function arity(argv: Buffer[], n: number, out: ReplyWriter, allowEmpty = false): boolean {
@@ -101,12 +110,27 @@ function engineError(e: unknown, out: ReplyWriter): void {
   out.error(`Internal Error: ${(e as Error).message}`);
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A namespace name from its bytes; '' when they are not UTF-8 (no such namespace can exist). */
+function decodeName(b: Buffer): string {
+  try {
+    return utf8.decode(b);
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The namespace name argument, decoded as strict UTF-8 so that distinct byte strings are distinct
+ * names; null (after replying) when it is too long. Invalid UTF-8 gives '', which names nothing.
+ */
 function namespaceArg(argv: Buffer[], out: ReplyWriter): string | null {
   if (argv[1]!.length > 128) {
     out.error('Namespace too long');
     return null;
   }
-  return argv[1]!.toString();
+  return decodeName(argv[1]!);
 }
 
 const set: Handler = (ctx, s, argv, out, chunks) => {
@@ -296,8 +320,9 @@ const select: Handler = (ctx, s, argv, out) => {
   const ns = ctx.engine.namespace(name);
   if (!ns) return out.error('Namespace not found');
   let granted = true;
-  const password = ns.props.password;
-  if (password && !s.admin) {
+  // Every client needs the password, the admin included (0-db v2).
+  const password = passwordOf(ctx, ns);
+  if (password) {
     if (argv.length === 2) {
       if (!ns.props.public) return out.error('Namespace protected and private');
       granted = false;
@@ -305,6 +330,7 @@ const select: Handler = (ctx, s, argv, out) => {
       if (argv[2]!.toString().toUpperCase() !== 'SECURE')
         return out.error('Only SECURE extra method supported');
       if (s.nonce === null) return out.error('No CHALLENGE requested, secure authentication not available');
+      if (argv[3]!.length !== 40) return out.error('Invalid hash length');
       const expected = sha1Hex(`${s.nonce}:${password}`);
       s.nonce = null;
       if (!same(argv[3]!.toString().toLowerCase(), expected)) return out.error('Access denied');
@@ -340,6 +366,19 @@ const nsdel: Handler = (ctx, s, argv, out) => {
   if (s.ns === ns) return out.error("Cannot remove namespace you're currently using.");
   try {
     ctx.engine.remove(name);
+    out.ok();
+  } catch (e) {
+    engineError(e, out);
+  }
+};
+
+const reload: Handler = (ctx, s, argv, out) => {
+  if (!admin(ctx, s, out) || !arity(argv, 2, out)) return;
+  const name = namespaceArg(argv, out);
+  if (name === null) return;
+  if (!ctx.engine.namespace(name)) return out.error('Namespace not found');
+  try {
+    ctx.engine.reload(name);
     out.ok();
   } catch (e) {
     engineError(e, out);
@@ -410,7 +449,8 @@ const nsset: Handler = (ctx, s, argv, out) => {
   const value = argv[3]!.toString();
   const ns = ctx.engine.namespace(name);
   if (!ns) return out.error('Namespace not found');
-  if (name === DEFAULT_NAMESPACE && property !== 'lock' && property !== 'freeze') {
+  // mode, lock and freeze apply to any namespace, the default one included (as in 0-db).
+  if (name === DEFAULT_NAMESPACE && property !== 'lock' && property !== 'freeze' && property !== 'mode') {
     return out.error('Cannot update default namespace');
   }
   switch (property) {
@@ -432,17 +472,12 @@ const nsset: Handler = (ctx, s, argv, out) => {
       ns.setProps({ frozen: flag(value) });
       break;
     case 'mode': {
-      if (ctx.mode !== 'mix') return out.error('Cannot change mode, server is not running in mixed mode');
-      const mode =
-        value === 'seq' || value === 'sequential'
-          ? 'seq'
-          : value === 'user' || value === 'userkey'
-            ? 'user'
-            : null;
-      if (!mode) return out.error('Invalid mode');
-      if (ns.stats().entries > 0 && mode !== ns.props.mode)
-        return out.error('Cannot change mode, namespace is not empty');
-      ns.setProps({ mode });
+      if (ctx.mode !== 'mix')
+        return out.error('This server instance is configured to use a single runtime mode');
+      if (!ns.fresh()) return out.error('Cannot change mode of used namespace');
+      if (value !== 'user' && value !== 'seq')
+        return out.error('Invalid property value (expected: user, seq)');
+      ns.setProps({ mode: value });
       break;
     }
     default:
@@ -533,6 +568,7 @@ export const COMMANDS = new Map<string, Handler>([
   ['NSSET', nsset],
   ['NSINFO', nsinfo],
   ['SELECT', select],
+  ['RELOAD', reload],
   ['FLUSH', flush],
   ['WAIT', wait],
   ['COMMAND', command],

@@ -33,6 +33,8 @@ export interface ZdbServerOptions {
   log?: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
+const NAMESPACE_REMOVED = 'Your active namespace is not available anymore (probably removed).';
+
 export const VERSION = '2.0.8-twin';
 
 export const DEFAULT_OPTIONS: ZdbServerOptions = {
@@ -40,7 +42,8 @@ export const DEFAULT_OPTIONS: ZdbServerOptions = {
   port: 9900,
   data: './zdb-data',
   index: './zdb-index',
-  mode: 'user',
+  // 0-db v2 without --mode: mixed (new namespaces are user-key, NSSET ns mode seq switches one)
+  mode: 'mix',
   admin: '',
   protect: false,
   maxsize: 0,
@@ -60,7 +63,8 @@ const chunkable = (name: Buffer, index: number) =>
 class Connection {
   readonly parser: RequestParser;
   private readonly segments: Segment[] = [];
-  private ending = false;
+  /** Closing once its replies are sent: what it sends from now on is not read. */
+  ending = false;
   wrote = false;
 
   constructor(
@@ -219,6 +223,8 @@ export class ZdbServer {
     }
     socket.setNoDelay(true);
     const session = createSession(this.nextId++, this.engine.namespace(DEFAULT_NAMESPACE)!);
+    // --protect: the default namespace is read-only until SELECTed with the admin password (or AUTH)
+    session.granted = !this.options.protect;
     const conn = new Connection(socket, session, this.options.limits ?? DEFAULT_LIMITS, (n) => {
       this.ctx.stats.tx += n;
     });
@@ -238,6 +244,7 @@ export class ZdbServer {
   }
 
   private receive(conn: Connection, chunk: Buffer): void {
+    if (conn.ending) return;
     this.ctx.stats.rx += chunk.length;
     conn.parser.push(chunk);
     const out = this.out;
@@ -257,6 +264,14 @@ export class ZdbServer {
       }
       if (argv === null) break;
       if (argv.length === 0) continue;
+      if (session.ns.removed) {
+        // Its namespace was deleted (NSDEL): say so, then close the session, as 0-db does.
+        out.error(NAMESPACE_REMOVED);
+        this.finishBatch(conn);
+        conn.endAfterReplies();
+        this.current = null;
+        return;
+      }
       const name = argv[0]!.toString('latin1').toUpperCase();
       const handler = COMMANDS.get(name);
       this.ctx.stats.commands++;
