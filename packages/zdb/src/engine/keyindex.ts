@@ -12,6 +12,7 @@
  * aim them at one probe chain (hash flooding).
  */
 import { randomBytes } from 'node:crypto';
+import { DEFAULT_CACHE_BYTES, ValueRing } from './valuecache.ts';
 
 const INITIAL = 1024;
 /** The table grows when more than this share of its buckets is used. */
@@ -116,6 +117,9 @@ export class KeyIndex {
   timestamp = new Uint32Array(INITIAL);
   prevFile = new Uint32Array(INITIAL);
   prevOffset = new Uint32Array(INITIAL);
+  /** Per slot: where the live value sits in the value cache (0 = not there). */
+  private cachedAt = new Float64Array(INITIAL);
+  private readonly cache: ValueRing | null;
 
   // write-order log
   private logFile = new Uint32Array(INITIAL);
@@ -131,8 +135,24 @@ export class KeyIndex {
   /** Sum of live payload lengths. */
   liveBytes = 0;
 
+  /** `cacheBytes`: bound of the cache of recent values (0 = none). */
+  constructor(cacheBytes = DEFAULT_CACHE_BYTES) {
+    this.cache = cacheBytes > 0 ? new ValueRing(cacheBytes) : null;
+  }
+
   get size(): number {
     return this.count;
+  }
+
+  /** Keeps a copy of `value`, the live value of `slot`, in the cache of recent values. */
+  cacheValue(slot: number, value: Buffer): void {
+    if (this.cache && value.length <= this.cache.maxValue) this.cachedAt[slot] = this.cache.store(value);
+  }
+
+  /** A copy of the live value of `slot` from the cache, or null. */
+  cachedValue(slot: number): Buffer | null {
+    const at = this.cachedAt[slot]!;
+    return at === 0 || !this.cache ? null : this.cache.load(at, this.length[slot]!);
   }
 
   private matches(slot: number, key: Buffer, h: number): boolean {
@@ -205,6 +225,7 @@ export class KeyIndex {
     prevOffset: number,
   ): number {
     if (this.file[slot] !== DEAD) this.liveBytes -= this.length[slot]!;
+    this.cachedAt[slot] = 0;
     this.file[slot] = file;
     this.offset[slot] = offset;
     this.length[slot] = length;
@@ -300,6 +321,7 @@ export class KeyIndex {
     this.count--;
     this.liveBytes -= this.length[slot]!;
     this.file[slot] = DEAD;
+    this.cachedAt[slot] = 0;
     this.arenaDead += this.keyLength[slot]!;
     this.free.push(slot);
   }
@@ -315,6 +337,8 @@ export class KeyIndex {
     this.logLength = 0;
     this.liveBytes = 0;
     this.missKey = null;
+    this.cachedAt.fill(0);
+    this.cache?.clear();
   }
 
   private allocate(): number {
@@ -336,6 +360,9 @@ export class KeyIndex {
       this.timestamp = grow32(this.timestamp, c);
       this.prevFile = grow32(this.prevFile, c);
       this.prevOffset = grow32(this.prevOffset, c);
+      const cached = new Float64Array(c);
+      cached.set(this.cachedAt);
+      this.cachedAt = cached;
     }
     return this.used++;
   }

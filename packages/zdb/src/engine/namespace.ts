@@ -59,7 +59,7 @@ function now(): number {
 }
 
 export class NamespaceImpl implements Namespace {
-  readonly index = new KeyIndex();
+  readonly index: KeyIndex;
   readonly storage: Storage;
   private nextSeq = 0;
   private descriptor: Descriptor;
@@ -76,6 +76,7 @@ export class NamespaceImpl implements Namespace {
     private readonly onDirty: (ns: NamespaceImpl) => void,
   ) {
     this.descriptor = descriptor;
+    this.index = new KeyIndex(options.cacheBytes);
     this.storage = new Storage(dataDir, indexDir);
   }
 
@@ -236,7 +237,8 @@ export class NamespaceImpl implements Namespace {
     const prevFile = slot === undefined ? NONE : ix.file[slot]!;
     const prevOffset = slot === undefined ? NONE : ix.offset[slot]!;
     const at = this.appendEntry(key, value, 0, crc, prevFile, prevOffset);
-    ix.put(key, at.file, at.offset, length, crc, at.timestamp, prevFile, prevOffset);
+    const written = ix.put(key, at.file, at.offset, length, crc, at.timestamp, prevFile, prevOffset);
+    if (Buffer.isBuffer(value)) ix.cacheValue(written, value);
     if (seq && slot === undefined) this.nextSeq++;
     return key;
   }
@@ -254,9 +256,12 @@ export class NamespaceImpl implements Namespace {
   get(key: Buffer): Buffer | null {
     const slot = this.slot(key);
     if (slot === undefined) return null;
+    const cached = this.index.cachedValue(slot);
+    if (cached) return cached;
     const payload = this.payload(slot, key.length);
     if (crc32(payload) !== this.index.crc[slot])
       throw new EngineError('ECORRUPT', 'Data corrupted (checksum mismatch)');
+    this.index.cacheValue(slot, payload);
     return payload;
   }
 
