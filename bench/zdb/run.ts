@@ -14,7 +14,7 @@
  * Needs Debian's redis-tools (redis-benchmark); without redis-server ours runs alone, no ratios.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,8 @@ const CLIENTS = 50;
 const KEYSPACE = 100_000;
 /** Pipelined tests run this many times more requests (they are that much faster). */
 const PIPELINED_FACTOR = 5;
+/** Kernel clock ticks per second (USER_HZ), the unit of CPU times in /proc/PID/stat. */
+const CLOCK_TICKS = 100;
 
 /** Issue 11's targets: ratio ours / Redis AOF in the same run. */
 const TARGETS: Record<string, number> = {
@@ -117,46 +119,68 @@ async function stop(s: Server): Promise<void> {
   rmSync(s.dir, { recursive: true, force: true });
 }
 
-/** One redis-benchmark run of SET then GET (GET reads what SET wrote); ops/s per test. */
-function benchmark(port: number, size: number, pipeline: number): Record<string, number> {
+/** CPU seconds (user + system, all threads) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** One redis-benchmark run of one test: ops/s, and the server's CPU µs per request. */
+function benchmark(
+  s: Server,
+  test: 'SET' | 'GET',
+  size: number,
+  pipeline: number,
+): { rps: number; cpuUs: number } {
   const n = pipeline > 1 ? requests * PIPELINED_FACTOR : requests;
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-c', String(CLIENTS), '-n', String(n)];
-  args.push('-d', String(size), '-P', String(pipeline), '-r', String(KEYSPACE), '-t', 'set,get', '--csv');
+  const args = ['-h', '127.0.0.1', '-p', String(s.port), '-c', String(CLIENTS), '-n', String(n)];
+  args.push('-d', String(size), '-P', String(pipeline), '-r', String(KEYSPACE), '-t', test, '--csv');
+  const cpu0 = cpuSeconds(s.proc.pid!);
   const out = execFileSync('redis-benchmark', args, {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
   });
-  const rows: Record<string, number> = {};
+  const cpuUs = ((cpuSeconds(s.proc.pid!) - cpu0) * 1e6) / n;
   for (const line of out.split('\n')) {
     const cells = line.split(',').map((c) => c.replace(/"/g, ''));
-    if (cells[0] === 'SET' || cells[0] === 'GET') rows[cells[0]] = Math.round(Number(cells[1]));
+    if (cells[0] === test) return { rps: Math.round(Number(cells[1])), cpuUs: Number(cpuUs.toFixed(2)) };
   }
-  return rows;
+  console.error(`redis-benchmark printed no ${test} figure`);
+  process.exit(1);
 }
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+  return s.length % 2 ? s[m]! : Number(((s[m - 1]! + s[m]!) / 2).toFixed(2));
 };
 
 const configs = value('--tests', '100:1,4096:1,100:16,4096:16')
   .split(',')
   .map((t) => t.split(':').map(Number) as [number, number]);
-/** test name ("SET 100 P1") → server → ops/s per round. */
-const figures = new Map<string, { ours: number[]; redis: number[] }>();
+/** test name ("SET 100 P1") → server → ops/s and CPU µs per request, per round. */
+interface Figures {
+  ours: number[];
+  redis: number[];
+  oursCpu: number[];
+  redisCpu: number[];
+}
+const figures = new Map<string, Figures>();
 const servers = [await startOurs(PORT_OURS), ...(withRedis ? [await startRedis(PORT_REDIS)] : [])];
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? servers : [...servers].reverse();
   for (const [size, pipeline] of configs) {
-    for (const s of order) {
-      log(
-        `round ${round + 1}/${rounds}: ${s.name} SET/GET ${size} B, pipeline ${pipeline} (load ${loadavg()[0]!.toFixed(1)})`,
-      );
-      for (const [test, rps] of Object.entries(benchmark(s.port, size, pipeline))) {
+    // SET first on both: GET then reads what SET wrote.
+    for (const test of ['SET', 'GET'] as const) {
+      for (const s of order) {
+        const load = loadavg()[0]!.toFixed(1);
+        log(`round ${round + 1}/${rounds}: ${s.name} ${test} ${size} B, pipeline ${pipeline} (load ${load})`);
+        const r = benchmark(s, test, size, pipeline);
         const name = `${test} ${size} P${pipeline}`;
-        const f = figures.get(name) ?? { ours: [], redis: [] };
-        f[s.name].push(rps);
+        const f = figures.get(name) ?? { ours: [], redis: [], oursCpu: [], redisCpu: [] };
+        f[s.name].push(r.rps);
+        f[s.name === 'ours' ? 'oursCpu' : 'redisCpu'].push(r.cpuUs);
         figures.set(name, f);
       }
     }
@@ -183,6 +207,13 @@ const tests = [...figures.entries()].map(([test, f]) => {
     },
     target,
     met: target !== null && ratio !== null ? ratio >= target : null,
+    /** Server CPU µs per request (user + system): steadier than ops/s on a loaded machine. */
+    cpuUsPerRequest: {
+      ours: f.oursCpu,
+      redis: f.redisCpu,
+      medianOurs: median(f.oursCpu),
+      medianRedis: f.redisCpu.length ? median(f.redisCpu) : null,
+    },
   };
 });
 

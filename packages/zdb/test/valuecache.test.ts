@@ -65,3 +65,16 @@ test('the value ring says when a position was overwritten, and never returns byt
   assert.deepEqual(ring.load(later[39]!, 1000), Buffer.alloc(1000, 41));
   assert.equal(ring.store(Buffer.alloc(1025)), 0, 'over 1/16 of the bound: not cached');
 });
+
+test('the value ring keeps what it holds when it grows', () => {
+  const ring = new ValueRing(64 * 1024 * 1024);
+  const at: number[] = [];
+  // 3 MiB through a ring that starts at 1 MiB: it grows twice; everything stays readable.
+  for (let i = 0; i < 3 * 1024; i++) at.push(ring.store(Buffer.alloc(1000 + (i % 24), i & 0xff)));
+  for (let i = 0; i < at.length; i++)
+    assert.deepEqual(
+      ring.load(at[i]!, 1000 + (i % 24)),
+      Buffer.alloc(1000 + (i % 24), i & 0xff),
+      `value ${i}`,
+    );
+});

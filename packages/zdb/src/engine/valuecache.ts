@@ -5,7 +5,7 @@
  * the ring's size of bytes were written after it. A GET that hits costs a copy instead of a
  * pread(2) and its CRC check (the bytes were checked or computed when they came in).
  *
- * The ring starts small and doubles up to its bound as it fills (what it held is then dropped).
+ * The ring starts small and doubles up to its bound as it fills, keeping what it holds.
  */
 
 /** Default bound of the ring, per namespace with traffic. */
@@ -32,10 +32,9 @@ export class ValueRing {
     if (n > this.maxValue || n === 0) return 0;
     let size = this.ring.length;
     if (this.head - this.base + n > size && size < this.bound) {
-      // Grow instead of evicting while under the bound; what the old ring held is dropped.
-      size = size === 0 ? Math.min(FIRST_RING, this.bound) : Math.min(size * 2, this.bound);
-      this.ring = Buffer.allocUnsafeSlow(size);
-      this.base = this.head;
+      // Grow instead of evicting while under the bound.
+      this.grow(size === 0 ? Math.min(FIRST_RING, this.bound) : Math.min(size * 2, this.bound));
+      size = this.ring.length;
     }
     let at = this.head % size;
     if (at + n > size) {
@@ -46,6 +45,22 @@ export class ValueRing {
     const position = this.head;
     this.head += n;
     return position;
+  }
+
+  /** Moves to a ring of `size` bytes, keeping what it holds at the same absolute positions. */
+  private grow(size: number): void {
+    const old = this.ring;
+    const next = Buffer.allocUnsafeSlow(size);
+    const from = Math.max(this.base, this.head - old.length);
+    for (let p = from; p < this.head; ) {
+      const o = p % old.length;
+      const n = p % size;
+      const len = Math.min(this.head - p, old.length - o, size - n);
+      next.set(old.subarray(o, o + len), n);
+      p += len;
+    }
+    this.ring = next;
+    this.base = from;
   }
 
   /** A copy of the `length` bytes stored at `position`, or null when they were overwritten. */
