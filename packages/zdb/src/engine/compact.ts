@@ -79,5 +79,5 @@ export function compactNamespace(options: EngineOptions, name: string): Compacti
 function copyEntry(target: NamespaceImpl, key: Buffer, value: Buffer, timestamp: number): void {
   const crc = crc32(value);
   const at = target.appendEntry(key, value, 0, crc, NONE, NONE, timestamp);
-  target.index.put(key.toString('latin1'), at.file, at.offset, value.length, crc, timestamp, NONE, NONE);
+  target.index.put(key, at.file, at.offset, value.length, crc, timestamp, NONE, NONE);
 }

@@ -20,7 +20,7 @@
  *   key
  * Index records carry what the in-memory index needs, so a restart never reads payloads.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 
 export const DATA_MAGIC = Buffer.from('TWZDBD01');
 export const INDEX_MAGIC = Buffer.from('TWZDBI01');
@@ -39,6 +39,28 @@ export interface EntryHeader {
   timestamp: number;
   prevFile: number;
   prevOffset: number;
+}
+
+const CRC_TABLE = new Int32Array(256);
+for (let n = 0; n < 256; n++) {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  CRC_TABLE[n] = c;
+}
+/** Below this many bytes a table-driven CRC in JS beats the call into zlib. */
+const SMALL_CRC = 256;
+
+/** CRC-32 (zlib's) of buf[start, end), continuing from `crc`; no allocation. */
+export function crc32Range(buf: Uint8Array, start: number, end: number, crc = 0): number {
+  if (end - start >= SMALL_CRC) return zlibCrc32(buf.subarray(start, end), crc);
+  let c = ~crc;
+  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ buf[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
+/** CRC-32 (zlib's) of `buf`, continuing from `crc`. */
+export function crc32(buf: Uint8Array, crc = 0): number {
+  return buf.length >= SMALL_CRC ? zlibCrc32(buf, crc) : crc32Range(buf, 0, buf.length, crc);
 }
 
 /** Writes a data entry header + key + payload at `at` in `out`; returns the bytes written. */
@@ -66,8 +88,7 @@ export function writeDataHeader(out: Buffer, at: number, h: EntryHeader, key: Bu
   out.writeUInt32LE(h.prevOffset, at + 24);
   out.writeUInt32LE(0, at + 28);
   key.copy(out, at + HEADER_SIZE);
-  const crc = crc32(key, crc32(out.subarray(at + 4, at + HEADER_SIZE)));
-  out.writeUInt32LE(crc, at);
+  out.writeUInt32LE(crc32Range(out, at + 4, at + HEADER_SIZE + key.length), at);
   return HEADER_SIZE + key.length;
 }
 
@@ -76,11 +97,7 @@ export function readDataHeader(buf: Buffer, at: number, end: number): EntryHeade
   if (at + HEADER_SIZE > end) return null;
   const keyLength = buf[at + 5]!;
   if (at + HEADER_SIZE + keyLength > end) return null;
-  const crc = crc32(
-    buf.subarray(at + HEADER_SIZE, at + HEADER_SIZE + keyLength),
-    crc32(buf.subarray(at + 4, at + HEADER_SIZE)),
-  );
-  if (crc !== buf.readUInt32LE(at)) return null;
+  if (crc32Range(buf, at + 4, at + HEADER_SIZE + keyLength) !== buf.readUInt32LE(at)) return null;
   return {
     flags: buf[at + 4]!,
     keyLength,
@@ -108,7 +125,7 @@ export function writeIndexRecord(out: Buffer, at: number, r: IndexRecord, key: B
   out.writeUInt32LE(r.prevOffset, at + 28);
   out.writeUInt32LE(0, at + 32);
   key.copy(out, at + INDEX_RECORD_SIZE);
-  out.writeUInt32LE(crc32(key, crc32(out.subarray(at + 4, at + INDEX_RECORD_SIZE))), at);
+  out.writeUInt32LE(crc32Range(out, at + 4, at + INDEX_RECORD_SIZE + key.length), at);
   return INDEX_RECORD_SIZE + key.length;
 }
 
@@ -116,11 +133,7 @@ export function readIndexRecord(buf: Buffer, at: number, end: number): IndexReco
   if (at + INDEX_RECORD_SIZE > end) return null;
   const keyLength = buf[at + 5]!;
   if (at + INDEX_RECORD_SIZE + keyLength > end) return null;
-  const crc = crc32(
-    buf.subarray(at + INDEX_RECORD_SIZE, at + INDEX_RECORD_SIZE + keyLength),
-    crc32(buf.subarray(at + 4, at + INDEX_RECORD_SIZE)),
-  );
-  if (crc !== buf.readUInt32LE(at)) return null;
+  if (crc32Range(buf, at + 4, at + INDEX_RECORD_SIZE + keyLength) !== buf.readUInt32LE(at)) return null;
   return {
     flags: buf[at + 4]!,
     keyLength,
@@ -140,5 +153,3 @@ export function dataFileName(id: number): string {
 export function indexFileName(id: number): string {
   return `zdb-index-${String(id).padStart(5, '0')}`;
 }
-
-export { crc32 };

@@ -59,7 +59,7 @@ function now(): number {
 }
 
 export class NamespaceImpl implements Namespace {
-  readonly index = new KeyIndex();
+  readonly index: KeyIndex;
   readonly storage: Storage;
   private nextSeq = 0;
   private descriptor: Descriptor;
@@ -76,6 +76,7 @@ export class NamespaceImpl implements Namespace {
     private readonly onDirty: (ns: NamespaceImpl) => void,
   ) {
     this.descriptor = descriptor;
+    this.index = new KeyIndex(options.cacheBytes);
     this.storage = new Storage(dataDir, indexDir);
   }
 
@@ -100,7 +101,7 @@ export class NamespaceImpl implements Namespace {
       );
       for (const msg of repairs) this.options.onRecovery?.(this.name, `file ${id}: ${msg}`);
       for (const r of records) {
-        const key = r.key.toString('latin1');
+        const key = r.key;
         if (this.descriptor.mode === 'seq' && r.key.length === 8) {
           this.nextSeq = Math.max(this.nextSeq, Number(r.key.readBigUInt64LE(0)) + 1);
         }
@@ -200,23 +201,19 @@ export class NamespaceImpl implements Namespace {
   set(key: Buffer, value: Buffer | readonly Buffer[]): SetResult {
     this.writable();
     const seq = this.descriptor.mode === 'seq';
-    let k: string;
     let slot: number | undefined;
     if (seq) {
       if (key.length === 0) {
         key = Buffer.allocUnsafe(8);
         key.writeBigUInt64LE(BigInt(this.nextSeq));
-        k = key.toString('latin1');
       } else {
-        k = key.toString('latin1');
-        slot = this.index.slotOf(k);
+        slot = this.index.slotOf(key);
         if (slot === undefined) throw new EngineError('EBADKEY', 'Invalid key, only update authorized');
       }
     } else {
       if (key.length === 0) throw new EngineError('EBADKEY', 'Invalid argument, key needed');
       if (key.length > MAX_KEY_LENGTH) throw new EngineError('EBADKEY', 'Key too large');
-      k = key.toString('latin1');
-      slot = this.index.slotOf(k);
+      slot = this.index.slotOf(key);
     }
     let crc: number;
     let length: number;
@@ -240,14 +237,15 @@ export class NamespaceImpl implements Namespace {
     const prevFile = slot === undefined ? NONE : ix.file[slot]!;
     const prevOffset = slot === undefined ? NONE : ix.offset[slot]!;
     const at = this.appendEntry(key, value, 0, crc, prevFile, prevOffset);
-    ix.put(k, at.file, at.offset, length, crc, at.timestamp, prevFile, prevOffset);
+    const written = ix.put(key, at.file, at.offset, length, crc, at.timestamp, prevFile, prevOffset);
+    if (Buffer.isBuffer(value)) ix.cacheValue(written, value);
     if (seq && slot === undefined) this.nextSeq++;
     return key;
   }
 
   private slot(key: Buffer): number | undefined {
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) return undefined;
-    return this.index.slotOf(key.toString('latin1'));
+    return this.index.slotOf(key);
   }
 
   private payload(slot: number, keyLength: number): Buffer {
@@ -258,9 +256,12 @@ export class NamespaceImpl implements Namespace {
   get(key: Buffer): Buffer | null {
     const slot = this.slot(key);
     if (slot === undefined) return null;
+    const cached = this.index.cachedValue(slot);
+    if (cached) return cached;
     const payload = this.payload(slot, key.length);
     if (crc32(payload) !== this.index.crc[slot])
       throw new EngineError('ECORRUPT', 'Data corrupted (checksum mismatch)');
+    this.index.cacheValue(slot, payload);
     return payload;
   }
 
@@ -270,7 +271,7 @@ export class NamespaceImpl implements Namespace {
     if (slot === undefined) throw new EngineError('ENOTFOUND', 'Key not found');
     const ix = this.index;
     this.appendEntry(key, EMPTY, FLAG_DELETED, 0, ix.file[slot]!, ix.offset[slot]!);
-    ix.remove(key.toString('latin1'));
+    ix.remove(key);
   }
 
   exists(key: Buffer): boolean {
@@ -305,7 +306,7 @@ export class NamespaceImpl implements Namespace {
     const slots = this.index.walk(from, count, reverse);
     const ix = this.index;
     const entries = slots.map((s) => ({
-      key: Buffer.from(ix.keyOf(s), 'latin1'),
+      key: ix.keyOf(s),
       size: ix.length[s]!,
       timestamp: ix.timestamp[s]!,
       crc: ix.crc[s]!,

@@ -151,6 +151,11 @@ export interface EngineOptions {
   datasize: number;
   /** Default maxsize for new namespaces (0 = unlimited). */
   maxsize: number;
+  /**
+   * Bound in bytes of each namespace's cache of recent values (written or read, up to 16 KiB
+   * each): GET answers from it without a read. Default 64 MiB; 0 = none. See valuecache.ts.
+   */
+  cacheBytes?: number;
   /** Called on hook-worthy events; the server runs the --hook program. */
   onHook?: (event: HookEvent, args: string[]) => void;
   /** Called on recovery events (truncated torn tail, rebuilt index) for logs. */

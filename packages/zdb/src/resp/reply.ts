@@ -3,7 +3,6 @@
  * LARGE_BULK bytes or more are not copied: the batch becomes a list of buffers that reference them.
  */
 
-const CRLF = Buffer.from('\r\n');
 export const LARGE_BULK = 64 * 1024;
 
 export class ReplyWriter {
@@ -31,6 +30,24 @@ export class ReplyWriter {
     this.length += this.buf.write(s, this.length, 'latin1');
   }
 
+  /** `prefix`, the decimal digits of `n` (a non-negative integer), CRLF: written byte by byte. */
+  private header(prefix: number, n: number): void {
+    this.ensure(24);
+    const buf = this.buf;
+    let at = this.length;
+    buf[at++] = prefix;
+    if (n < 10) buf[at++] = 48 + n;
+    else {
+      let digits = 0;
+      for (let x = n; x > 0; x = Math.floor(x / 10)) digits++;
+      for (let i = at + digits - 1, x = n; i >= at; i--, x = Math.floor(x / 10)) buf[i] = 48 + (x % 10);
+      at += digits;
+    }
+    buf[at++] = 13;
+    buf[at++] = 10;
+    this.length = at;
+  }
+
   bytes(b: Buffer): void {
     this.ensure(b.length);
     b.copy(this.buf, this.length);
@@ -38,7 +55,15 @@ export class ReplyWriter {
   }
 
   ok(): void {
-    this.raw('+OK\r\n');
+    this.ensure(5);
+    const buf = this.buf;
+    const at = this.length;
+    buf[at] = 43; // +OK\r\n
+    buf[at + 1] = 79;
+    buf[at + 2] = 75;
+    buf[at + 3] = 13;
+    buf[at + 4] = 10;
+    this.length = at + 5;
   }
 
   status(s: string): void {
@@ -51,11 +76,20 @@ export class ReplyWriter {
   }
 
   integer(n: number): void {
-    this.raw(`:${n}\r\n`);
+    if (Number.isSafeInteger(n) && n >= 0) this.header(58, n);
+    else this.raw(`:${n}\r\n`);
   }
 
   nil(): void {
-    this.raw('$-1\r\n');
+    this.ensure(5);
+    const buf = this.buf;
+    const at = this.length;
+    buf[at] = 36; // $-1\r\n
+    buf[at + 1] = 45;
+    buf[at + 2] = 49;
+    buf[at + 3] = 13;
+    buf[at + 4] = 10;
+    this.length = at + 5;
   }
 
   /** A bulk reply; a large `b` is referenced, not copied, so it must not change until sent. */
@@ -67,12 +101,13 @@ export class ReplyWriter {
       this.raw('\r\n');
       return;
     }
-    this.ensure(b.length + 16);
-    this.length += this.buf.write(`$${b.length}\r\n`, this.length, 'latin1');
-    b.copy(this.buf, this.length);
+    this.ensure(b.length + 24);
+    this.header(36, b.length);
+    const buf = this.buf;
+    buf.set(b, this.length);
     this.length += b.length;
-    CRLF.copy(this.buf, this.length);
-    this.length += 2;
+    buf[this.length++] = 13;
+    buf[this.length++] = 10;
   }
 
   bulkString(s: string): void {
@@ -80,7 +115,7 @@ export class ReplyWriter {
   }
 
   array(n: number): void {
-    this.raw(`*${n}\r\n`);
+    this.header(42, n);
   }
 
   /** Takes the encoded bytes (copies, and the large bulks themselves) and resets the writer. */

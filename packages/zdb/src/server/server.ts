@@ -9,6 +9,7 @@ import { existsSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { DEFAULT_NAMESPACE, openEngine } from '../engine/engine.ts';
 import type { Engine, HookEvent, NamespaceMode } from '../engine/types.ts';
+import { NameTable } from '../resp/names.ts';
 import { DEFAULT_LIMITS, type ParserLimits, ProtocolError, RequestParser } from '../resp/parser.ts';
 import { ReplyWriter } from '../resp/reply.ts';
 import { COMMANDS, type ServerContext, WRITES } from './commands.ts';
@@ -55,6 +56,8 @@ export const DEFAULT_OPTIONS: ZdbServerOptions = {
 interface Segment {
   buf: Buffer[] | null;
 }
+
+const NAMES = new NameTable(COMMANDS.keys());
 
 /** SET's value may arrive as chunks: the engine writes them to the data file as they are. */
 const chunkable = (name: Buffer, index: number) =>
@@ -136,6 +139,7 @@ export class ZdbServer {
   private readonly out = new ReplyWriter();
   private readonly watchers = new Set<Watcher>();
   private tickQueue: { conn: Connection; seg: Segment; buf: Buffer[] }[] = [];
+  private readQueue: { conn: Connection; seg: Segment; buf: Buffer[] }[] = [];
   private tickScheduled = false;
   private syncTimer: NodeJS.Timeout | null = null;
   private nextId = 1;
@@ -272,7 +276,7 @@ export class ZdbServer {
         this.current = null;
         return;
       }
-      const name = argv[0]!.toString('latin1').toUpperCase();
+      const name = NAMES.name(argv[0]!);
       const handler = COMMANDS.get(name);
       this.ctx.stats.commands++;
       session.commands++;
@@ -304,11 +308,11 @@ export class ZdbServer {
     if (this.out.empty) return;
     const buf = this.out.take();
     if (!conn.wrote) {
-      conn.send(buf);
-      return;
+      this.readQueue.push({ conn, seg: conn.hold(), buf });
+    } else {
+      conn.wrote = false;
+      this.tickQueue.push({ conn, seg: conn.hold(), buf });
     }
-    conn.wrote = false;
-    this.tickQueue.push({ conn, seg: conn.hold(), buf });
     if (!this.tickScheduled) {
       this.tickScheduled = true;
       setImmediate(() => void this.flushTick());
@@ -317,7 +321,13 @@ export class ZdbServer {
 
   private async flushTick(): Promise<void> {
     this.tickScheduled = false;
+    const reads = this.readQueue;
+    if (reads.length > 0) {
+      this.readQueue = [];
+      for (const q of reads) q.conn.release(q.seg, q.buf);
+    }
     const queue = this.tickQueue;
+    if (queue.length === 0) return;
     this.tickQueue = [];
     try {
       if (this.options.sync) await this.engine.sync();
