@@ -23,7 +23,7 @@
  *   npm run bench:qss -- [--size MiB] [--json] [--workers N] [--parallelism P] [--rounds R]
  *   node --import tsx bench/qss/run.ts --size 256      # quicker
  *
- * Columns (MB/s = 10^6 bytes of object per second; best / median of R rounds, default 3):
+ * Columns (MB/s = 10^6 bytes of object per second; best / median / worst of R rounds, default 3):
  *   store     qss: Qss.put of the whole object (metadata read, block encode on the worker pool,
  *             shards appended to the 6 servers, sealed metadata written to the 2 metadata
  *             servers); single zdb: the appends; coder: encodeStream
@@ -32,26 +32,30 @@
  *   degraded  qss: Qss.get with site 2 killed (2 shards of every block gone, parity shards
  *             fetched instead and the lost data shards rebuilt); coder: decodeStream with 2 data
  *             shards missing per block; single zdb: none
+ *   twin qss put / get: the same three steps through the command, timed from spawn to exit
  *
  * Flags: --size MiB (default 1024), --json (result on stdout; progress always on stderr),
  * --workers N (block worker threads, default: available parallelism), --parallelism P (blocks in
  * flight, default 8), --rounds R (default 3), --block MiB (default 4),
  * --hedge-ms N (Qss: ask for parity shards when data shards are slower; default Qss's own),
  * --hold (keep what is read and hash it after the clock stops), --profile-servers DIR (zdb
- * servers run with --cpu-prof into DIR), --only qss|single|coder (one path only, the others
- * reported as 0: for profiling).
+ * servers run with --cpu-prof into DIR), --profile-cli DIR (the command runs with --cpu-prof into
+ * DIR), --only qss|cli|single|coder[,…] (those paths only, the others reported as 0: for
+ * profiling).
  */
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes, randomFillSync } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   buildConfig,
   decodeStream,
   type EncodedBlock,
   encodeStream,
   Qss,
+  renderConfig,
   type ShardDamage,
   WorkerPool,
 } from '../../packages/qss/src/index.ts';
@@ -79,7 +83,9 @@ const blockSize = Math.round(flag('--block', 4) * MiB);
 const profileDir = text('--profile-servers');
 const hold = args.includes('--hold');
 const hedgeMs = text('--hedge-ms') === undefined ? undefined : flag('--hedge-ms', 250);
-const only = text('--only'); // qss | single | coder: run one path (for profiling); others report 0
+// qss | cli | single | coder, comma-separated: run those paths only (for profiling); others report 0
+const only = text('--only')?.split(',');
+const cliProfileDir = text('--profile-cli');
 const k = 4;
 const m = 2;
 const ADMIN = 'bench-admin';
@@ -189,27 +195,84 @@ function childCpu(pid: number | undefined): number {
   }
 }
 
-/** Runs `fn`; returns MB/s of the object, and logs wall time and CPU time of this process and the servers. */
-async function timed(what: string, fn: () => Promise<void>): Promise<number> {
+/** What a step that ran the twin command reports about it: its CPU seconds and a note. */
+interface CommandCost {
+  cpu: number;
+  note?: string;
+}
+const isCommandCost = (v: unknown): v is CommandCost =>
+  typeof v === 'object' && v !== null && typeof (v as CommandCost).cpu === 'number';
+
+/**
+ * Runs `fn`; returns MB/s of the object, and logs wall time and CPU time of this process, of the
+ * twin command when `fn` ran one (it returns a CommandCost), and of the servers.
+ */
+async function timed(what: string, fn: () => Promise<unknown>): Promise<number> {
   const procs = [...running];
   const serversBefore = procs.map((p) => childCpu(p.pid));
   const cpuBefore = process.cpuUsage();
   const start = process.hrtime.bigint();
-  await fn();
+  const result = await fn();
+  const child = isCommandCost(result) ? result : undefined;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   const cpu = process.cpuUsage(cpuBefore);
   const servers = procs.reduce((sum, p, i) => sum + Math.max(0, childCpu(p.pid) - serversBefore[i]!), 0);
   log(
     `  ${what.padEnd(22)} ${seconds.toFixed(2)} s wall; cpu: client ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s ` +
-      `(sys ${(cpu.system / 1e6).toFixed(2)}), servers ${servers.toFixed(2)} s`,
+      `(sys ${(cpu.system / 1e6).toFixed(2)}), ${child ? `twin ${child.cpu.toFixed(2)} s, ` : ''}servers ${servers.toFixed(2)} s` +
+      (child?.note ? `; ${child.note}` : ''),
   );
   return sizeBytes / seconds / 1e6;
+}
+
+// ---------------------------------------------------------------- the twin command
+
+const TWIN_BIN = fileURLToPath(new URL('../../packages/cli/bin/twin.js', import.meta.url));
+const TWIN_DIST = fileURLToPath(new URL('../../packages/cli/dist/main.js', import.meta.url));
+
+/** CPU seconds (user + system) of this process's children that have ended (cutime + cstime). */
+function reapedChildrenCpu(): number {
+  try {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Runs the compiled `twin` command as a user does (`node packages/cli/bin/twin.js ...`, from
+ * dist/: the "source" condition is kept out of its environment), stdout into `sink` when given;
+ * returns its stdout (when no sink) and the CPU seconds it used. Fails on a non-zero exit.
+ */
+async function twinCli(args: string[], sink?: Sink): Promise<{ stdout: string; cpu: number }> {
+  const nodeOptions = (process.env.NODE_OPTIONS ?? '').replace(/--conditions[= ]source/g, '').trim();
+  const nodeArgs = cliProfileDir ? ['--cpu-prof', '--cpu-prof-dir', cliProfileDir] : [];
+  const cpuBefore = reapedChildrenCpu();
+  const proc = spawn(process.execPath, [...nodeArgs, TWIN_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_OPTIONS: nodeOptions },
+  });
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
+  let stderr = '';
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  // A plain 'data' listener, as a lean consumer (sha256sum, a socket) would read: no promise per
+  // 64 KiB chunk on this side of the pipe (the machine has two cores, shared with the command).
+  let stdout = '';
+  proc.stdout.on('data', sink ? (chunk: Buffer) => sink.push(chunk) : (chunk: Buffer) => (stdout += chunk));
+  const code = await exited;
+  if (code !== 0)
+    throw new WrongResult(`twin ${args.slice(0, 2).join(' ')} exited with ${code}: ${stderr.trim()}`);
+  return { stdout, cpu: reapedChildrenCpu() - cpuBefore };
 }
 
 // ---------------------------------------------------------------- one round
 
 interface RoundFigures {
   qss: { store: number; retrieve: number; degraded: number };
+  cli: { store: number; retrieve: number; degraded: number };
   single: { store: number; retrieve: number };
   coder: { store: number; retrieve: number; degraded: number };
 }
@@ -288,7 +351,17 @@ async function singleRound(dir: string): Promise<RoundFigures['single']> {
   }
 }
 
-async function qssRound(dir: string): Promise<RoundFigures['qss']> {
+/**
+ * The library (Qss in this process) and the `twin qss` command side by side on the same servers
+ * and the same bytes: each step runs both, the library first in odd rounds and the command first
+ * in even ones. The command stores `file` (the object on disk) and streams it back on stdout
+ * into a Sink here, as `twin qss get PATH | consumer` does.
+ */
+async function qssRound(
+  dir: string,
+  file: string,
+  round: number,
+): Promise<{ qss: RoundFigures['qss']; cli: RoundFigures['cli'] }> {
   const started: ServerProc[] = [];
   const sites: ServerProc[][] = [];
   let qss: Qss | undefined;
@@ -313,13 +386,41 @@ async function qssRound(dir: string): Promise<RoundFigures['qss']> {
       password: NS_PASSWORD,
       blockSize,
     });
+    const configFile = join(dir, 'qss', 'qss.json');
+    writeFileSync(configFile, renderConfig(config), { mode: 0o600 });
+    const cliArgs = ['--config', configFile, '--workers', String(workers)];
+    const skipLib = skip('qss');
+    const skipCli = skip('cli');
     qss = Qss.open(config, { workers, parallelism, ...(hedgeMs !== undefined ? { hedgeMs } : {}) });
     // Warm up this instance's worker pool and connections on a small object.
     await qss.put('/warm-up', [randomBytes(Math.min(sizeBytes, 2 * blockSize))]);
     const q = qss;
-    const store = await timed('qss put', async () => {
-      await q.put('/bench/object', source());
-    });
+    const both = async (
+      lib: () => Promise<number>,
+      cli: () => Promise<number>,
+    ): Promise<[number, number]> => {
+      const l = async () => (skipLib ? 0 : lib());
+      const c = async () => (skipCli ? 0 : cli());
+      if (round % 2 === 1) {
+        const a = await l();
+        return [a, await c()];
+      }
+      const b = await c();
+      return [await l(), b];
+    };
+    const [store, cliStore] = await both(
+      () =>
+        timed('qss put', async () => {
+          await q.put('/bench/object', source());
+        }),
+      () =>
+        timed('twin qss put', async () => {
+          const r = await twinCli(['qss', 'put', file, '--as', '/bench/cli-object', '--json', ...cliArgs]);
+          const own = JSON.parse(r.stdout) as { size: number; seconds: number };
+          if (own.size !== sizeBytes) throw new WrongResult(`twin qss put stored ${own.size} bytes`);
+          return { cpu: r.cpu, note: `its own clock ${own.seconds.toFixed(2)} s` };
+        }),
+    );
     const read = async (what: string, damage: ShardDamage[]) => {
       const sink = new Sink(what);
       const rate = await timed(what, async () => {
@@ -329,15 +430,36 @@ async function qssRound(dir: string): Promise<RoundFigures['qss']> {
       sink.check();
       return rate;
     };
+    const readCli = async (what: string) => {
+      const sink = new Sink(what);
+      const rate = await timed(what, async () => {
+        const r = await twinCli(['qss', 'get', '/bench/cli-object', ...cliArgs], sink);
+        return { cpu: r.cpu };
+      });
+      sink.check();
+      return rate;
+    };
     const intact: ShardDamage[] = [];
-    const retrieve = await read('qss retrieve', intact);
-    if (intact.length > 0) throw new WrongResult(`qss retrieve: ${intact.length} shards reported damaged`);
+    const [retrieve, cliRetrieve] = await both(
+      () => read('qss retrieve', intact),
+      () => readCli('twin qss get'),
+    );
+    // Shards a loaded server was slow to send (past the hedge delay) are read around and reported
+    // missing, though intact: noted, not failed (the bytes are checked either way).
+    if (intact.length > 0) log(`  qss retrieve: ${intact.length} shards read around (slow servers)`);
     log('  killing site 2 (2 of the 6 data servers) ...');
     for (const s of sites[1]!) await stopZdb(s, 'SIGKILL');
     const lost: ShardDamage[] = [];
-    const degraded = await read('qss degraded retrieve', lost);
-    if (lost.length === 0) throw new WrongResult('qss degraded retrieve: no shard reported missing');
-    return { store, retrieve, degraded };
+    const [degraded, cliDegraded] = await both(
+      () => read('qss degraded retrieve', lost),
+      () => readCli('twin qss get, degraded'),
+    );
+    if (!skipLib && lost.length === 0)
+      throw new WrongResult('qss degraded retrieve: no shard reported missing');
+    return {
+      qss: { store, retrieve, degraded },
+      cli: { store: cliStore, retrieve: cliRetrieve, degraded: cliDegraded },
+    };
   } finally {
     await qss?.close();
     for (const s of started) await stopZdb(s);
@@ -348,8 +470,15 @@ async function qssRound(dir: string): Promise<RoundFigures['qss']> {
 
 // ---------------------------------------------------------------- main
 
+/** True when --only leaves this path out. */
+const skip = (name: string) => only !== undefined && !only.includes(name);
+if (!skip('cli') && !existsSync(TWIN_DIST)) {
+  log('the twin command is not built: run `npm run build` first (the CLI row runs the compiled command)');
+  process.exit(1);
+}
 const pool = new WorkerPool(workers);
 const all: RoundFigures[] = [];
+const fileDir = mkdtempSync(join(tmpdir(), 'bench-qss-file-'));
 let failed = false;
 try {
   {
@@ -363,33 +492,41 @@ try {
       parallelism,
     }));
   }
-  const skip = (name: string) => only !== undefined && only !== name;
-  const io: Array<Pick<RoundFigures, 'qss' | 'single'>> = [];
+  // The object as a file, for `twin qss put` (written once: in the page cache, as a file just
+  // saved would be).
+  const file = join(fileDir, 'object.bin');
+  writeFileSync(file, data, { mode: 0o600 });
+  const io: Array<Pick<RoundFigures, 'qss' | 'cli' | 'single'>> = [];
   for (let r = 1; r <= rounds; r++) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-qss-'));
     if (profileDir) mkdirSync(profileDir, { recursive: true });
+    if (cliProfileDir) mkdirSync(cliProfileDir, { recursive: true });
     try {
-      log(`round ${r}/${rounds}: qss over 6 zdb servers ...`);
-      const qss = skip('qss') ? { store: 0, retrieve: 0, degraded: 0 } : await qssRound(dir);
+      log(`round ${r}/${rounds}: qss over 6 zdb servers, library and twin command ...`);
+      const none = { store: 0, retrieve: 0, degraded: 0 };
+      const { qss, cli } =
+        skip('qss') && skip('cli') ? { qss: none, cli: none } : await qssRound(dir, file, r);
       log(`round ${r}/${rounds}: single zdb ...`);
       const single = skip('single') ? { store: 0, retrieve: 0 } : await singleRound(dir);
-      io.push({ qss, single });
+      io.push({ qss, cli, single });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   }
+  rmSync(fileDir, { recursive: true, force: true });
   // The coder rounds come last: each holds the whole encoded object (1.5× its size) in memory,
   // and on a VM the pages it frees are slow to touch again for whatever runs next (the servers'
   // page cache included), which would charge the I/O rows for the coder's memory.
   for (let r = 1; r <= rounds; r++) {
     log(`round ${r}/${rounds}: coder alone ...`);
     const coder = skip('coder') ? { store: 0, retrieve: 0, degraded: 0 } : await coderRound(pool);
-    const { qss, single } = io[r - 1]!;
+    const { qss, cli, single } = io[r - 1]!;
     const f = (x: number) => x.toFixed(0).padStart(5);
+    const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '-');
     log(
-      `  round ${r}: qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
+      `  round ${r}: qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | twin qss ${f(cli.store)} ${f(cli.retrieve)} ${f(cli.degraded)} (${ratio(cli.store, qss.store)}× ${ratio(cli.retrieve, qss.retrieve)}× ${ratio(cli.degraded, qss.degraded)}×) | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
     );
-    all.push({ qss, single, coder });
+    all.push({ qss, cli, single, coder });
   }
 } catch (e) {
   failed = true;
@@ -397,19 +534,34 @@ try {
 } finally {
   await pool.close();
   for (const p of running) p.kill('SIGKILL');
+  rmSync(fileDir, { recursive: true, force: true });
 }
 if (failed) process.exit(1);
 
+/** Best, median and worst of the rounds (the spread is best − worst). */
 const summary = (pick: (r: RoundFigures) => number) => {
   const v = all.map(pick).sort((a, b) => a - b);
-  return { best: Math.round(v[v.length - 1]!), median: Math.round(v[Math.floor((v.length - 1) / 2)]!) };
+  return {
+    best: Math.round(v[v.length - 1]!),
+    median: Math.round(v[Math.floor((v.length - 1) / 2)]!),
+    worst: Math.round(v[0]!),
+  };
 };
+/** The command's figure over the library's, per round (same servers, same bytes, back to back). */
+const ratios = (pick: (f: RoundFigures['qss']) => number) =>
+  all.map((r) => (pick(r.qss) > 0 ? Number((pick(r.cli) / pick(r.qss)).toFixed(2)) : 0));
 const rows = [
   {
     name: 'qss 4+2 over 6 zdb',
     store: summary((r) => r.qss.store),
     retrieve: summary((r) => r.qss.retrieve),
     degraded: summary((r) => r.qss.degraded),
+  },
+  {
+    name: 'twin qss put / get',
+    store: summary((r) => r.cli.store),
+    retrieve: summary((r) => r.cli.retrieve),
+    degraded: summary((r) => r.cli.degraded),
   },
   {
     name: 'single zdb, no coding',
@@ -440,6 +592,11 @@ if (json) {
         rounds,
         targets,
         rows,
+        cliOverLibrary: {
+          store: ratios((f) => f.store),
+          retrieve: ratios((f) => f.retrieve),
+          degraded: ratios((f) => f.degraded),
+        },
         raw: all,
       },
       null,
@@ -447,15 +604,19 @@ if (json) {
     ),
   );
 } else {
-  const cell = (s: { best: number; median: number } | null) =>
-    (s ? `${s.best} / ${s.median}` : '-').padStart(13);
+  const cell = (s: { best: number; median: number; worst: number } | null) =>
+    (s ? `${s.best} / ${s.median} / ${s.worst}` : '-').padStart(17);
   console.log(
-    `\n ${sizeBytes / MiB} MiB random, ${k}+${m}, ${blockSize / MiB} MiB blocks, ${workers} workers, ${parallelism} blocks in flight; MB/s best / median of ${rounds}`,
+    `\n ${sizeBytes / MiB} MiB random, ${k}+${m}, ${blockSize / MiB} MiB blocks, ${workers} workers, ${parallelism} blocks in flight; MB/s best / median / worst of ${rounds}`,
   );
   console.log(
-    `\n ${'path'.padEnd(24)} ${'store'.padStart(13)} ${'retrieve'.padStart(13)} ${'degraded'.padStart(13)}`,
+    `\n ${'path'.padEnd(24)} ${'store'.padStart(17)} ${'retrieve'.padStart(17)} ${'degraded'.padStart(17)}`,
   );
   for (const r of rows)
     console.log(` ${r.name.padEnd(24)} ${cell(r.store)} ${cell(r.retrieve)} ${cell(r.degraded)}`);
+  const list = (v: number[]) => v.map((x) => x.toFixed(2)).join(' ');
+  console.log(
+    `\n twin qss / library, per round: store ${list(ratios((f) => f.store))}; retrieve ${list(ratios((f) => f.retrieve))}; degraded ${list(ratios((f) => f.degraded))}`,
+  );
   console.log(`\n targets: store ≥ ${targets.storeMBs}, retrieve ≥ ${targets.retrieveMBs} MB/s`);
 }

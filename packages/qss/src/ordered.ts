@@ -19,7 +19,23 @@ export async function* mapOrdered<T, R>(
   while (pending.length > 0) yield await pending.shift()!;
 }
 
-/** Fixed-size blocks from a byte stream (the last one shorter); each block is a fresh buffer. */
+/** Buffers given to the pipeline for good (see handOver). */
+const handedOver = new WeakSet<Uint8Array>();
+
+/**
+ * Marks `block` as given to fixedBlocks for good: when it is exactly one block and arrives at a
+ * block boundary, it becomes that block as it is (no copy), and may be transferred to a worker
+ * thread (detached here). Returns it.
+ */
+export function handOver<T extends Uint8Array>(block: T): T {
+  handedOver.add(block);
+  return block;
+}
+
+/**
+ * Fixed-size blocks from a byte stream (the last one shorter); each block is a fresh buffer, or
+ * a chunk that was handed over (handOver) and is exactly one block at a block boundary.
+ */
 export async function* fixedBlocks(
   source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   blockSize: number,
@@ -27,6 +43,10 @@ export async function* fixedBlocks(
   let block = Buffer.allocUnsafeSlow(blockSize);
   let filled = 0;
   for await (const chunk of source) {
+    if (filled === 0 && chunk.length === blockSize && handedOver.has(chunk)) {
+      yield chunk;
+      continue;
+    }
     let offset = 0;
     while (offset < chunk.length) {
       const n = Math.min(blockSize - filled, chunk.length - offset);

@@ -10,6 +10,7 @@
 import { createHmac } from 'node:crypto';
 import type { QssConfig } from './config.ts';
 import { QssError } from './errors.ts';
+import { fileBlocks } from './file-source.ts';
 import { type MetaRecord, MetaStore } from './meta-store.ts';
 import type { ObjectMetadata, ShardRecord } from './metadata.ts';
 import {
@@ -191,8 +192,8 @@ export class Qss {
 
   /** Stores `source` at `path` (replacing what was there once the new version is durable). */
   async put(path: string, source: ByteSource, options: { onProgress?: (bytes: number) => void } = {}) {
-    const previous = await this.metadata.read(path); // fails early if too few metadata backends answer
-    await this.refresh();
+    // fails early if too few metadata backends answer; learns the data backends meanwhile
+    const [previous] = await Promise.all([this.metadata.read(path), this.refresh()]);
     const { k, m, margin, blockSize, compression } = this.config;
     const meta = await putObject(source, this.store, {
       k,
@@ -213,6 +214,14 @@ export class Qss {
     }
     if (previous?.meta) await this.dropShards(previous.meta, undefined, meta);
     return this.info(record);
+  }
+
+  /**
+   * Stores the file at `file` (a path on this machine) at `path`, as put does; the file is read
+   * straight into the blocks that are encoded, one block ahead.
+   */
+  async putFile(path: string, file: string, options: { onProgress?: (bytes: number) => void } = {}) {
+    return this.put(path, fileBlocks(file, this.config.blockSize), options);
   }
 
   /**

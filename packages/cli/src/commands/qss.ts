@@ -1,12 +1,4 @@
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { createWriteStream, existsSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { finished } from 'node:stream/promises';
 import {
@@ -107,9 +99,11 @@ export function qssCommand(): Command {
       const path = o.as ?? (file === '-' ? undefined : basename(file));
       if (!path) throw new InvalidArgumentError('reading stdin needs --as PATH');
       const total = file === '-' ? undefined : statSync(file).size;
-      const source = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
       const bar = new Progress(`put ${path}`, total);
-      const info = await withQss(o, (q) => q.put(path, source, { onProgress: (n) => bar.update(n) }));
+      const onProgress = (n: number) => bar.update(n);
+      const info = await withQss(o, (q) =>
+        file === '-' ? q.put(path, process.stdin, { onProgress }) : q.putFile(path, file, { onProgress }),
+      );
       bar.done();
       const seconds = bar.seconds;
       print(o, { ...info, seconds }, () => {
