@@ -21,6 +21,7 @@ import { NetworkError, type NetworkErrorCode } from './errors.ts';
 import type { TwinHost } from './host.ts';
 import { type Handler, Inbound } from './inbound.ts';
 import type { InboxMessage, Mailbox } from './mailbox.ts';
+import { Peers } from './peers.ts';
 
 export interface BusOptions {
   identity: TwinIdentity;
@@ -73,7 +74,9 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
       delivery: (e) => this.emit('delivery', e),
       message: (m) => this.emit('message', m),
     });
-    this.inbound = new Inbound(this.ctx, this.stats, (env) => this.delivery.receive(env));
+    this.inbound = new Inbound(this.ctx, this.stats, new Peers(this.ctx), (env) =>
+      this.delivery.receive(env),
+    );
   }
 
   /** Serves the bus protocol and resumes deliveries a previous run left in the outbox; throws libp2p's errors. */
