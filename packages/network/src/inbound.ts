@@ -37,8 +37,21 @@ export type Handler = (
   ctx: RequestContext,
 ) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
 
-/** Stores a checked one-way message (or recognises a duplicate); throws NetworkError to refuse it. */
-export type MessageSink = (env: Envelope) => void;
+/**
+ * Stores checked one-way messages, in order, in one transaction (or recognises duplicates): for
+ * each, null when stored or a duplicate, or the NetworkError it is refused with. Throws when the
+ * batch as a whole could not be committed (then none of it is stored).
+ */
+export type MessageSink = (envs: Envelope[]) => (NetworkError | null)[];
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a failure is called on the wire: a NetworkError keeps its code, anything else is `handler_error`. */
+function asNetworkError(e: unknown): NetworkError {
+  return e instanceof NetworkError
+    ? e
+    : new NetworkError('handler_error', (e as Error).message, { cause: e });
+}
 
 export interface InboundStats {
   requests: number;
@@ -87,8 +100,21 @@ export class Inbound {
       if (frame) writer.write(frame, release);
       else release();
     };
-    // One-way messages are stored strictly in arrival order; requests run concurrently.
-    let ordered: Promise<void> = Promise.resolve();
+    // One-way messages are stored strictly in arrival order, those that arrived together in one
+    // transaction; requests run concurrently.
+    const messages: Envelope[] = [];
+    let storing = false;
+    const store = async () => {
+      storing = true;
+      try {
+        while (messages.length > 0) {
+          await new Promise(setImmediate); // let the frames already received join the batch
+          for (const frame of await this.messages(messages.splice(0), connection)) send(frame);
+        }
+      } finally {
+        storing = false;
+      }
+    };
     try {
       for (;;) {
         if (inflight >= MAX_STREAM_INFLIGHT && stream.status === 'open')
@@ -104,11 +130,14 @@ export class Inbound {
           continue;
         }
         const kind = env.header.kind;
-        if (kind !== 'message' && kind !== 'request') continue;
-        inflight++;
-        const work = () => this.answer(env, connection).then(send, release);
-        if (kind === 'message') ordered = ordered.then(work);
-        else void work();
+        if (kind === 'request') {
+          inflight++;
+          void this.request(env, connection).then(send, release);
+        } else if (kind === 'message') {
+          inflight++;
+          messages.push(env);
+          if (!storing) void store();
+        }
       }
     } catch (e) {
       // stream closed or oversized frame: the peer reconnects if it wants to
@@ -118,15 +147,11 @@ export class Inbound {
     }
   }
 
-  /** Checks and handles one request or message; resolves with the answer frame, never rejects. */
-  private async answer(env: Envelope, connection: Connection): Promise<Buffer | null> {
+  /** Checks and answers one request; resolves with the answer frame, never rejects. */
+  private async request(env: Envelope, connection: Connection): Promise<Buffer | null> {
     const h = env.header;
     try {
-      await this.check(env, connection);
-      if (h.kind === 'message') {
-        this.store(env);
-        return this.respond(h, Buffer.alloc(0));
-      }
+      this.check(env, await this.peers.twin(connection));
       const handler = this.handlers.get(h.command);
       if (!handler) throw new NetworkError('unknown_command', `no handler for "${h.command}"`);
       this.stats.requests++;
@@ -136,26 +161,66 @@ export class Inbound {
       } catch (e) {
         throw new NetworkError('handler_error', (e as Error).message, { cause: e });
       }
-      return this.respond(h, out ?? Buffer.alloc(0));
+      return this.respond(h, out ?? EMPTY);
     } catch (e) {
-      const err =
-        e instanceof NetworkError ? e : new NetworkError('handler_error', (e as Error).message, { cause: e });
-      this.refuse(err.code);
+      return this.refusal(h, asNetworkError(e));
+    }
+  }
+
+  /** Checks and stores one-way messages; resolves with their answer frames, in order, never rejects. */
+  private async messages(envs: Envelope[], connection: Connection): Promise<(Buffer | null)[]> {
+    const refused = new Map<Envelope, NetworkError>();
+    const checked: Envelope[] = [];
+    let sender: TwinRecord | NetworkError;
+    try {
+      sender = await this.peers.twin(connection);
+    } catch (e) {
+      sender = asNetworkError(e);
+    }
+    for (const env of envs) {
       try {
-        return this.respond(h, Buffer.alloc(0), { code: err.code, message: err.message });
-      } catch (inner) {
-        this.ctx.log.warn({ err: inner }, 'twin bus: could not frame an error response');
-        return null;
+        if (sender instanceof NetworkError) throw sender;
+        this.check(env, sender);
+        checked.push(env);
+      } catch (e) {
+        refused.set(env, asNetworkError(e));
       }
+    }
+    if (checked.length > 0) {
+      try {
+        this.store(checked).forEach((err, i) => {
+          if (err) refused.set(checked[i]!, err);
+        });
+      } catch (e) {
+        const err = new NetworkError('handler_error', `storing messages failed: ${(e as Error).message}`, {
+          cause: e,
+        });
+        for (const env of checked) refused.set(env, err);
+      }
+    }
+    return envs.map((env) => {
+      const err = refused.get(env);
+      return err ? this.refusal(env.header, err) : this.respond(env.header, EMPTY);
+    });
+  }
+
+  /** The error answer to an envelope (counted by code); null when even that cannot be framed. */
+  private refusal(h: EnvelopeHeader, err: NetworkError): Buffer | null {
+    this.refuse(err.code);
+    try {
+      return this.respond(h, EMPTY, { code: err.code, message: err.message });
+    } catch (inner) {
+      this.ctx.log.warn({ err: inner }, 'twin bus: could not frame an error response');
+      return null;
     }
   }
 
   /**
-   * Every check an incoming envelope must pass; throws NetworkError. The sender is the twin the
+   * Every check an incoming envelope must pass; throws NetworkError. `sender` is the twin the
    * connection is authenticated as (peers.ts): an envelope claiming any other `from` is refused,
    * signed or not, so no twin — nor a relay, nor a stranger — can speak as another.
    */
-  private async check(env: Envelope, connection: Connection): Promise<TwinRecord> {
+  private check(env: Envelope, sender: TwinRecord): void {
     const h = env.header;
     if (env.payload.length > this.ctx.maxPayload)
       throw new NetworkError(
@@ -164,7 +229,6 @@ export class Inbound {
       );
     if (h.to !== this.ctx.twinId)
       throw new NetworkError('wrong_recipient', `addressed to twin ${h.to}, this is twin ${this.ctx.twinId}`);
-    const sender = await this.peers.twin(connection);
     if (h.from !== sender.id)
       throw new NetworkError(
         'bad_signature',
@@ -183,7 +247,6 @@ export class Inbound {
     // from its sender's own connection, so nobody else can replay it; a signed one is a statement
     // that could be captured elsewhere, so its id is still remembered until it expires.
     if (h.kind === 'request' && signed) this.remember(h.from, h.id, h.created + h.ttl + this.ctx.skewMs);
-    return sender;
   }
 
   /**
