@@ -125,8 +125,6 @@ async function reliableSends(): Promise<number> {
     }),
   );
   sentTotal += sendsPerRound;
-  log(
-  );
   while (delivered < target) await new Promise((r) => setTimeout(r, 2));
   return Math.round(sendsPerRound / ((performance.now() - t0) / 1000));
 }

@@ -14,7 +14,7 @@ import {
   MAX_INBOUND_STREAMS,
   REQUEST_TIMEOUT_MS,
 } from './constants.ts';
-import { type BusContext, type BusLogger, background, checkPayload, resolveTwin } from './context.ts';
+import { type BusContext, type BusLogger, checkPayload, resolveTwin } from './context.ts';
 import { Delivery, type DeliveryEvent, type MessageHandler, type SendOptions } from './delivery.ts';
 import { envelopeHeader, frameEnvelope } from './envelope.ts';
 import { NetworkError, type NetworkErrorCode } from './errors.ts';
@@ -83,8 +83,7 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
   async start(): Promise<void> {
     await this.ctx.host.handle(
       BUS_PROTOCOL,
-      (stream, connection) =>
-        background(this.ctx, 'serving a stream', () => this.inbound.serve(stream, connection)),
+      (stream, connection) => this.inbound.accept(stream, connection),
       { maxInboundStreams: MAX_INBOUND_STREAMS, runOnLimitedConnection: true },
     );
     this.flushOutbox();
@@ -157,14 +156,16 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
   }
 
   /**
-   * Stops serving and sending. Everything it cancels settles: pending requests reject with
-   * NetworkError `stopped`, delivery workers wake from their backoff and return (their messages
+   * Stops serving and sending. Everything it cancels settles: inbound streams are aborted (their
+   * requests' answers are dropped, messages not yet committed are not acknowledged, so their
+   * senders retry), pending requests reject with NetworkError `stopped`, delivery workers wake from their backoff and return (their messages
    * stay queued for the next run). Never throws.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.ctx.host.unhandle(BUS_PROTOCOL).catch(() => {});
+    this.inbound.close();
     await this.channels.closeAll();
     await this.delivery.stop();
   }

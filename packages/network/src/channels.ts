@@ -9,7 +9,7 @@ import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { TwinRecord } from '@twin/phonebook';
 import { BUS_PROTOCOL, DIAL_TIMEOUT_MS, FRAME_OVERHEAD } from './constants.ts';
-import { type BusContext, background, resolveTwin } from './context.ts';
+import { type BusContext, type BusLogger, background, resolveTwin, scopedLogger } from './context.ts';
 import { type Envelope, openEnvelope } from './envelope.ts';
 import { NetworkError, remoteError } from './errors.ts';
 import { FrameWriter } from './frames.ts';
@@ -32,11 +32,14 @@ export interface Channel {
 }
 
 export class Channels {
+  private readonly log: BusLogger;
   private readonly open = new Map<number, Promise<Channel>>();
   /** The channels of `open` that are ready. */
   private readonly ready = new Map<number, Channel>();
 
-  constructor(private readonly ctx: BusContext) {}
+  constructor(private readonly ctx: BusContext) {
+    this.log = scopedLogger(ctx.log, 'channels');
+  }
 
   /** The channel to a twin, dialled on first use; NetworkError `unknown_twin`, `unreachable`, `stopped`. */
   async get(ref: string | number): Promise<Channel> {
@@ -126,7 +129,7 @@ export class Channels {
       closed: false,
     };
     if (this.ctx.stopped()) this.drop(channel, new NetworkError('stopped', 'the bus is stopped'));
-    else background(this.ctx, `reading responses of twin ${twin.id}`, () => this.readResponses(channel));
+    else background(this.log, `reading responses of twin ${twin.id}`, () => this.readResponses(channel));
     return channel;
   }
 

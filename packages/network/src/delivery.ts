@@ -14,7 +14,7 @@ import {
   DELIVERY_TIMEOUT_MS,
   MAX_TTL_MS,
 } from './constants.ts';
-import { type BusContext, checkPayload, resolveTwin } from './context.ts';
+import { type BusContext, type BusLogger, checkPayload, resolveTwin, scopedLogger } from './context.ts';
 import { type Envelope, envelopeHeader, openEnvelope, sealEnvelope } from './envelope.ts';
 import { NetworkError } from './errors.ts';
 import {
@@ -54,6 +54,7 @@ interface ToQueue {
 }
 
 export class Delivery {
+  private readonly log: BusLogger;
   readonly messageHandlers = new Map<string, MessageHandler>();
   /** Sends waiting for the next commit. */
   private toQueue: ToQueue[] = [];
@@ -66,7 +67,9 @@ export class Delivery {
     private readonly ctx: BusContext,
     private readonly channels: Channels,
     private readonly events: DeliveryEvents,
-  ) {}
+  ) {
+    this.log = scopedLogger(ctx.log, 'delivery');
+  }
 
   private mailbox(): Mailbox {
     if (!this.ctx.mailbox) throw new NetworkError('no_mailbox', 'one-way messages need a mailbox');
@@ -135,7 +138,7 @@ export class Delivery {
     try {
       destinations = this.ctx.mailbox.destinations();
     } catch (err) {
-      this.ctx.log.warn({ err }, 'twin bus: reading the outbox failed');
+      this.log.warn({ err }, 'twin bus: reading the outbox failed');
       return;
     }
     for (const dest of destinations) this.kick(dest);
@@ -149,7 +152,7 @@ export class Delivery {
       return;
     }
     const worker = this.run(dest)
-      .catch((err: unknown) => this.ctx.log.warn({ err, dest }, 'twin bus: delivery worker failed'))
+      .catch((err: unknown) => this.log.warn({ err, dest }, 'twin bus: delivery worker failed'))
       .finally(() => {
         this.workers.delete(dest);
         if (this.rekick.delete(dest)) this.kick(dest);
@@ -274,7 +277,7 @@ export class Delivery {
     try {
       (this.events[event] as (v: typeof value) => void)(value);
     } catch (err) {
-      this.ctx.log.warn({ err, event }, 'twin bus: an event listener threw');
+      this.log.warn({ err, event }, 'twin bus: an event listener threw');
     }
   }
 

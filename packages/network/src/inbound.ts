@@ -13,7 +13,7 @@ import {
   MAX_STREAM_INFLIGHT,
   MAX_TTL_MS,
 } from './constants.ts';
-import type { BusContext } from './context.ts';
+import { type BusContext, type BusLogger, background, scopedLogger } from './context.ts';
 import {
   type Envelope,
   type EnvelopeHeader,
@@ -59,7 +59,10 @@ export interface InboundStats {
 }
 
 export class Inbound {
+  private readonly log: BusLogger;
   readonly handlers = new Map<string, Handler>();
+  /** The inbound streams being served. */
+  private readonly streams = new Set<Stream>();
   /** Ids of signed requests seen, until they expire: sender → id → expiry. */
   private readonly seen = new Map<number, Map<string, number>>();
   private remembered = 0;
@@ -70,10 +73,30 @@ export class Inbound {
     private readonly stats: InboundStats,
     private readonly peers: Peers,
     private readonly store: MessageSink,
-  ) {}
+  ) {
+    this.log = scopedLogger(ctx.log, 'inbound');
+  }
 
   private refuse(code: NetworkErrorCode): void {
     this.stats.refused.set(code, (this.stats.refused.get(code) ?? 0) + 1);
+  }
+
+  /** Serves an inbound bus stream in the background (until it closes, or `close()`). */
+  accept(stream: Stream, connection: Connection): void {
+    if (this.ctx.stopped()) {
+      stream.abort(new NetworkError('stopped', 'the bus is stopped'));
+      return;
+    }
+    this.streams.add(stream);
+    background(this.log, 'serving a stream', () =>
+      this.serve(stream, connection).finally(() => this.streams.delete(stream)),
+    );
+  }
+
+  /** Aborts every inbound stream being served. Never throws. */
+  close(): void {
+    for (const stream of this.streams) stream.abort(new NetworkError('stopped', 'the bus is stopped'));
+    this.streams.clear();
   }
 
   /**
@@ -210,7 +233,7 @@ export class Inbound {
     try {
       return this.respond(h, EMPTY, { code: err.code, message: err.message });
     } catch (inner) {
-      this.ctx.log.warn({ err: inner }, 'twin bus: could not frame an error response');
+      this.log.warn({ err: inner }, 'twin bus: could not frame an error response');
       return null;
     }
   }
