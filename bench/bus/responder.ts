@@ -17,6 +17,9 @@ const record = await phonebook.publish(identity, host.getMultiaddrs().map(String
 const mailbox = new Mailbox(join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'bus.sqlite'));
 const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
 bus.handle('echo', (p) => p);
+bus.handle('inbox-count', () =>
+  Buffer.from(String((mailbox.db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n)),
+);
 await bus.start();
 await host.handle('/bench/echo/1.0.0', async (stream) => {
   const lp = lpStream(stream);

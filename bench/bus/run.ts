@@ -1,11 +1,15 @@
 /**
- * bench/bus: between two twins on loopback (the responder in its own process):
+ * bench/bus: between two twins on loopback (the responder in its own process), in rounds that
+ * interleave the measurements so that a load change on the machine hits all of them alike:
  * - bus request/response: sequential round trips (p50/p99) and throughput at concurrency 64;
- * - reliable sends: queued durably, delivered and stored exactly once, per second;
- * side by side in the same run with a raw libp2p length-prefixed echo on the same connection and
- * with HTTP POST to a fastify server.
+ * - a raw libp2p length-prefixed echo on its own stream over the same connection (the ceiling);
+ * - reliable sends, 64 in flight: queued durably (outbox), delivered, stored exactly once (inbox) and the ack
+ *   recorded (outbox), per second — the responder's inbox count is checked at the end;
+ * - HTTP POST to a fastify server (once, for scale).
+ * Each figure is reported as the median of the rounds with its range; ratios are taken within a
+ * round.
  *
- *   node --import tsx bench/bus/run.ts [--json] [--seconds N]
+ *   node --import tsx bench/bus/run.ts [--json] [--seconds N] [--rounds N] [--sends N]
  */
 import '../../packages/network/src/polyfills.ts';
 import { spawn } from 'node:child_process';
@@ -19,25 +23,25 @@ import { newMnemonic, TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, TwinBus } from '@twin/network';
 import { PhonebookClient, startPhonebook } from '@twin/phonebook';
 
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? Number(process.argv[i + 1]) || fallback : fallback;
+};
 const json = process.argv.includes('--json');
-const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 5;
+const seconds = arg('--seconds', 4);
+const rounds = arg('--rounds', 3);
+const sendsPerRound = arg('--sends', 5_000);
 const log = (s: string) => process.stderr.write(`${s}\n`);
 const dir = mkdtempSync(join(tmpdir(), 'bench-bus-'));
 const pb = await startPhonebook({ dataDir: join(dir, 'pb'), port: 0 });
 const responder = spawn(
   process.execPath,
-  ['--import', 'tsx', new URL('./responder.ts', import.meta.url).pathname, pb.url],
-  {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  },
+  [...process.execArgv, new URL('./responder.ts', import.meta.url).pathname, pb.url],
+  { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 const info = JSON.parse(
   await new Promise<string>((r) => createInterface({ input: responder.stdout! }).once('line', r)),
-) as {
-  twin: number;
-  addr: string;
-  http: number;
-};
+) as { twin: number; addr: string; http: number };
 
 const identity = TwinIdentity.fromMnemonic('requester', newMnemonic());
 const host = await createTwinHost(identity);
@@ -48,27 +52,25 @@ const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox 
 await bus.start();
 
 interface Row {
-  name: string;
-  sequentialRttP50Ms: number;
-  sequentialRttP99Ms: number;
+  p50: number;
+  p99: number;
   opsPerSec: number;
 }
 
 const pct = (xs: number[], p: number) =>
   xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
-async function measure(name: string, once: (i: number) => Promise<unknown>): Promise<Row> {
-  log(`${name} ...`);
-  for (let i = 0; i < 500; i++) await once(i); // warm up
+async function measure(once: (i: number) => Promise<unknown>, secs = seconds): Promise<Row> {
+  for (let i = 0; i < 300; i++) await once(i); // warm up
   const rtts: number[] = [];
-  const until = performance.now() + (seconds * 1000) / 2;
+  const until = performance.now() + (secs * 1000) / 2;
   for (let i = 0; performance.now() < until; i++) {
     const t0 = performance.now();
     await once(i);
     rtts.push(performance.now() - t0);
   }
   let done = 0;
-  const end = performance.now() + (seconds * 1000) / 2;
+  const end = performance.now() + (secs * 1000) / 2;
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: 64 }, async (_, w) => {
@@ -79,22 +81,19 @@ async function measure(name: string, once: (i: number) => Promise<unknown>): Pro
     }),
   );
   return {
-    name,
-    sequentialRttP50Ms: +pct(rtts, 0.5).toFixed(3),
-    sequentialRttP99Ms: +pct(rtts, 0.99).toFixed(3),
+    p50: +pct(rtts, 0.5).toFixed(3),
+    p99: +pct(rtts, 0.99).toFixed(3),
     opsPerSec: Math.round(done / ((performance.now() - t0) / 1000)),
   };
 }
 
 const payload = Buffer.alloc(64, 1);
-const rows: Row[] = [];
-rows.push(await measure('twin bus request/response', () => bus.request(info.twin, 'echo', payload)));
+const busRequest = () => bus.request(info.twin, 'echo', payload);
 
 // raw libp2p: a length-prefixed echo on its own stream over the same connection
 const stream = await host.dialProtocol(multiaddr(info.addr), '/bench/echo/1.0.0');
 const lp = lpStream(stream);
-// pipelined: writes go out at once, replies come back in order
-const waiting: (() => void)[] = [];
+const waiting: (() => void)[] = []; // pipelined: replies come back in order
 void (async () => {
   try {
     for (;;) {
@@ -110,30 +109,58 @@ const rawEcho = () =>
     waiting.push(resolve);
     lp.write(payload).catch(reject);
   });
-rows.push(await measure('raw libp2p echo (same connection, no signatures)', rawEcho));
 
-const url = `http://127.0.0.1:${info.http}/echo`;
-rows.push(
-  await measure('HTTP POST to fastify', async () => {
-    const r = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/octet-stream' },
-      body: payload,
-    });
-    await r.arrayBuffer();
-  }),
-);
-
-log('reliable sends ...');
-const total = 10_000;
 let delivered = 0;
 bus.on('delivery', (e) => {
   if (e.status === 'delivered') delivered++;
 });
-const t0 = performance.now();
-for (let i = 0; i < total; i++) await bus.send(info.twin, 'note', payload);
-while (delivered < total) await new Promise((r) => setTimeout(r, 5));
-const sendsPerSec = Math.round(total / ((performance.now() - t0) / 1000));
+let sentTotal = 0;
+async function reliableSends(): Promise<number> {
+  const target = delivered + sendsPerRound;
+  const t0 = performance.now();
+  // 64 senders, each awaiting its own send (as the request benchmark keeps 64 in flight)
+  await Promise.all(
+    Array.from({ length: 64 }, async (_, w) => {
+      for (let i = w; i < sendsPerRound; i += 64) await bus.send(info.twin, 'note', payload);
+    }),
+  );
+  sentTotal += sendsPerRound;
+  while (delivered < target) await new Promise((r) => setTimeout(r, 2));
+  return Math.round(sendsPerRound / ((performance.now() - t0) / 1000));
+}
+
+const perRound: { bus: Row; raw: Row; sends: number; ratioOps: number }[] = [];
+for (let r = 0; r < rounds; r++) {
+  log(`round ${r + 1}/${rounds}: bus request/response, raw echo, reliable sends ...`);
+  // alternate the order so neither side always runs first
+  let busRow: Row;
+  let rawRow: Row;
+  if (r % 2 === 0) {
+    busRow = await measure(busRequest);
+    rawRow = await measure(rawEcho);
+  } else {
+    rawRow = await measure(rawEcho);
+    busRow = await measure(busRequest);
+  }
+  const sends = await reliableSends();
+  perRound.push({
+    bus: busRow,
+    raw: rawRow,
+    sends,
+    ratioOps: +(busRow.opsPerSec / rawRow.opsPerSec).toFixed(3),
+  });
+}
+log('HTTP POST to fastify ...');
+const url = `http://127.0.0.1:${info.http}/echo`;
+const httpRow = await measure(async () => {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: payload,
+  });
+  await r.arrayBuffer();
+}, 2);
+const inboxCount = Number((await bus.request(info.twin, 'inbox-count', Buffer.alloc(0))).toString());
 
 await bus.stop();
 await host.stop();
@@ -142,22 +169,34 @@ responder.kill('SIGTERM');
 await pb.close();
 rmSync(dir, { recursive: true, force: true });
 
-const [busRow, rawRow] = rows as [Row, Row, Row];
-const ratios = {
-  requestVsRawOps: +(busRow.opsPerSec / rawRow.opsPerSec).toFixed(3),
-  requestVsRawP50: +(rawRow.sequentialRttP50Ms / busRow.sequentialRttP50Ms).toFixed(3),
+const median = (xs: number[]) => pct(xs, 0.5);
+const summary = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+const result = {
+  rounds: perRound,
+  busOpsPerSec: summary(perRound.map((r) => r.bus.opsPerSec)),
+  rawOpsPerSec: summary(perRound.map((r) => r.raw.opsPerSec)),
+  busVsRawOps: summary(perRound.map((r) => r.ratioOps)),
+  busP50Ms: summary(perRound.map((r) => r.bus.p50)),
+  busP99Ms: summary(perRound.map((r) => r.bus.p99)),
+  rawP99Ms: summary(perRound.map((r) => r.raw.p99)),
+  reliableSendsPerSec: summary(perRound.map((r) => r.sends)),
+  http: httpRow,
+  inboxStoredOnResponder: inboxCount,
+  sent: sentTotal,
+  payloadBytes: payload.length,
 };
-const result = { rows, ratios, reliableSendsPerSec: sendsPerSec, payloadBytes: payload.length };
 if (json) console.log(JSON.stringify(result, null, 2));
 else {
-  console.log('\n                                                    p50 ms   p99 ms   ops/s (64 in flight)');
-  for (const r of rows) {
-    console.log(
-      `${r.name.padEnd(50)} ${String(r.sequentialRttP50Ms).padStart(7)} ${String(r.sequentialRttP99Ms).padStart(8)} ${String(r.opsPerSec).padStart(9)}`,
-    );
-  }
+  const f = (s: { median: number; min: number; max: number }) => `${s.median} (${s.min}–${s.max})`;
+  console.log(`\nmedian (range) over ${rounds} interleaved rounds, ${payload.length}-byte payloads`);
   console.log(
-    `bus / raw echo: ${ratios.requestVsRawOps}× ops/s at 64 in flight, ${ratios.requestVsRawP50}× sequential p50 speed`,
+    `bus request/response  ops/s@64 ${f(result.busOpsPerSec)}  p50 ${f(result.busP50Ms)} ms  p99 ${f(result.busP99Ms)} ms`,
   );
-  console.log(`reliable sends (outbox → ack → inbox, both SQLite): ${sendsPerSec}/s`);
+  console.log(`raw libp2p echo       ops/s@64 ${f(result.rawOpsPerSec)}  p99 ${f(result.rawP99Ms)} ms`);
+  console.log(`bus / raw (same round) ${f(result.busVsRawOps)}×`);
+  console.log(
+    `reliable sends (outbox → inbox → ack recorded, both SQLite) ${f(result.reliableSendsPerSec)}/s`,
+  );
+  console.log(`responder inbox holds ${inboxCount} of ${sentTotal} sent`);
+  console.log(`HTTP POST to fastify  ops/s@64 ${httpRow.opsPerSec}  p50 ${httpRow.p50} ms`);
 }

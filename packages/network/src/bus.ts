@@ -14,13 +14,14 @@ import {
   MAX_INBOUND_STREAMS,
   REQUEST_TIMEOUT_MS,
 } from './constants.ts';
-import { type BusContext, type BusLogger, background, checkPayload, resolveTwin } from './context.ts';
+import { type BusContext, type BusLogger, checkPayload, resolveTwin } from './context.ts';
 import { Delivery, type DeliveryEvent, type MessageHandler, type SendOptions } from './delivery.ts';
 import { envelopeHeader, frameEnvelope } from './envelope.ts';
 import { NetworkError, type NetworkErrorCode } from './errors.ts';
 import type { TwinHost } from './host.ts';
 import { type Handler, Inbound } from './inbound.ts';
 import type { InboxMessage, Mailbox } from './mailbox.ts';
+import { Peers } from './peers.ts';
 
 export interface BusOptions {
   identity: TwinIdentity;
@@ -73,15 +74,16 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
       delivery: (e) => this.emit('delivery', e),
       message: (m) => this.emit('message', m),
     });
-    this.inbound = new Inbound(this.ctx, this.stats, (env) => this.delivery.receive(env));
+    this.inbound = new Inbound(this.ctx, this.stats, new Peers(this.ctx), (env) =>
+      this.delivery.receive(env),
+    );
   }
 
   /** Serves the bus protocol and resumes deliveries a previous run left in the outbox; throws libp2p's errors. */
   async start(): Promise<void> {
     await this.ctx.host.handle(
       BUS_PROTOCOL,
-      (stream, connection) =>
-        background(this.ctx, 'serving a stream', () => this.inbound.serve(stream, connection)),
+      (stream, connection) => this.inbound.accept(stream, connection),
       { maxInboundStreams: MAX_INBOUND_STREAMS, runOnLimitedConnection: true },
     );
     this.flushOutbox();
@@ -154,14 +156,16 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
   }
 
   /**
-   * Stops serving and sending. Everything it cancels settles: pending requests reject with
-   * NetworkError `stopped`, delivery workers wake from their backoff and return (their messages
+   * Stops serving and sending. Everything it cancels settles: inbound streams are aborted (their
+   * requests' answers are dropped, messages not yet committed are not acknowledged, so their
+   * senders retry), pending requests reject with NetworkError `stopped`, delivery workers wake from their backoff and return (their messages
    * stay queued for the next run). Never throws.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await this.ctx.host.unhandle(BUS_PROTOCOL).catch(() => {});
+    this.inbound.close();
     await this.channels.closeAll();
     await this.delivery.stop();
   }

@@ -9,9 +9,9 @@ import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { TwinRecord } from '@twin/phonebook';
 import { BUS_PROTOCOL, DIAL_TIMEOUT_MS, FRAME_OVERHEAD } from './constants.ts';
-import { type BusContext, background, resolveTwin } from './context.ts';
+import { type BusContext, type BusLogger, background, resolveTwin, scopedLogger } from './context.ts';
 import { type Envelope, openEnvelope } from './envelope.ts';
-import { NetworkError } from './errors.ts';
+import { NetworkError, remoteError } from './errors.ts';
 import { FrameWriter } from './frames.ts';
 import { peerSigningKey } from './host.ts';
 
@@ -32,19 +32,34 @@ export interface Channel {
 }
 
 export class Channels {
+  private readonly log: BusLogger;
   private readonly open = new Map<number, Promise<Channel>>();
+  /** The channels of `open` that are ready. */
+  private readonly ready = new Map<number, Channel>();
 
-  constructor(private readonly ctx: BusContext) {}
+  constructor(private readonly ctx: BusContext) {
+    this.log = scopedLogger(ctx.log, 'channels');
+  }
 
   /** The channel to a twin, dialled on first use; NetworkError `unknown_twin`, `unreachable`, `stopped`. */
   async get(ref: string | number): Promise<Channel> {
     if (this.ctx.stopped()) throw new NetworkError('stopped', 'the bus is stopped');
     const twin = await resolveTwin(this.ctx, ref);
+    const current = this.ready.get(twin.id);
+    // The twin's key changed (rotated): the channel was authenticated by a key that no longer
+    // vouches for it.
+    if (current && current.twin.signingKey !== twin.signingKey)
+      this.drop(current, new NetworkError('unreachable', `twin ${twin.id} changed its key`));
     let ch = this.open.get(twin.id);
     if (!ch) {
       ch = this.dial(twin, ref);
       this.open.set(twin.id, ch);
-      ch.catch(() => this.open.delete(twin.id));
+      ch.then(
+        (c) => {
+          if (!c.closed) this.ready.set(twin.id, c);
+        },
+        () => this.open.delete(twin.id),
+      );
     }
     return ch;
   }
@@ -114,7 +129,7 @@ export class Channels {
       closed: false,
     };
     if (this.ctx.stopped()) this.drop(channel, new NetworkError('stopped', 'the bus is stopped'));
-    else background(this.ctx, `reading responses of twin ${twin.id}`, () => this.readResponses(channel));
+    else background(this.log, `reading responses of twin ${twin.id}`, () => this.readResponses(channel));
     return channel;
   }
 
@@ -134,7 +149,7 @@ export class Channels {
           continue;
         channel.pending.delete(h.re!);
         clearTimeout(pending.timer);
-        if (h.error) pending.reject(new NetworkError(h.error.code, h.error.message));
+        if (h.error) pending.reject(remoteError(channel.twin.id, h.error));
         else pending.resolve(Buffer.from(env.payload));
       }
     } catch (e) {
@@ -149,7 +164,11 @@ export class Channels {
   drop(channel: Channel, error: NetworkError): void {
     if (channel.closed) return;
     channel.closed = true;
-    this.open.delete(channel.twin.id);
+    const ready = this.ready.get(channel.twin.id);
+    if (ready === channel || ready === undefined) {
+      this.ready.delete(channel.twin.id);
+      this.open.delete(channel.twin.id);
+    }
     for (const p of channel.pending.values()) {
       clearTimeout(p.timer);
       p.reject(error);
@@ -162,6 +181,7 @@ export class Channels {
   async closeAll(): Promise<void> {
     const all = [...this.open.values()];
     this.open.clear();
+    this.ready.clear();
     await Promise.all(
       all.map((ch) =>
         ch.then(

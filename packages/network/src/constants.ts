@@ -33,9 +33,26 @@ export const BACKOFF_BASE_MS = 250;
 export const BACKOFF_MAX_MS = 30_000;
 
 /**
- * Ids of signed requests remembered for replay detection (until each expires). Requests framed
- * without a signature ride a Noise session, which no one but the peer can inject into or replay
- * within, so only signed ones are remembered; past this many unexpired ids, signed requests are
- * refused with `busy` until some expire.
+ * Ids of signed requests remembered for replay detection (until each expires). Every request is
+ * accepted only on its sender's own Noise-authenticated connection, where nobody else can inject
+ * or replay; a signed one is remembered anyway because its bytes are a transferable statement.
+ * Past this many unexpired ids in all, signed requests are refused with `busy` until some expire …
  */
 export const MAX_REMEMBERED_REQUESTS = 100_000;
+/** … and past this many from one twin, that twin's (so one twin cannot use up everyone's share). */
+export const MAX_REMEMBERED_PER_TWIN = 4_096;
+
+/**
+ * Requests and messages one inbound stream may have unanswered (being handled, or answered but
+ * not yet written because the peer does not read): past this, the stream is not read until some
+ * are answered, so a peer cannot make a twin hold more than this per stream.
+ */
+export const MAX_STREAM_INFLIGHT = 256;
+
+/**
+ * How long the twin a connection was found to be (the phonebook record holding its key) is
+ * trusted before it is looked up again: a key rotated away stops vouching within this time.
+ */
+export const PEER_RECHECK_MS = 10_000;
+/** How long "this connection's key is no twin's" (or "the phonebook did not answer") is kept. */
+export const PEER_UNKNOWN_RECHECK_MS = 1_000;

@@ -8,6 +8,18 @@ import type { Mailbox } from './mailbox.ts';
 /** The logging the bus needs: a pino logger fits. */
 export interface BusLogger {
   warn(obj: object, msg: string): void;
+  /** A logger that adds `bindings` to every line (pino's `child`); optional. */
+  child?(bindings: Record<string, unknown>): BusLogger;
+}
+
+/**
+ * The logger of one part of the bus: every line carries `component: "twin-bus:<part>"` (a pino
+ * child logger when the base has `child`), so a twin's log says which part spoke.
+ */
+export function scopedLogger(base: BusLogger, part: string): BusLogger {
+  const component = `twin-bus:${part}`;
+  if (base.child) return base.child({ component });
+  return { warn: (obj, msg) => base.warn({ ...obj, component }, msg) };
 }
 
 export interface BusContext {
@@ -36,15 +48,15 @@ export async function resolveTwin(ctx: BusContext, ref: string | number, fresh =
 }
 
 /** Runs a promise nobody awaits: a rejection is logged, never left unhandled. */
-export function background(ctx: BusContext, what: string, work: () => Promise<unknown>): void {
+export function background(log: BusLogger, what: string, work: () => Promise<unknown>): void {
   let p: Promise<unknown>;
   try {
     p = work();
   } catch (err) {
-    ctx.log.warn({ err }, `twin bus: ${what} failed`);
+    log.warn({ err }, `twin bus: ${what} failed`);
     return;
   }
-  p.catch((err: unknown) => ctx.log.warn({ err }, `twin bus: ${what} failed`));
+  p.catch((err: unknown) => log.warn({ err }, `twin bus: ${what} failed`));
 }
 
 /** Throws NetworkError `too_large` for a payload above the bus's limit. */

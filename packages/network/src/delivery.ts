@@ -14,7 +14,7 @@ import {
   DELIVERY_TIMEOUT_MS,
   MAX_TTL_MS,
 } from './constants.ts';
-import { type BusContext, checkPayload, resolveTwin } from './context.ts';
+import { type BusContext, type BusLogger, checkPayload, resolveTwin, scopedLogger } from './context.ts';
 import { type Envelope, envelopeHeader, openEnvelope, sealEnvelope } from './envelope.ts';
 import { NetworkError } from './errors.ts';
 import {
@@ -45,8 +45,19 @@ export interface DeliveryEvents {
   message(m: InboxMessage): void;
 }
 
+interface ToQueue {
+  to: number;
+  command: string;
+  payload: Buffer;
+  ttl: number | undefined;
+  done: (m: OutboxMessage | null, e: Error | null) => void;
+}
+
 export class Delivery {
+  private readonly log: BusLogger;
   readonly messageHandlers = new Map<string, MessageHandler>();
+  /** Sends waiting for the next commit. */
+  private toQueue: ToQueue[] = [];
   private readonly workers = new Map<number, Promise<void>>();
   private readonly rekick = new Set<number>();
   private readonly backoff = new Map<number, number>();
@@ -56,27 +67,68 @@ export class Delivery {
     private readonly ctx: BusContext,
     private readonly channels: Channels,
     private readonly events: DeliveryEvents,
-  ) {}
+  ) {
+    this.log = scopedLogger(ctx.log, 'delivery');
+  }
 
   private mailbox(): Mailbox {
     if (!this.ctx.mailbox) throw new NetworkError('no_mailbox', 'one-way messages need a mailbox');
     return this.ctx.mailbox;
   }
 
-  /** Queues a message durably and starts its delivery; NetworkError `no_mailbox`, `too_large`, `unknown_twin`, `unreachable`. */
+  /**
+   * Queues a message durably and starts its delivery; NetworkError `no_mailbox`, `too_large`,
+   * `unknown_twin`, `unreachable` (and SQLite's errors). The sends made in one turn of the event
+   * loop are committed together, in one transaction, before any of them resolves.
+   */
   async send(
     twin: string | number,
     command: string,
     payload: Uint8Array,
     o: SendOptions = {},
   ): Promise<string> {
-    const mailbox = this.mailbox();
+    this.mailbox();
     checkPayload(this.ctx, payload.length);
     const record = await resolveTwin(this.ctx, twin);
-    const m = queueMessage(mailbox, this.ctx.identity, this.ctx.twinId, record.id, command, payload, o.ttlMs);
+    // copied: the caller may reuse its buffer before the message is signed
+    const m = await this.commit({ to: record.id, command, payload: Buffer.from(payload), ttl: o.ttlMs });
     this.events.delivery({ id: m.id, to: record.id, status: 'queued' });
     this.kick(record.id);
     return m.id;
+  }
+
+  private commit(item: Omit<ToQueue, 'done'>): Promise<OutboxMessage> {
+    return new Promise((resolve, reject) => {
+      this.toQueue.push({ ...item, done: (m, e) => (m ? resolve(m) : reject(e)) });
+      if (this.toQueue.length === 1) setImmediate(() => this.commitQueued());
+    });
+  }
+
+  /** Signs and stores every message sent since the last commit, in one transaction. */
+  private commitQueued(): void {
+    const batch = this.toQueue;
+    this.toQueue = [];
+    let results: (OutboxMessage | Error)[];
+    try {
+      const mailbox = this.mailbox();
+      results = mailbox.db.transaction(() =>
+        batch.map((q) => {
+          try {
+            const { identity, twinId } = this.ctx;
+            return queueMessage(mailbox, identity, twinId, q.to, q.command, q.payload, q.ttl);
+          } catch (e) {
+            return e as Error; // its savepoint is rolled back; the others commit
+          }
+        }),
+      )();
+    } catch (e) {
+      results = batch.map(() => e as Error);
+    }
+    batch.forEach((q, i) => {
+      const r = results[i]!;
+      if (r instanceof Error) q.done(null, r);
+      else q.done(r, null);
+    });
   }
 
   /** Starts delivery of every queued message; a failure (say, of the database) is logged, never thrown. */
@@ -86,7 +138,7 @@ export class Delivery {
     try {
       destinations = this.ctx.mailbox.destinations();
     } catch (err) {
-      this.ctx.log.warn({ err }, 'twin bus: reading the outbox failed');
+      this.log.warn({ err }, 'twin bus: reading the outbox failed');
       return;
     }
     for (const dest of destinations) this.kick(dest);
@@ -100,7 +152,7 @@ export class Delivery {
       return;
     }
     const worker = this.run(dest)
-      .catch((err: unknown) => this.ctx.log.warn({ err, dest }, 'twin bus: delivery worker failed'))
+      .catch((err: unknown) => this.log.warn({ err, dest }, 'twin bus: delivery worker failed'))
       .finally(() => {
         this.workers.delete(dest);
         if (this.rekick.delete(dest)) this.kick(dest);
@@ -174,12 +226,27 @@ export class Delivery {
     });
   }
 
-  /** Stores a checked one-way message exactly once; throws NetworkError to refuse it. */
-  receive(env: Envelope): void {
+  /**
+   * Stores checked one-way messages exactly once, in order, in one transaction: for each, null
+   * (stored, or a duplicate) or the NetworkError it is refused with; a message whose handler
+   * throws is rolled back alone. 'message' events go out after the commit. Throws when the
+   * transaction cannot commit (then nothing of the batch is stored, and all of it is retried).
+   */
+  receive(envs: Envelope[]): (NetworkError | null)[] {
+    const mailbox = this.ctx.mailbox;
+    if (!mailbox)
+      return envs.map(
+        () => new NetworkError('unknown_command', 'this twin does not accept one-way messages'),
+      );
+    const stored: InboxMessage[] = [];
+    const results = mailbox.db.transaction(() => envs.map((env) => this.receiveOne(mailbox, env, stored)))();
+    for (const m of stored) this.emit('message', m);
+    return results;
+  }
+
+  private receiveOne(mailbox: Mailbox, env: Envelope, stored: InboxMessage[]): NetworkError | null {
     const h = env.header;
-    if (!this.ctx.mailbox)
-      throw new NetworkError('unknown_command', 'this twin does not accept one-way messages');
-    if (h.seq === undefined) throw new NetworkError('bad_envelope', 'message without a sequence number');
+    if (h.seq === undefined) return new NetworkError('bad_envelope', 'message without a sequence number');
     const message: InboxMessage = {
       from: h.from,
       epoch: h.epoch ?? LEGACY_EPOCH,
@@ -191,21 +258,18 @@ export class Delivery {
     };
     let outcome: ReceiveOutcome;
     try {
-      outcome = this.ctx.mailbox.receive(
-        message,
-        env.signed,
-        this.messageHandlers.get(h.command),
-        env.signature,
-      );
+      // a transaction inside the batch's: a savepoint, rolled back alone when the handler throws
+      outcome = mailbox.receive(message, env.signed, this.messageHandlers.get(h.command), env.signature);
     } catch (e) {
-      throw new NetworkError('handler_error', (e as Error).message, { cause: e });
+      return new NetworkError('handler_error', (e as Error).message, { cause: e });
     }
     if (outcome === 'conflict')
-      throw new NetworkError(
+      return new NetworkError(
         'sequence_conflict',
         `twin ${h.from} already sent other bytes as message ${h.seq} of epoch ${message.epoch}`,
       );
-    if (outcome === 'stored') this.emit('message', message);
+    if (outcome === 'stored') stored.push(message);
+    return null;
   }
 
   /** Tells listeners; a listener that throws is logged, and changes nothing about the delivery. */
@@ -213,7 +277,7 @@ export class Delivery {
     try {
       (this.events[event] as (v: typeof value) => void)(value);
     } catch (err) {
-      this.ctx.log.warn({ err, event }, 'twin bus: an event listener threw');
+      this.log.warn({ err, event }, 'twin bus: an event listener threw');
     }
   }
 

@@ -19,9 +19,38 @@ export type NetworkErrorCode = ErrorCodes<
   | 'unreachable' // no address of the twin could be dialled, or the connection broke
 >;
 
+/**
+ * The codes another twin may answer a request or message with. The rest (`stopped`, `timeout`,
+ * `unreachable`, `no_mailbox`) describe this side only: a response carrying one of them, or any
+ * other string, is malformed and reaches the caller as `bad_envelope`.
+ */
+export const REMOTE_ERROR_CODES: ReadonlySet<NetworkErrorCode> = new Set<NetworkErrorCode>([
+  'unknown_twin',
+  'bad_signature',
+  'bad_envelope',
+  'wrong_recipient',
+  'expired',
+  'replayed',
+  'sequence_conflict',
+  'too_large',
+  'unknown_command',
+  'handler_error',
+  'busy',
+]);
+
 /** The one error class of the network package. */
 export class NetworkError extends TwinBaseError<NetworkErrorCode> {
   override readonly name = 'NetworkError';
+}
+
+/** The error a peer answered with, as a NetworkError (`bad_envelope` for a code it may not send). */
+export function remoteError(twin: number, error: { code: string; message: string }): NetworkError {
+  const code = error.code as NetworkErrorCode;
+  if (REMOTE_ERROR_CODES.has(code)) return new NetworkError(code, error.message);
+  return new NetworkError(
+    'bad_envelope',
+    `twin ${twin} answered with the code "${error.code}": ${error.message}`,
+  );
 }
 
 /** @deprecated The earlier name of {@link NetworkError}: the same class. */

@@ -5,9 +5,15 @@
  */
 import type { Connection, Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
-import { PhonebookError, type TwinRecord } from '@twin/phonebook';
-import { FRAME_OVERHEAD, MAX_REMEMBERED_REQUESTS, MAX_TTL_MS } from './constants.ts';
-import { type BusContext, background } from './context.ts';
+import type { TwinRecord } from '@twin/phonebook';
+import {
+  FRAME_OVERHEAD,
+  MAX_REMEMBERED_PER_TWIN,
+  MAX_REMEMBERED_REQUESTS,
+  MAX_STREAM_INFLIGHT,
+  MAX_TTL_MS,
+} from './constants.ts';
+import { type BusContext, type BusLogger, background, scopedLogger } from './context.ts';
 import {
   type Envelope,
   type EnvelopeHeader,
@@ -18,7 +24,7 @@ import {
 } from './envelope.ts';
 import { NetworkError, type NetworkErrorCode } from './errors.ts';
 import { FrameWriter } from './frames.ts';
-import { peerSigningKey } from './host.ts';
+import type { Peers } from './peers.ts';
 
 export interface RequestContext {
   /** The verified sender: its Noise key (and signature, when it signed) match its phonebook record. */
@@ -31,8 +37,21 @@ export type Handler = (
   ctx: RequestContext,
 ) => Promise<Uint8Array | undefined> | Uint8Array | undefined;
 
-/** Stores a checked one-way message (or recognises a duplicate); throws NetworkError to refuse it. */
-export type MessageSink = (env: Envelope) => void;
+/**
+ * Stores checked one-way messages, in order, in one transaction (or recognises duplicates): for
+ * each, null when stored or a duplicate, or the NetworkError it is refused with. Throws when the
+ * batch as a whole could not be committed (then none of it is stored).
+ */
+export type MessageSink = (envs: Envelope[]) => (NetworkError | null)[];
+
+const EMPTY = Buffer.alloc(0);
+
+/** What a failure is called on the wire: a NetworkError keeps its code, anything else is `handler_error`. */
+function asNetworkError(e: unknown): NetworkError {
+  return e instanceof NetworkError
+    ? e
+    : new NetworkError('handler_error', (e as Error).message, { cause: e });
+}
 
 export interface InboundStats {
   requests: number;
@@ -40,33 +59,91 @@ export interface InboundStats {
 }
 
 export class Inbound {
+  private readonly log: BusLogger;
   readonly handlers = new Map<string, Handler>();
-  /** Ids of signed requests seen, until they expire: `${from}:${id}` → expiry. */
-  private readonly seen = new Map<string, number>();
+  /** The inbound streams being served. */
+  private readonly streams = new Set<Stream>();
+  /** Ids of signed requests seen, until they expire: sender → id → expiry. */
+  private readonly seen = new Map<number, Map<string, number>>();
+  private remembered = 0;
   private swept = 0;
 
   constructor(
     private readonly ctx: BusContext,
     private readonly stats: InboundStats,
+    private readonly peers: Peers,
     private readonly store: MessageSink,
-  ) {}
+  ) {
+    this.log = scopedLogger(ctx.log, 'inbound');
+  }
 
   private refuse(code: NetworkErrorCode): void {
     this.stats.refused.set(code, (this.stats.refused.get(code) ?? 0) + 1);
   }
 
-  /** Serves one inbound bus stream until it closes; never rejects. */
+  /** Serves an inbound bus stream in the background (until it closes, or `close()`). */
+  accept(stream: Stream, connection: Connection): void {
+    if (this.ctx.stopped()) {
+      stream.abort(new NetworkError('stopped', 'the bus is stopped'));
+      return;
+    }
+    this.streams.add(stream);
+    background(this.log, 'serving a stream', () =>
+      this.serve(stream, connection).finally(() => this.streams.delete(stream)),
+    );
+  }
+
+  /** Aborts every inbound stream being served. Never throws. */
+  close(): void {
+    for (const stream of this.streams) stream.abort(new NetworkError('stopped', 'the bus is stopped'));
+    this.streams.clear();
+  }
+
+  /**
+   * Serves one inbound bus stream until it closes; never rejects. At most MAX_STREAM_INFLIGHT
+   * envelopes are unanswered at once: past that the stream is not read (Yamux's window then
+   * pushes back on the peer) until answers are written.
+   */
   async serve(stream: Stream, connection: Connection): Promise<void> {
     const lp = lpStream(stream, { maxDataLength: this.ctx.maxPayload + FRAME_OVERHEAD });
-    const peerKey = peerSigningKey(connection.remotePeer);
     const writer = new FrameWriter(lp, () => {}); // the peer went away: the read side notices
-    const send = (frame: Buffer | null) => {
-      if (frame) writer.write(frame);
+    let inflight = 0;
+    let resume: (() => void) | null = null;
+    const wake = () => {
+      const r = resume;
+      resume = null;
+      r?.();
     };
-    // One-way messages are stored strictly in arrival order; requests run concurrently.
-    let ordered: Promise<void> = Promise.resolve();
+    stream.addEventListener('close', wake, { once: true });
+    const release = () => {
+      inflight--;
+      if (inflight < MAX_STREAM_INFLIGHT) wake();
+    };
+    const send = (frame: Buffer | null) => {
+      if (frame) writer.write(frame, release);
+      else release();
+    };
+    // One-way messages are stored strictly in arrival order, those that arrived together in one
+    // transaction; requests run concurrently.
+    const messages: Envelope[] = [];
+    let storing = false;
+    const store = async () => {
+      storing = true;
+      try {
+        while (messages.length > 0) {
+          await new Promise(setImmediate); // let the frames already received join the batch
+          for (const frame of await this.messages(messages.splice(0), connection)) send(frame);
+        }
+      } finally {
+        storing = false;
+      }
+    };
     try {
       for (;;) {
+        if (inflight >= MAX_STREAM_INFLIGHT && stream.status === 'open')
+          await new Promise<void>((r) => {
+            resume = r;
+          });
         const frame = (await lp.read()).subarray();
         let env: Envelope;
         try {
@@ -75,28 +152,29 @@ export class Inbound {
           this.refuse('bad_envelope'); // nothing to answer: its id may be unreadable
           continue;
         }
-        const work = () => this.answer(env, peerKey).then(send);
-        if (env.header.kind === 'message')
-          ordered = ordered
-            .then(work)
-            .catch((err: unknown) => this.ctx.log.warn({ err }, 'twin bus: storing a message failed'));
-        else if (env.header.kind === 'request') background(this.ctx, 'answering a request', work);
+        const kind = env.header.kind;
+        if (kind === 'request') {
+          inflight++;
+          void this.request(env, connection).then(send, release);
+        } else if (kind === 'message') {
+          inflight++;
+          messages.push(env);
+          if (!storing) void store();
+        }
       }
     } catch (e) {
       // stream closed or oversized frame: the peer reconnects if it wants to
       stream.abort(new NetworkError('bad_envelope', 'bus stream closed', { cause: e }));
+    } finally {
+      stream.removeEventListener('close', wake);
     }
   }
 
-  /** Checks and handles one request or message; resolves with the answer frame, never rejects. */
-  private async answer(env: Envelope, peerKey: string | null): Promise<Buffer | null> {
+  /** Checks and answers one request; resolves with the answer frame, never rejects. */
+  private async request(env: Envelope, connection: Connection): Promise<Buffer | null> {
     const h = env.header;
     try {
-      await this.check(env, peerKey);
-      if (h.kind === 'message') {
-        this.store(env);
-        return this.respond(h, Buffer.alloc(0));
-      }
+      this.check(env, await this.peers.twin(connection));
       const handler = this.handlers.get(h.command);
       if (!handler) throw new NetworkError('unknown_command', `no handler for "${h.command}"`);
       this.stats.requests++;
@@ -106,22 +184,66 @@ export class Inbound {
       } catch (e) {
         throw new NetworkError('handler_error', (e as Error).message, { cause: e });
       }
-      return this.respond(h, out ?? Buffer.alloc(0));
+      return this.respond(h, out ?? EMPTY);
     } catch (e) {
-      const err =
-        e instanceof NetworkError ? e : new NetworkError('handler_error', (e as Error).message, { cause: e });
-      this.refuse(err.code);
-      try {
-        return this.respond(h, Buffer.alloc(0), { code: err.code, message: err.message });
-      } catch (inner) {
-        this.ctx.log.warn({ err: inner }, 'twin bus: could not frame an error response');
-        return null;
-      }
+      return this.refusal(h, asNetworkError(e));
     }
   }
 
-  /** Every check an incoming envelope must pass; throws NetworkError. */
-  private async check(env: Envelope, peerKey: string | null): Promise<TwinRecord> {
+  /** Checks and stores one-way messages; resolves with their answer frames, in order, never rejects. */
+  private async messages(envs: Envelope[], connection: Connection): Promise<(Buffer | null)[]> {
+    const refused = new Map<Envelope, NetworkError>();
+    const checked: Envelope[] = [];
+    let sender: TwinRecord | NetworkError;
+    try {
+      sender = await this.peers.twin(connection);
+    } catch (e) {
+      sender = asNetworkError(e);
+    }
+    for (const env of envs) {
+      try {
+        if (sender instanceof NetworkError) throw sender;
+        this.check(env, sender);
+        checked.push(env);
+      } catch (e) {
+        refused.set(env, asNetworkError(e));
+      }
+    }
+    if (checked.length > 0) {
+      try {
+        this.store(checked).forEach((err, i) => {
+          if (err) refused.set(checked[i]!, err);
+        });
+      } catch (e) {
+        const err = new NetworkError('handler_error', `storing messages failed: ${(e as Error).message}`, {
+          cause: e,
+        });
+        for (const env of checked) refused.set(env, err);
+      }
+    }
+    return envs.map((env) => {
+      const err = refused.get(env);
+      return err ? this.refusal(env.header, err) : this.respond(env.header, EMPTY);
+    });
+  }
+
+  /** The error answer to an envelope (counted by code); null when even that cannot be framed. */
+  private refusal(h: EnvelopeHeader, err: NetworkError): Buffer | null {
+    this.refuse(err.code);
+    try {
+      return this.respond(h, EMPTY, { code: err.code, message: err.message });
+    } catch (inner) {
+      this.log.warn({ err: inner }, 'twin bus: could not frame an error response');
+      return null;
+    }
+  }
+
+  /**
+   * Every check an incoming envelope must pass; throws NetworkError. `sender` is the twin the
+   * connection is authenticated as (peers.ts): an envelope claiming any other `from` is refused,
+   * signed or not, so no twin — nor a relay, nor a stranger — can speak as another.
+   */
+  private check(env: Envelope, sender: TwinRecord): void {
     const h = env.header;
     if (env.payload.length > this.ctx.maxPayload)
       throw new NetworkError(
@@ -130,49 +252,55 @@ export class Inbound {
       );
     if (h.to !== this.ctx.twinId)
       throw new NetworkError('wrong_recipient', `addressed to twin ${h.to}, this is twin ${this.ctx.twinId}`);
-    let sender: TwinRecord;
-    try {
-      sender = await this.ctx.phonebook.twin(h.from);
-      if (peerKey !== sender.signingKey) sender = await this.ctx.phonebook.twin(h.from, true);
-    } catch (e) {
-      if (e instanceof PhonebookError && e.code === 'not_found')
-        throw new NetworkError('unknown_twin', `twin ${h.from} is not in the phonebook`, { cause: e });
+    if (h.from !== sender.id)
       throw new NetworkError(
-        'unknown_twin',
-        `twin ${h.from} could not be verified: ${(e as Error).message}`,
-        {
-          cause: e,
-        },
+        'bad_signature',
+        `the connection is authenticated as twin ${sender.id}, not twin ${h.from}`,
       );
-    }
     const signed = h.signed !== false;
     if (signed && !verifyEnvelope(env, sender.signingKey))
       throw new NetworkError('bad_signature', `envelope not signed by twin ${h.from}'s key`);
-    if (peerKey !== sender.signingKey)
-      throw new NetworkError('bad_signature', `connection is not authenticated as twin ${h.from}`);
     // A one-way message is stored and relied on after the connection is gone: it must be signed.
     if (!signed && h.kind === 'message')
       throw new NetworkError('bad_signature', 'a one-way message must be signed by its sender');
     const now = Date.now();
     if (h.ttl <= 0 || h.ttl > MAX_TTL_MS || h.created + h.ttl < now || h.created > now + this.ctx.skewMs)
       throw new NetworkError('expired', `envelope ${h.id} expired or not yet valid`);
-    // Messages are deduplicated durably in the inbox; unsigned requests ride a Noise session,
-    // which nobody else can replay into; signed requests could be captured and sent again.
-    if (h.kind === 'request' && signed)
-      this.remember(`${h.from}:${h.id}`, h.created + h.ttl + this.ctx.skewMs);
-    return sender;
+    // Messages are deduplicated durably in the inbox. A request, signed or not, is accepted only
+    // from its sender's own connection, so nobody else can replay it; a signed one is a statement
+    // that could be captured elsewhere, so its id is still remembered until it expires.
+    if (h.kind === 'request' && signed) this.remember(h.from, h.id, h.created + h.ttl + this.ctx.skewMs);
   }
 
-  private remember(key: string, until: number): void {
-    if (this.seen.has(key)) throw new NetworkError('replayed', `envelope ${key} was already received`);
+  /**
+   * Remembers a signed request's id; NetworkError `replayed` when seen before, `busy` when its
+   * sender (or all senders together) already have as many unexpired ids remembered as allowed.
+   */
+  private remember(from: number, id: string, until: number): void {
+    let ids = this.seen.get(from);
+    if (ids?.has(id)) throw new NetworkError('replayed', `envelope ${from}:${id} was already received`);
     const now = Date.now();
-    if (this.seen.size >= MAX_REMEMBERED_REQUESTS && now - this.swept >= 1000) {
+    const full = () =>
+      this.remembered >= MAX_REMEMBERED_REQUESTS || (ids?.size ?? 0) >= MAX_REMEMBERED_PER_TWIN;
+    if (full() && now - this.swept >= 1000) {
       this.swept = now;
-      for (const [k, t] of this.seen) if (t < now) this.seen.delete(k);
+      for (const [twin, m] of this.seen) {
+        for (const [k, t] of m)
+          if (t < now) {
+            m.delete(k);
+            this.remembered--;
+          }
+        if (m.size === 0) this.seen.delete(twin);
+      }
+      ids = this.seen.get(from);
     }
-    if (this.seen.size >= MAX_REMEMBERED_REQUESTS)
-      throw new NetworkError('busy', 'too many signed requests in flight: retry later');
-    this.seen.set(key, until);
+    if (full()) throw new NetworkError('busy', 'too many signed requests in flight: retry later');
+    if (!ids) {
+      ids = new Map();
+      this.seen.set(from, ids);
+    }
+    ids.set(id, until);
+    this.remembered++;
   }
 
   /** The answer to a request or message, framed without a signature: the connection vouches for it. */

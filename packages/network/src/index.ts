@@ -12,19 +12,40 @@
  *   crashes and lost sender state — see mailbox.ts for sender epochs and duplicates).
  * - {@link NetworkError}: the one error class, with a snake_case `code` and a `cause`.
  *
- * What is signed and what the connection proves. Every envelope arrives on a Noise session whose
- * remote key the receiver compares with the sender's phonebook key (a relayed connection is
- * Noise end to end: the relay only forwards ciphertext). Within that session nobody else can
- * inject, alter or replay a frame. So requests, responses and acknowledgements — answered at
- * once and relied on by no one after the connection — are framed without a signature
- * (`signed: false`): signing and verifying them proved nothing the session had not, and cost two
- * signatures and two verifications per round trip. One-way messages are different: the receiver
- * stores them and relies on them later (an access decision, a chat message shown days later, a
- * message a relay twin might one day forward), when no connection vouches for them any more. They
- * stay signed by their sender over their exact bytes, the receiver refuses an unsigned one, and
- * the inbox keeps the signature with the message (`Mailbox.envelope()`), so a stored message can
- * be verified again by anyone holding the sender's public key. A signed request is still accepted
- * and verified (and its id remembered against replays until it expires, bounded).
+ * What the connection proves. Every bus stream rides a libp2p connection whose Noise handshake
+ * proved that the remote peer holds the ed25519 key its PeerId is (a relayed connection is Noise
+ * end to end: the relay forwards ciphertext it can neither read, alter, inject into nor replay).
+ * - Inbound, the sender is the twin whose phonebook record holds that key (peers.ts): looked up by
+ *   the key — never by the id an envelope claims — once per connection and again every
+ *   PEER_RECHECK_MS (a rotated-away key stops vouching). Every envelope whose `from` is not that
+ *   twin is refused `bad_signature`, signed or not, so neither a relay, nor another twin, nor a
+ *   stranger (refused `unknown_twin`, at one phonebook lookup per connection) can speak as a twin.
+ *   A connection has exactly one remote peer, so there is no "other peer on the same connection".
+ * - Outbound, a channel (channels.ts) is opened only on a connection whose remote key is the key
+ *   of the twin's current record, and is dropped when that record's key changes; the address a
+ *   record publishes proves nothing by itself.
+ * - A response is bound to its request by the request's random 128-bit id, looked up only among
+ *   the requests pending on the one stream it arrives on (so only the twin asked can answer it),
+ *   and must name that twin as `from` and this twin as `to`. A peer may answer only with the codes
+ *   in REMOTE_ERROR_CODES; `stopped`, `timeout` or an unknown string becomes `bad_envelope`.
+ * - Replays: inside a Noise session nobody can replay a frame; across sessions a stranger would
+ *   have to hold the sender's key. So unsigned requests need no replay memory.
+ *
+ * What is signed per envelope, and why. Requests, responses and acknowledgements are answered at
+ * once and relied on by no one after the connection: they are framed without a signature
+ * (`signed: false`) — signing and verifying them proved nothing the connection had not, and cost
+ * two signatures and two verifications per round trip. One-way messages are different: the
+ * receiver stores them and relies on them later (an access decision, a chat message shown days
+ * later, a message a relay twin might one day forward), when no connection vouches for them any
+ * more. They are signed by their sender over their exact bytes (context "twin/bus/envelope/v1"),
+ * an unsigned one is refused, and the inbox keeps the signature with the message
+ * (`Mailbox.envelope()`), so anyone holding the sender's public key can verify a stored message
+ * again. A signed request is still accepted and verified (its bytes are a transferable
+ * statement, so its id is remembered until it expires, bounded per twin and in all).
+ *
+ * What a peer can make a twin hold: per inbound stream at most MAX_STREAM_INFLIGHT envelopes
+ * unanswered (then the stream is not read and Yamux pushes back), MAX_INBOUND_STREAMS streams per
+ * connection, frames of at most `maxPayload` + FRAME_OVERHEAD bytes.
  *
  * @example
  * ```ts
@@ -71,7 +92,13 @@ export {
   verifyEnvelope,
 } from './envelope.ts';
 /** The package's error class and codes (BusError is its earlier name). */
-export { BusError, type BusErrorCode, NetworkError, type NetworkErrorCode } from './errors.ts';
+export {
+  BusError,
+  type BusErrorCode,
+  NetworkError,
+  type NetworkErrorCode,
+  REMOTE_ERROR_CODES,
+} from './errors.ts';
 /** The libp2p host (createTwinHost throws libp2p's errors; peerSigningKey never throws). */
 export { createTwinHost, type HostOptions, peerSigningKey, type TwinHost } from './host.ts';
 /** Request handlers and what they are told about the sender. */

@@ -92,3 +92,35 @@ test('messages past their ttl expire instead of being delivered late', async () 
   );
   await sender.stop();
 });
+
+test('messages stored together: a handler that throws rolls back its own message only, retried until it succeeds', async () => {
+  const alice = await boot(TwinIdentity.fromMnemonic('erin', newMnemonic()));
+  const bob = await boot(TwinIdentity.fromMnemonic('frank', newMnemonic()));
+  let failures = 0;
+  bob.bus.onMessage('note', (m) => {
+    // writes through the mailbox database: commits with the message, or not at all
+    bob.mailbox.db.prepare('CREATE TABLE IF NOT EXISTS seen (payload TEXT)').run();
+    bob.mailbox.db.prepare('INSERT INTO seen VALUES (?)').run(m.payload.toString());
+    if (m.payload.toString() === 'message 7' && failures < 2) {
+      failures++;
+      throw new Error('not yet');
+    }
+  });
+  const events: string[] = [];
+  bob.bus.on('message', (m) => events.push(m.payload.toString()));
+  // sent in one turn: committed together on the sender, arriving together at the receiver
+  const ids = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => alice.bus.send('frank', 'note', Buffer.from(`message ${i + 1}`))),
+  );
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && ids.some((id) => alice.mailbox.status(id) !== 'delivered'))
+    await new Promise((r) => setTimeout(r, 50));
+  assert.equal(failures, 2);
+  const inbox = bob.mailbox.inbox(alice.id, 0, 100).map((m) => m.payload.toString());
+  assert.deepEqual(inbox.sort(), Array.from({ length: 20 }, (_, i) => `message ${i + 1}`).sort());
+  const seen = bob.mailbox.db.prepare('SELECT payload FROM seen').all() as { payload: string }[];
+  assert.equal(seen.length, 20, 'the handler writes of the failed attempts were rolled back');
+  assert.deepEqual(events.slice().sort(), inbox.slice().sort(), 'one event per stored message');
+  await alice.stop();
+  await bob.stop();
+});
