@@ -14,7 +14,8 @@ export type PhonebookErrorCode =
   | 'read_only' // a replica does not accept transactions
   | 'fork' // a replica saw history rewritten
   | 'unverified' // a record or checkpoint failed client-side verification
-  | 'unavailable'; // the phonebook could not be reached
+  | 'unavailable' // the phonebook could not be reached
+  | 'conflict'; // a contract or node transaction that the entity's state does not allow
 
 export class PhonebookError extends Error {
   constructor(
@@ -36,6 +37,7 @@ export class PhonebookError extends Error {
       case 'key_retired':
       case 'bad_nonce':
       case 'fork':
+      case 'conflict':
         return 409;
       case 'forbidden':
       case 'read_only':
