@@ -2,7 +2,10 @@
  * The backend interface callers depend on: a phonebook reached over HTTP today; a TFChain-backed
  * one can implement the same interface later without touching callers.
  */
+
+import type { ContractProof } from './contract-proof.ts';
 import { PhonebookError } from './errors.ts';
+import type { ContractRecord, NodeStatus, SignedHeartbeat } from './grid-types.ts';
 import type { SubmitResult } from './service.ts';
 import type {
   FarmRecord,
@@ -26,6 +29,14 @@ export interface PhonebookBackend {
   checkpoint(): Promise<SignedCheckpoint>;
   /** RFC 9162 consistency proof (hex hashes) from tree size `from` to `to`; optional. */
   consistency?(from: number, to: number): Promise<string[]>;
+  /** Contracts (unverified listing), filtered by node and/or twin. */
+  contracts(filter: { node?: number; twin?: number }): Promise<ContractRecord[]>;
+  /** A contract with its proof; null when there is no such contract. */
+  contractProof(id: number): Promise<ContractProof | null>;
+  /** Sends a node's signed heartbeat; returns its status as the server now sees it. */
+  heartbeat(signed: SignedHeartbeat): Promise<NodeStatus>;
+  /** Every node's liveness as the server sees it. */
+  nodeStatus(): Promise<NodeStatus[]>;
 }
 
 export class HttpBackend implements PhonebookBackend {
@@ -121,6 +132,29 @@ export class HttpBackend implements PhonebookBackend {
     const r = await this.call<{ proof: string[] }>(`/v1/consistency?from=${from}&to=${to}`);
     if (r.status === 404) throw new PhonebookError('not_found', 'the phonebook serves no consistency proofs');
     return r.body.proof;
+  }
+
+  async contracts(filter: { node?: number; twin?: number }): Promise<ContractRecord[]> {
+    const q = new URLSearchParams();
+    if (filter.node !== undefined) q.set('node', String(filter.node));
+    if (filter.twin !== undefined) q.set('twin', String(filter.twin));
+    return (await this.call<{ contracts: ContractRecord[] }>(`/v1/contracts?${q}`)).body.contracts;
+  }
+
+  async contractProof(id: number): Promise<ContractProof | null> {
+    const r = await this.call<ContractProof>(`/v1/contracts/${id}`);
+    return r.status === 404 ? null : r.body;
+  }
+
+  async heartbeat(signed: SignedHeartbeat): Promise<NodeStatus> {
+    const r = await this.call<NodeStatus>('/v1/heartbeats', { method: 'POST', body: signed });
+    if (r.status === 404)
+      throw new PhonebookError('not_found', (r.body as unknown as { message: string }).message);
+    return r.body;
+  }
+
+  async nodeStatus(): Promise<NodeStatus[]> {
+    return (await this.call<{ statuses: NodeStatus[] }>('/v1/nodes/status')).body.statuses;
   }
 
   async checkpoint(): Promise<SignedCheckpoint> {

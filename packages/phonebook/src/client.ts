@@ -7,7 +7,11 @@
 import type { TwinIdentity } from '@twin/identity';
 import { HttpBackend, type PhonebookBackend } from './backend.ts';
 import { canonicalBytes, type Json } from './canonical.ts';
+import { type VerifiedContract, verifyContractProof } from './contract-proof.ts';
+import { FARM_GRANT_CONTEXT, farmGrantBytes } from './contracts.ts';
 import { PhonebookError } from './errors.ts';
+import type { NodeStatus } from './grid-types.ts';
+import { HEARTBEAT_CONTEXT } from './heartbeats.ts';
 import { ROTATE_CONTEXT, TX_CONTEXT } from './ledger.ts';
 import { verifyConsistency } from './merkle.ts';
 import type { SubmitResult } from './service.ts';
@@ -210,4 +214,46 @@ export class PhonebookClient {
     this.forget(existing.name);
     return this.twin(existing.id, true);
   }
+
+  /**
+   * A contract verified from its proof (under the pinned server key when set); null when there is
+   * no such contract. The caller checks the signer keys it returns against the twins it expects.
+   */
+  async contract(id: number): Promise<VerifiedContract | null> {
+    const proof = await this.backend.contractProof(id);
+    if (!proof) return null;
+    const verified = verifyContractProof(proof, this.options.serverKey);
+    if (verified.contract.id !== id)
+      throw new PhonebookError('unverified', `asked for contract ${id}, got another`);
+    await this.witness(proof.checkpoint);
+    return verified;
+  }
+
+  /** Signs and sends a node's heartbeat (the node's twin identity signs it). */
+  heartbeat(identity: TwinIdentity, node: number, interval: number, now = Date.now()): Promise<NodeStatus> {
+    const bytes = canonicalBytes({ node, timestamp: now, interval });
+    return this.backend.heartbeat({
+      heartbeat: bytes.toString('base64'),
+      signature: b64(identity.sign(HEARTBEAT_CONTEXT, bytes)),
+    });
+  }
+
+  /**
+   * Submits a transaction of `identity`'s twin built by `make` from its next nonce and the time,
+   * re-reading the twin's nonce first (fresh): the usual path for farm, node and contract writes.
+   */
+  async submitAs(
+    identity: TwinIdentity,
+    make: (twin: TwinRecord, nonce: number, timestamp: number) => Tx,
+  ): Promise<SubmitResult> {
+    const key = b64(identity.signingPublicKey);
+    const me = await this.twinByKey(key);
+    if (!me) throw new PhonebookError('not_found', `twin ${identity.name} is not registered`);
+    return this.submit(signTx(identity, make(me, me.nonce + 1, Date.now())));
+  }
+}
+
+/** A farm owner's grant admitting the node whose twin signs with `nodeKey` (base64) to `farm`. */
+export function signFarmGrant(owner: TwinIdentity, farm: number, nodeKey: string): string {
+  return b64(owner.sign(FARM_GRANT_CONTEXT, farmGrantBytes(farm, nodeKey)));
 }

@@ -18,6 +18,7 @@ export type PhonebookErrorCode = ErrorCodes<
   | 'fork' // a replica saw history rewritten
   | 'unverified' // a record or checkpoint failed client-side verification
   | 'unavailable' // the phonebook could not be reached
+  | 'conflict' // a contract or node transaction that the entity's state does not allow
 >;
 
 /** What a PhonebookError carries besides its code and message. */
@@ -46,6 +47,7 @@ export class PhonebookError extends TwinBaseError<PhonebookErrorCode> {
       case 'key_retired':
       case 'bad_nonce':
       case 'fork':
+      case 'conflict':
         return 409;
       case 'forbidden':
       case 'read_only':

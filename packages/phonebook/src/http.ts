@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { PhonebookError } from './errors.ts';
+import { registerGridRoutes } from './grid-http.ts';
 import { decodeTx, subjectOf } from './ledger.ts';
 import { DEFAULT_RATE_LIMITS, MAX_BODY_BYTES, type RateLimits } from './limits.ts';
 import { TokenBuckets } from './ratelimit.ts';
@@ -123,6 +124,7 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
     const farm = service.state.farms.get(Number(req.params.id));
     return farm ?? fail(reply, new PhonebookError('not_found', `no farm ${req.params.id}`));
   });
+  registerGridRoutes(app, service, { readOnly: options.readOnly, checkpoint: options.checkpoint, fail });
   app.get('/v1/nodes', async () => ({ nodes: service.nodes() }));
   app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req, reply) => {
     const node = service.state.nodes.get(Number(req.params.id));

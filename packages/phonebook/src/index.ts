@@ -5,9 +5,14 @@ export {
   DEFAULT_PHONEBOOK_URL,
   PhonebookClient,
   type PhonebookClientOptions,
+  signFarmGrant,
   signTx,
 } from './client.ts';
+export { type ContractProof, type VerifiedContract, verifyContractProof } from './contract-proof.ts';
+export { contractStateAt, FARM_GRANT_CONTEXT, farmGrantBytes } from './contracts.ts';
 export { PhonebookError, type PhonebookErrorCode } from './errors.ts';
+export * from './grid-types.ts';
+export { HEARTBEAT_CONTEXT, HeartbeatBoard } from './heartbeats.ts';
 export { buildApp } from './http.ts';
 export {
   checkName,

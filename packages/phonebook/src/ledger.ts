@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { verify } from '@twin/identity';
 import { canonical, type Json } from './canonical.ts';
+import { GridState, isGridTx } from './contracts.ts';
 import { PhonebookError } from './errors.ts';
 import { MAX_FUTURE_SKEW_MS, MAX_TX_BYTES } from './limits.ts';
 import { leafHash, MerkleTree } from './merkle.ts';
@@ -175,6 +176,7 @@ export interface Applied {
   twin: number;
   farm?: number;
   node?: number;
+  contract?: number;
   meta: EntryMeta;
 }
 
@@ -205,6 +207,8 @@ export class LedgerState {
   readonly farms = new Map<number, FarmRecord>();
   readonly farmByName = new Map<string, number>();
   readonly nodes = new Map<number, NodeRecord>();
+  /** Nodes registered as twins of their own, and contracts (see contracts.ts). */
+  readonly grid = new GridState(this.nodes, this.farms, this.twins);
   /**
    * Per live twin, the entries that prove its record (registration, keys, addresses, latest):
    * four heights and metas however long its history.
@@ -237,65 +241,69 @@ export class LedgerState {
     // Global checks that need the signer verified first are done after applyTwinTx (below),
     // but must not mutate before everything passed.
     const updated = applyTwinTx(current, d, this.nextTwin);
-    let result: { twin: number; farm?: number; node?: number };
-    switch (tx.kind) {
-      case 'farm.create': {
-        this.checkFarmName(tx.name);
-        const farm: FarmRecord = {
-          id: this.nextFarm++,
-          name: tx.name,
-          twin: tx.twin,
-          created: tx.timestamp,
-          updated: tx.timestamp,
-        };
-        this.farms.set(farm.id, farm);
-        this.farmByName.set(farm.name.toLowerCase(), farm.id);
-        result = { twin: tx.twin, farm: farm.id };
-        break;
+    let result: { twin: number; farm?: number; node?: number; contract?: number };
+    if (isGridTx(tx)) {
+      result = { twin: tx.twin, ...this.grid.apply(tx, height, this.nextNode) };
+      if (tx.kind === 'node.register') this.nextNode++;
+    } else
+      switch (tx.kind) {
+        case 'farm.create': {
+          this.checkFarmName(tx.name);
+          const farm: FarmRecord = {
+            id: this.nextFarm++,
+            name: tx.name,
+            twin: tx.twin,
+            created: tx.timestamp,
+            updated: tx.timestamp,
+          };
+          this.farms.set(farm.id, farm);
+          this.farmByName.set(farm.name.toLowerCase(), farm.id);
+          result = { twin: tx.twin, farm: farm.id };
+          break;
+        }
+        case 'farm.update': {
+          const farm = this.ownedFarm(tx.farm, tx.twin);
+          this.checkFarmName(tx.name, farm.id);
+          this.farmByName.delete(farm.name.toLowerCase());
+          this.farms.set(farm.id, { ...farm, name: tx.name, updated: tx.timestamp });
+          this.farmByName.set(tx.name.toLowerCase(), farm.id);
+          result = { twin: tx.twin, farm: farm.id };
+          break;
+        }
+        case 'node.create': {
+          this.ownedFarm(tx.farm, tx.twin);
+          const node: NodeRecord = {
+            id: this.nextNode++,
+            farm: tx.farm,
+            twin: tx.twin,
+            capacity: tx.capacity,
+            location: tx.location,
+            addresses: tx.addresses,
+            created: tx.timestamp,
+            updated: tx.timestamp,
+          };
+          this.nodes.set(node.id, node);
+          result = { twin: tx.twin, node: node.id };
+          break;
+        }
+        case 'node.update': {
+          const node = this.nodes.get(tx.node);
+          if (!node) throw new PhonebookError('not_found', `node ${tx.node} does not exist`);
+          if (node.twin !== tx.twin)
+            throw new PhonebookError('forbidden', `node ${tx.node} belongs to twin ${node.twin}`);
+          this.nodes.set(node.id, {
+            ...node,
+            capacity: tx.capacity,
+            location: tx.location,
+            addresses: tx.addresses,
+            updated: tx.timestamp,
+          });
+          result = { twin: tx.twin, node: node.id };
+          break;
+        }
+        default:
+          result = { twin: subject ?? this.nextTwin };
       }
-      case 'farm.update': {
-        const farm = this.ownedFarm(tx.farm, tx.twin);
-        this.checkFarmName(tx.name, farm.id);
-        this.farmByName.delete(farm.name.toLowerCase());
-        this.farms.set(farm.id, { ...farm, name: tx.name, updated: tx.timestamp });
-        this.farmByName.set(tx.name.toLowerCase(), farm.id);
-        result = { twin: tx.twin, farm: farm.id };
-        break;
-      }
-      case 'node.create': {
-        this.ownedFarm(tx.farm, tx.twin);
-        const node: NodeRecord = {
-          id: this.nextNode++,
-          farm: tx.farm,
-          twin: tx.twin,
-          capacity: tx.capacity,
-          location: tx.location,
-          addresses: tx.addresses,
-          created: tx.timestamp,
-          updated: tx.timestamp,
-        };
-        this.nodes.set(node.id, node);
-        result = { twin: tx.twin, node: node.id };
-        break;
-      }
-      case 'node.update': {
-        const node = this.nodes.get(tx.node);
-        if (!node) throw new PhonebookError('not_found', `node ${tx.node} does not exist`);
-        if (node.twin !== tx.twin)
-          throw new PhonebookError('forbidden', `node ${tx.node} belongs to twin ${node.twin}`);
-        this.nodes.set(node.id, {
-          ...node,
-          capacity: tx.capacity,
-          location: tx.location,
-          addresses: tx.addresses,
-          updated: tx.timestamp,
-        });
-        result = { twin: tx.twin, node: node.id };
-        break;
-      }
-      default:
-        result = { twin: subject ?? this.nextTwin };
-    }
     // Commit the twin change.
     if (tx.kind === 'twin.register') this.nextTwin++;
     this.setTwin(result.twin, current, updated);
@@ -316,6 +324,7 @@ export class LedgerState {
         addresses: meta.addresses === height ? here : before!.addresses,
         latest: here,
       });
+    if (result.contract !== undefined && isGridTx(tx)) this.grid.point(result.contract, height, meta, tx);
     return { ...result, meta };
   }
 

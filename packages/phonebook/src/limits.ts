@@ -45,3 +45,22 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 
 /** A very large budget: no practical limit (benchmarks, trusted setups). */
 export const UNLIMITED: RateLimit = { burst: Number.MAX_SAFE_INTEGER, refillMs: 1 };
+
+/** How long a node has to accept a contract when its creator does not say (ms). */
+export const DEFAULT_ACCEPT_WITHIN_MS = 2 * 60_000;
+/** Bounds a contract creator may choose for acceptance: no contract stays pending longer. */
+export const MIN_ACCEPT_WITHIN_MS = 1000;
+export const MAX_ACCEPT_WITHIN_MS = 10 * 60_000;
+/**
+ * Contract transactions must be dated within this of the server's clock when submitted (both
+ * ways): the ledger decides expiry by the transactions' own timestamps, so replicas replaying it
+ * agree, and a node cannot accept late by back-dating.
+ */
+export const MAX_CONTRACT_SKEW_MS = 30_000;
+/** Heartbeats: default period, the smallest gap accepted between two of one node, and skew. */
+export const DEFAULT_HEARTBEAT_MS = 5000;
+export const MIN_HEARTBEAT_GAP_MS = 200;
+export const MAX_HEARTBEAT_SKEW_MS = 30_000;
+/** A node is `suspect` after this many missed heartbeats, `down` after DOWN_AFTER_MISSED. */
+export const SUSPECT_AFTER_MISSED = 3;
+export const DOWN_AFTER_MISSED = 6;

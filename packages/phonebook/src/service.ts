@@ -7,7 +7,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { initIdentity, loadIdentity, type TwinIdentity } from '@twin/identity';
+import type { ContractProof } from './contract-proof.ts';
+import { contractStateAt } from './contracts.ts';
 import { PhonebookError } from './errors.ts';
+import { CONTRACT_KINDS, type ContractRecord } from './grid-types.ts';
+import { HeartbeatBoard } from './heartbeats.ts';
 import {
   CHECKPOINT_CONTEXT,
   checkpointBytes,
@@ -16,6 +20,7 @@ import {
   LedgerState,
   type ProofPointer,
 } from './ledger.ts';
+import { MAX_CONTRACT_SKEW_MS } from './limits.ts';
 import { LedgerStore } from './store.ts';
 import type {
   FarmRecord,
@@ -37,12 +42,15 @@ export interface SubmitResult {
   twin: number;
   farm?: number;
   node?: number;
+  contract?: number;
 }
 
 export class PhonebookService {
   readonly state = new LedgerState();
   readonly store: LedgerStore;
   readonly key: TwinIdentity;
+  /** Node heartbeats (memory only; the server's, not replicated). */
+  readonly heartbeats = new HeartbeatBoard(this.state.nodes, this.state.twins);
   private checkpointCache: SignedCheckpoint | null = null;
   /** Serialised proofs of recently looked-up twins, for the checkpoint they were made under. */
   private readonly proofCache = new Map<number, { size: number; root: string; json: string }>();
@@ -63,6 +71,14 @@ export class PhonebookService {
   /** Validates, orders and durably stores a transaction. */
   submit(signed: SignedTx, decoded = decodeTx(signed)): SubmitResult {
     checkTimestamp(decoded.tx);
+    if (
+      CONTRACT_KINDS.has(decoded.tx.kind) &&
+      Math.abs(decoded.tx.timestamp - Date.now()) > MAX_CONTRACT_SKEW_MS
+    )
+      throw new PhonebookError(
+        'bad_timestamp',
+        `a contract transaction must be dated within ${MAX_CONTRACT_SKEW_MS / 1000} s of the server's clock`,
+      );
     const height = this.state.height + 1;
     const entry = this.state.chain(height, signed);
     // applyEntry validates everything before it changes the state; store only what it accepted.
@@ -170,6 +186,44 @@ export class PhonebookService {
 
   nodes(): NodeRecord[] {
     return [...this.state.nodes.values()];
+  }
+
+  /** Contracts (states as of now), filtered by node and/or twin, in id order from `from`. */
+  contracts(filter: { node?: number; twin?: number; from?: number; limit?: number }): ContractRecord[] {
+    const now = Date.now();
+    const out: ContractRecord[] = [];
+    for (const c of this.state.grid.contracts.values()) {
+      if (filter.node !== undefined && c.node !== filter.node) continue;
+      if (filter.twin !== undefined && c.twin !== filter.twin) continue;
+      if (c.id < (filter.from ?? 1)) continue;
+      out.push({ ...c, state: contractStateAt(c, now) });
+      if (out.length >= (filter.limit ?? 1000)) break;
+    }
+    return out;
+  }
+
+  /** A contract and the entries proving it under `checkpoint` (undefined: no such contract). */
+  contractProof(id: number, checkpoint: SignedCheckpoint = this.checkpoint()): ContractProof | undefined {
+    const c = this.state.grid.contracts.get(id);
+    const pointers = this.state.grid.pointers.get(id);
+    if (!c || !pointers) return undefined;
+    const size = checkpoint.checkpoint.height;
+    if (pointers.latest.height > size)
+      throw new PhonebookError(
+        'unavailable',
+        `contract ${id} changed after checkpoint ${size}: retry shortly`,
+      );
+    const heights = new Map<number, ProofPointer>();
+    for (const p of [pointers.created, pointers.hashSet, pointers.accepted, pointers.latest])
+      if (p) heights.set(p.height, p);
+    const entries: ProvenEntry[] = [...heights.values()]
+      .sort((a, b) => a.height - b.height)
+      .map((p) => ({
+        ...this.store.entries(p.height, 1)[0]!,
+        meta: p.meta,
+        path: this.state.tree.inclusion(p.height - 1, size).map((h) => h.toString('hex')),
+      }));
+    return { contract: { ...c, state: contractStateAt(c, Date.now()) }, entries, checkpoint };
   }
 
   ledger(from: number, limit: number): LedgerEntry[] {

@@ -1,5 +1,6 @@
 /** Phonebook entities and transactions. Keys are base64 strings of raw 32-byte public keys. */
 import { z } from 'zod';
+import { gridTxSchemas } from './grid-types.ts';
 import {
   MAX_ADDRESS_LENGTH,
   MAX_ADDRESSES,
@@ -88,6 +89,7 @@ export const txSchema = z.discriminatedUnion('kind', [
     location: locationSchema,
     addresses,
   }),
+  ...gridTxSchemas(capacitySchema, locationSchema),
 ]);
 
 export type Tx = z.infer<typeof txSchema>;
