@@ -1,3 +1,5 @@
+export { TOKEN_FILE } from './api/auth.ts';
+export { API_FILE, type ApiServer, DEFAULT_API_PORT, startApi } from './api/server.ts';
 export { CONTROL_REPLY_TIMEOUT_MS, controlCall, controlPath, notRunning, serveControl } from './control.ts';
 export {
   BCDB_NAMESPACE,
@@ -11,5 +13,15 @@ export {
   startDaemon,
 } from './daemon.ts';
 export { TwinError, type TwinErrorCode } from './errors.ts';
+export {
+  type Contact,
+  type ContactRequestRow,
+  type Experiences,
+  type Message,
+  type MessageState,
+  openExperiences,
+  type Profile,
+  type TwinEvent,
+} from './experiences/index.ts';
 export { FILE_MODE, HOME_MODE, HomeLock, LOCK_FILE, prepareHome, TWIN_UMASK } from './home.ts';
 export { freePort, isYggdrasilAddress, yggdrasilAddresses } from './yggdrasil.ts';
