@@ -28,7 +28,14 @@ export async function startTwin(
   } catch {
     initIdentity({ home, name, passphrase });
   }
-  const daemon = await startDaemon({ home, phonebook, passphrase, yggdrasil: 'off', api: { port: 0 } });
+  const daemon = await startDaemon({
+    home,
+    phonebook,
+    passphrase,
+    yggdrasil: 'off',
+    api: { port: 0 },
+    log: (msg, fields) => /error|failed/.test(msg) && console.error(name, msg, fields),
+  });
   const base = `http://127.0.0.1:${daemon.api!.port}`;
   const token = readFileSync(join(home, 'api-token'), 'utf8').trim();
   return {

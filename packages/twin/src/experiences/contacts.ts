@@ -146,11 +146,11 @@ export class Contacts {
     const id = typeof ref === 'number' ? ref : /^\d+$/.test(ref) ? Number(ref) : null;
     const local = this.store.db
       .prepare(
-        `SELECT twin, name FROM contacts WHERE twin = ?1 OR name = ?2
-         UNION ALL SELECT twin, name FROM requests WHERE twin = ?1 OR name = ?2
-         UNION ALL SELECT twin, name FROM blocked WHERE twin = ?1 OR name = ?2 LIMIT 1`,
+        `SELECT twin, name FROM contacts WHERE twin = @id OR name = @name
+         UNION ALL SELECT twin, name FROM requests WHERE twin = @id OR name = @name
+         UNION ALL SELECT twin, name FROM blocked WHERE twin = @id OR name = @name LIMIT 1`,
       )
-      .get(id, typeof ref === 'string' ? ref : null) as { twin: number; name: string } | undefined;
+      .get({ id, name: typeof ref === 'string' ? ref : null }) as { twin: number; name: string } | undefined;
     if (local) return local;
     try {
       const r = await this.bus.phonebookTwin(id ?? ref);
