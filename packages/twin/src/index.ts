@@ -1,4 +1,5 @@
 export { TOKEN_FILE } from './api/auth.ts';
+export { API_CALL_TIMEOUT_MS, callApi } from './api/client.ts';
 export { API_FILE, type ApiServer, DEFAULT_API_PORT, startApi } from './api/server.ts';
 export { CONTROL_REPLY_TIMEOUT_MS, controlCall, controlPath, notRunning, serveControl } from './control.ts';
 export {
