@@ -15,6 +15,9 @@ import { type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import WebSocket from 'ws';
 import { TWIN, twin } from './helpers.ts';
 
+// biome-ignore lint/suspicious/noExplicitAny: the tests read whatever JSON the CLI and the API print
+type Json = any;
+
 let root: string;
 let pb: RunningPhonebook;
 const running = new Map<string, { child: ChildProcess; port: number }>();
@@ -58,7 +61,7 @@ async function stop(name: string): Promise<void> {
 const home = (name: string) => join(root, name);
 
 /** `twin <args> --home <name's home> --json`, parsed; fails the test on a non-zero exit. */
-async function cli(name: string, ...args: string[]): Promise<any> {
+async function cli(name: string, ...args: string[]): Promise<Json> {
   const r = await twin(...args, '--home', home(name), '--json');
   assert.equal(r.code, 0, `twin ${args.join(' ')}: ${r.stderr}`);
   return JSON.parse(r.stdout);
@@ -69,7 +72,7 @@ async function api(
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; json: any }> {
+): Promise<{ status: number; json: Json }> {
   const token = readFileSync(join(home(name), 'api-token'), 'utf8').trim();
   const res = await fetch(`http://127.0.0.1:${running.get(name)!.port}${path}`, {
     method,
@@ -111,45 +114,52 @@ test('contact request → accept, through the CLI', async () => {
     (await cli('alice', 'contacts', 'add', 'bob', '--message', 'hi bob, alice here')).status,
     'requested',
   );
-  await until(async () => (await cli('bob', 'contacts', 'requests')).requests.length === 1);
+  await until(async () => (await api('bob', 'GET', '/api/contacts/requests')).json.requests.length === 1);
   const [req] = (await cli('bob', 'contacts', 'requests')).requests;
   assert.deepEqual([req.name, req.direction, req.message], ['alice', 'in', 'hi bob, alice here']);
   await cli('bob', 'contacts', 'accept', 'alice');
-  await until(async () => (await cli('alice', 'contacts', 'list')).contacts.length === 1);
+  await until(async () => (await api('alice', 'GET', '/api/contacts')).json.contacts.length === 1);
   assert.equal((await cli('alice', 'contacts', 'list')).contacts[0].name, 'bob');
 });
 
 test('chat both ways with a reply, an edit, a delete, a reaction and read receipts', async () => {
   const hello = await cli('alice', 'chat', 'send', 'bob', 'hello bob');
-  await until(async () => (await cli('bob', 'chat', 'history', 'alice')).messages.length === 1);
+  await until(
+    async () => (await api('bob', 'GET', `/api/chats/${ids.alice}/messages`)).json.messages.length === 1,
+  );
   const reply = await cli('bob', 'chat', 'reply', 'alice', hello.id, 'hello alice');
   await until(async () =>
-    (await cli('alice', 'chat', 'history', 'bob')).messages.some((m: any) => m.id === reply.id),
+    (await api('alice', 'GET', `/api/chats/${ids.bob}/messages`)).json.messages.some(
+      (m: Json) => m.id === reply.id,
+    ),
   );
   await cli('alice', 'chat', 'edit', 'bob', hello.id, 'hello bob!');
   await cli('bob', 'chat', 'react', 'alice', hello.id, '🎉');
   const oops = await cli('alice', 'chat', 'send', 'bob', 'wrong window');
   await cli('alice', 'chat', 'delete', 'bob', oops.id);
   await until(async () => {
-    const h = (await cli('bob', 'chat', 'history', 'alice')).messages;
-    const m = h.find((x: any) => x.id === hello.id);
-    const gone = h.find((x: any) => x.id === oops.id);
+    const h = (await api('bob', 'GET', `/api/chats/${ids.alice}/messages`)).json.messages;
+    const m = h.find((x: Json) => x.id === hello.id);
+    const gone = h.find((x: Json) => x.id === oops.id);
     return m?.text === 'hello bob!' && m.edited !== null && gone?.deleted === true && gone.text === '';
   });
   await until(async () => {
-    const m = (await cli('alice', 'chat', 'history', 'bob')).messages.find((x: any) => x.id === hello.id);
+    const m = (await api('alice', 'GET', `/api/chats/${ids.bob}/messages`)).json.messages.find(
+      (x: Json) => x.id === hello.id,
+    );
     return m.reactions['🎉']?.[0] === ids.bob;
   });
   assert.equal((await cli('bob', 'chat', 'list')).chats[0].unread, 2);
   await cli('bob', 'chat', 'read', 'alice');
   await until(
     async () =>
-      (await cli('alice', 'chat', 'history', 'bob')).messages.find((x: any) => x.id === hello.id).state ===
-      'read',
+      (await api('alice', 'GET', `/api/chats/${ids.bob}/messages`)).json.messages.find(
+        (x: Json) => x.id === hello.id,
+      ).state === 'read',
   );
   assert.equal((await cli('bob', 'chat', 'list')).chats[0].unread, 0);
   const found = await cli('alice', 'chat', 'search', 'hello');
-  assert.deepEqual(found.messages.map((m: any) => m.id).sort(), [hello.id, reply.id].sort());
+  assert.deepEqual(found.messages.map((m: Json) => m.id).sort(), [hello.id, reply.id].sort());
 });
 
 test('bob stopped: 20 messages reach him once each, in order, after his restart; alice sees delivered, then read', async () => {
@@ -177,14 +187,14 @@ test('bob stopped: 20 messages reach him once each, in order, after his restart;
     async () => events.filter((e) => e.type === 'receipt' && e.state === 'delivered').length === 20,
   );
   const got = (await api('bob', 'GET', `/api/chats/${ids.alice}/messages?limit=200`)).json.messages.reverse();
-  const offline = got.filter((m: any) => m.text.startsWith('offline '));
+  const offline = got.filter((m: Json) => m.text.startsWith('offline '));
   assert.deepEqual(
-    offline.map((m: any) => m.id),
+    offline.map((m: Json) => m.id),
     sent,
     'all 20, once each, in order',
   );
   assert.deepEqual(
-    offline.map((m: any) => m.text),
+    offline.map((m: Json) => m.text),
     sent.map((_, i) => `offline ${i + 1}/20`),
   );
   await cli('bob', 'chat', 'read', 'alice');
@@ -211,7 +221,7 @@ test('through a running twin: no token 401, malformed JSON 400, a 20 MB message 
   assert.match(stranger.stderr, /^twin: .*not a contact.*\(not_contact\)\n$/);
   assert.equal(
     (await api('alice', 'GET', '/api/search?q=hello%3F')).json.messages.every(
-      (m: any) => m.author !== ids.carol,
+      (m: Json) => m.author !== ids.carol,
     ),
     true,
   );

@@ -1,6 +1,6 @@
 /** `twin chat ...`: one-to-one chats, through the running twin's API. */
-import type { Message } from '@twin/twin';
-import { callApi } from '@twin/twin';
+import type { Message } from '@twin/twin/client';
+import { callApi } from '@twin/twin/client';
 import { Command } from 'commander';
 import { integer, type JsonOptions, print } from '../options.ts';
 import { sub } from './contacts.ts';

@@ -1,6 +1,6 @@
 /** `twin contacts ...`: contacts and contact requests, through the running twin's API. */
-import type { Contact, ContactRequestRow } from '@twin/twin';
-import { callApi } from '@twin/twin';
+import type { Contact, ContactRequestRow } from '@twin/twin/client';
+import { callApi } from '@twin/twin/client';
 import { Command } from 'commander';
 import { homeOption, type JsonOptions, jsonOption, print } from '../options.ts';
 

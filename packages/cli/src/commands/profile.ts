@@ -1,8 +1,8 @@
 /** `twin profile get|set`: this twin's profile (shown to contacts only), or a contact's. */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import type { Profile } from '@twin/twin';
-import { callApi } from '@twin/twin';
+import type { Profile } from '@twin/twin/client';
+import { callApi } from '@twin/twin/client';
 import { Command, InvalidArgumentError } from 'commander';
 import type { JsonOptions } from '../options.ts';
 import { print } from '../options.ts';

@@ -8,8 +8,8 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_MODE } from '../home.ts';
+import { TOKEN_FILE } from './files.ts';
 
-export const TOKEN_FILE = 'api-token';
 export const SESSION_COOKIE = 'twin_session';
 /** How long a login session lasts. */
 export const SESSION_TTL_MS = 12 * 60 * 60_000;

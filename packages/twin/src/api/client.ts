@@ -7,8 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { notRunning } from '../control.ts';
 import { TwinError, type TwinErrorCode } from '../errors.ts';
-import { TOKEN_FILE } from './auth.ts';
-import { API_FILE } from './server.ts';
+import { API_FILE, TOKEN_FILE } from './files.ts';
 
 /** How long the CLI waits for the API's answer. */
 export const API_CALL_TIMEOUT_MS = 60_000;

@@ -16,6 +16,7 @@ import type { TwinEvent } from '../experiences/events.ts';
 import type { Experiences } from '../experiences/index.ts';
 import { FILE_MODE } from '../home.ts';
 import { apiToken, Sessions, sessionCookie } from './auth.ts';
+import { API_FILE } from './files.ts';
 import { openApi } from './openapi.ts';
 import { type Route, routes } from './routes.ts';
 
@@ -23,8 +24,6 @@ import { type Route, routes } from './routes.ts';
 export const DEFAULT_API_PORT = 8740;
 /** Largest request body (a profile with its avatar fits). */
 export const API_BODY_LIMIT = 1024 * 1024;
-/** Where the running twin says which port its API listens on. */
-export const API_FILE = 'api.json';
 /** Events a slow WebSocket client may have unsent before it is disconnected. */
 export const MAX_WS_BUFFERED = 4 * 1024 * 1024;
 
