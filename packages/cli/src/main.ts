@@ -61,6 +61,22 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/bcdb.ts')).bcdbCommand(),
   },
   {
+    name: 'contacts',
+    description:
+      'contacts and contact requests: add, accept, decline, remove, block (talks to the running twin)',
+    load: async () => (await import('./commands/contacts.ts')).contactsCommand(),
+  },
+  {
+    name: 'chat',
+    description: 'chat with contacts: send, reply, edit, delete, react, read, history, search',
+    load: async () => (await import('./commands/chat.ts')).chatCommand(),
+  },
+  {
+    name: 'profile',
+    description: "this twin's profile (name, status, avatar), shown to contacts only",
+    load: async () => (await import('./commands/profile.ts')).profileCommand(),
+  },
+  {
     name: 'qss',
     description: 'Quantum Safe Storage: files encrypted, erasure-coded and dispersed over 0-db backends',
     load: async () => (await import('./commands/qss.ts')).qssCommand(),

@@ -13,7 +13,9 @@ import { createTwinHost, Mailbox, TwinBus, type TwinHost } from '@twin/network';
 import { PhonebookClient, PhonebookError, type TwinRecord } from '@twin/phonebook';
 import { loadConfig, Qss, type RepairReport } from '@twin/qss';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
+import { type ApiServer, startApi } from './api/server.ts';
 import { serveControl } from './control.ts';
+import { type Experiences, openExperiences } from './experiences/index.ts';
 import { HomeLock, prepareHome } from './home.ts';
 import { freePort, yggdrasilAddresses } from './yggdrasil.ts';
 
@@ -40,6 +42,8 @@ export interface DaemonOptions {
   recordCheckMs?: number;
   /** Overrides the config's repair interval (ms). */
   qssRepairIntervalMs?: number;
+  /** The local HTTP + WebSocket API (default: on loopback, DEFAULT_API_PORT); false: none. */
+  api?: { port?: number } | false;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -56,6 +60,10 @@ export interface Daemon {
   qss?: Qss;
   /** The latest repair sweep's report. */
   lastRepair?: RepairReport;
+  /** Contacts, profile and chat. */
+  experiences: Experiences;
+  /** The local API, unless disabled. */
+  api?: ApiServer;
   stop(): Promise<void>;
 }
 
@@ -201,11 +209,30 @@ async function run(
   started.push(() => store.close());
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
   serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus));
+  // Before the bus starts: no experience message may arrive unhandled.
+  const experiences = openExperiences({
+    home,
+    self: record.id,
+    name: record.name,
+    bus,
+    mailbox,
+    bcdb: store.bcdb,
+    log,
+  });
+  started.push(() => experiences.close());
   await bus.start();
   started.push(() => bus.stop());
+  await experiences.resume();
+  const api = o.api === false ? undefined : await startApi({ home, port: o.api?.port, experiences, log });
+  if (api) started.push(() => api.close());
   const control = await serveControl(home, bus, record.id);
   started.push(() => new Promise<void>((r) => control.close(() => r())));
-  log('twin started', { twin: record.id, name: record.name, addresses: record.addresses });
+  log('twin started', {
+    twin: record.id,
+    name: record.name,
+    addresses: record.addresses,
+    ...(api ? { api: `http://127.0.0.1:${api.port}` } : {}),
+  });
 
   // Keep the phonebook record current: when our addresses change (new listener, relay
   // reservation), and every RECORD_CHECK_INTERVAL_MS against what the phonebook holds, since
@@ -272,7 +299,10 @@ async function run(
     mailbox,
     phonebook,
     qss,
+    experiences,
+    api,
     async stop() {
+      await api?.close();
       clearInterval(poll);
       clearInterval(recordCheck);
       clearTimeout(retry);
@@ -284,6 +314,7 @@ async function run(
       await new Promise<void>((r) => control.close(() => r()));
       await bus.stop();
       await host.stop();
+      await experiences.close();
       mailbox.close();
       await store.close();
       lock.release();

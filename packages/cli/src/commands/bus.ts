@@ -1,7 +1,7 @@
 import { loadIdentity, type TwinIdentity } from '@twin/identity';
 import { createTwinHost, Mailbox, queueMessage, TwinBus } from '@twin/network';
 import { PhonebookClient, PhonebookError } from '@twin/phonebook';
-import { mailboxPath, prepareHome, startDaemon } from '@twin/twin';
+import { DEFAULT_API_PORT, mailboxPath, prepareHome, startDaemon } from '@twin/twin';
 import { Command } from 'commander';
 import { pino } from 'pino';
 import { CliError } from '../errors.ts';
@@ -14,6 +14,7 @@ import {
   passphrase,
   passphraseOption,
   phonebookOption,
+  port,
   print,
 } from '../options.ts';
 
@@ -62,6 +63,12 @@ export function startCommand(): Command {
       duration('s', 1),
     )
     .option('--qss-config <file>', 'QSS configuration to keep repaired (default: <home>/qss.json if present)')
+    .option(
+      '--api-port <port>',
+      `local API port on 127.0.0.1 (default ${DEFAULT_API_PORT}, any free port if taken)`,
+      port,
+    )
+    .option('--no-api', "don't serve the local API")
     .action(
       async (
         o: Common & {
@@ -71,6 +78,8 @@ export function startCommand(): Command {
           relay?: boolean;
           qssConfig?: string;
           recordCheck?: number;
+          apiPort?: number;
+          api: boolean;
         },
       ) => {
         const log = pino({ name: 'twin' }, pino.destination(2));
@@ -84,8 +93,15 @@ export function startCommand(): Command {
           relay: o.relay,
           qss: o.qssConfig,
           recordCheckMs: o.recordCheck === undefined ? undefined : o.recordCheck * 1000,
+          api: o.api ? { port: o.apiPort } : false,
           log: (msg, fields) => log.info(fields ?? {}, msg),
         });
+        if (daemon.api) {
+          console.log(`API on http://127.0.0.1:${daemon.api.port}/api (OpenAPI: /api/openapi.json)`);
+          // Printed once: when this start created it. It stays readable by this user only.
+          if (daemon.api.tokenCreated)
+            console.log(`API token (kept in ${o.home}/api-token, mode 0600): ${daemon.api.token}`);
+        }
         daemon.bus.on('message', (m) =>
           log.info({ from: m.from, seq: m.seq, command: m.command, bytes: m.payload.length }, 'message'),
         );

@@ -1,0 +1,6 @@
+/** The files through which the running twin tells local clients where its API is and how to call it. */
+
+/** `<home>/api.json`: `{port, pid}` of the running twin's API. */
+export const API_FILE = 'api.json';
+/** `<home>/api-token` (0600): the API's bearer token. */
+export const TOKEN_FILE = 'api-token';

@@ -1,0 +1,246 @@
+/**
+ * Every route of the local API in one table: method, path, what it does, the zod schemas of its
+ * parameters, query and body, and its handler. The server registers them and the OpenAPI
+ * document is generated from the same table, so the two cannot drift apart.
+ */
+import { z } from 'zod';
+import type { Experiences } from '../experiences/index.ts';
+import { MAX_REQUEST_MESSAGE, MAX_TEXT } from '../experiences/protocol.ts';
+
+export interface RouteInput {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+}
+
+export interface Route {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: string;
+  summary: string;
+  tag: string;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  // biome-ignore lint/suspicious/noExplicitAny: each route's input is typed by its own schemas
+  handler(input: { params: any; query: any; body: any }): Promise<unknown> | unknown;
+}
+
+const TwinRef = z.strictObject({ twin: z.string().min(1).max(64) });
+const MessageRef = z.strictObject({ twin: z.string().min(1).max(64), id: z.string().min(1).max(64) });
+const limit = z.coerce.number().int().min(1).max(200).optional();
+
+export function routes(x: Experiences): Route[] {
+  const twin = async (ref: string) => (await x.contacts.resolve(ref)).twin;
+  return [
+    {
+      method: 'GET',
+      url: '/api/me',
+      tag: 'twin',
+      summary: "this twin's id and name",
+      handler: () => ({ twin: x.self, name: x.name }),
+    },
+    {
+      method: 'GET',
+      url: '/api/lookup/:name',
+      tag: 'contacts',
+      summary: 'find a twin by name (verified phonebook lookup)',
+      params: z.strictObject({ name: z.string().min(1).max(64) }),
+      handler: ({ params }) => x.contacts.resolve(params.name),
+    },
+    {
+      method: 'GET',
+      url: '/api/contacts',
+      tag: 'contacts',
+      summary: 'contacts, with presence',
+      handler: () => ({ contacts: x.contacts.list() }),
+    },
+    {
+      method: 'POST',
+      url: '/api/contacts',
+      tag: 'contacts',
+      summary: 'ask a twin (by name) to become a contact',
+      body: z.strictObject({
+        name: z.string().min(1).max(64),
+        message: z.string().max(MAX_REQUEST_MESSAGE).default(''),
+      }),
+      handler: ({ body }) => x.contacts.request(body.name, body.message),
+    },
+    {
+      method: 'GET',
+      url: '/api/contacts/requests',
+      tag: 'contacts',
+      summary: 'contact requests received (in) and sent (out), pending',
+      handler: () => ({ requests: x.contacts.requests() }),
+    },
+    ...(['accept', 'decline', 'ignore'] as const).map(
+      (action): Route => ({
+        method: 'POST',
+        url: `/api/contacts/requests/:twin/${action}`,
+        tag: 'contacts',
+        summary: `${action} a contact request`,
+        params: TwinRef,
+        handler: async ({ params }) => {
+          const t = await twin(params.twin);
+          await (action === 'ignore' ? x.contacts.ignore(t) : x.contacts[action](t));
+          return { twin: t, status: action === 'accept' ? 'accepted' : `${action}d` };
+        },
+      }),
+    ),
+    {
+      method: 'DELETE',
+      url: '/api/contacts/:twin',
+      tag: 'contacts',
+      summary: 'remove a contact (it is told)',
+      params: TwinRef,
+      handler: async ({ params }) => {
+        const t = await twin(params.twin);
+        await x.contacts.remove(t);
+        return { twin: t, status: 'removed' };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/blocked',
+      tag: 'contacts',
+      summary: 'blocked twins',
+      handler: () => ({ blocked: x.contacts.blocked() }),
+    },
+    {
+      method: 'POST',
+      url: '/api/blocked/:twin',
+      tag: 'contacts',
+      summary: 'block a twin (it is not told)',
+      params: TwinRef,
+      handler: async ({ params }) => {
+        const t = await x.contacts.resolve(params.twin);
+        x.contacts.block(t.twin, t.name);
+        return { twin: t.twin, status: 'blocked' };
+      },
+    },
+    {
+      method: 'DELETE',
+      url: '/api/blocked/:twin',
+      tag: 'contacts',
+      summary: 'unblock a twin',
+      params: TwinRef,
+      handler: async ({ params }) => {
+        const t = await twin(params.twin);
+        x.contacts.unblock(t);
+        return { twin: t, status: 'unblocked' };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/profile',
+      tag: 'profile',
+      summary: "this twin's profile",
+      handler: () => x.profile.get(),
+    },
+    {
+      method: 'PUT',
+      url: '/api/profile',
+      tag: 'profile',
+      summary: "change this twin's profile (contacts are sent the new one)",
+      body: z.strictObject({
+        name: z.string().max(64).optional(),
+        status: z.string().max(280).optional(),
+        avatar: z.string().optional(),
+      }),
+      handler: ({ body }) => x.profile.set(body),
+    },
+    {
+      method: 'GET',
+      url: '/api/contacts/:twin/profile',
+      tag: 'profile',
+      summary: "a contact's profile (fresh from its twin with ?fresh=1, else the last copy it sent)",
+      params: TwinRef,
+      query: z.strictObject({ fresh: z.enum(['0', '1']).optional() }),
+      handler: async ({ params, query }) => ({
+        profile: await x.profile.of(await twin(params.twin), query.fresh === '1'),
+      }),
+    },
+    {
+      method: 'GET',
+      url: '/api/chats',
+      tag: 'chat',
+      summary: 'chats with their unread counts and last message',
+      handler: () => ({ chats: x.chat.list() }),
+    },
+    {
+      method: 'GET',
+      url: '/api/chats/:twin/messages',
+      tag: 'chat',
+      summary: 'history, newest first; pass the returned `before` for the previous page',
+      params: TwinRef,
+      query: z.strictObject({ before: z.coerce.number().int().positive().optional(), limit }),
+      handler: async ({ params, query }) =>
+        x.chat.history(await twin(params.twin), query.before, query.limit),
+    },
+    {
+      method: 'POST',
+      url: '/api/chats/:twin/messages',
+      tag: 'chat',
+      summary: 'send a message (optionally a reply to another)',
+      params: TwinRef,
+      body: z.strictObject({
+        text: z.string().min(1).max(MAX_TEXT),
+        replyTo: z.string().max(64).nullable().default(null),
+      }),
+      handler: async ({ params, body }) => x.chat.send(await twin(params.twin), body.text, body.replyTo),
+    },
+    {
+      method: 'PATCH',
+      url: '/api/chats/:twin/messages/:id',
+      tag: 'chat',
+      summary: 'edit one of our messages',
+      params: MessageRef,
+      body: z.strictObject({ text: z.string().min(1).max(MAX_TEXT) }),
+      handler: async ({ params, body }) => x.chat.edit(await twin(params.twin), params.id, body.text),
+    },
+    {
+      method: 'DELETE',
+      url: '/api/chats/:twin/messages/:id',
+      tag: 'chat',
+      summary: 'delete one of our messages for everyone',
+      params: MessageRef,
+      handler: async ({ params }) => {
+        await x.chat.delete(await twin(params.twin), params.id);
+        return { id: params.id, status: 'deleted' };
+      },
+    },
+    {
+      method: 'POST',
+      url: '/api/chats/:twin/messages/:id/reactions',
+      tag: 'chat',
+      summary: 'add (on) or take back (off) an emoji reaction',
+      params: MessageRef,
+      body: z.strictObject({ emoji: z.string().min(1).max(16), on: z.boolean().default(true) }),
+      handler: async ({ params, body }) =>
+        x.chat.reactTo(await twin(params.twin), params.id, body.emoji, body.on),
+    },
+    {
+      method: 'POST',
+      url: '/api/chats/:twin/read',
+      tag: 'chat',
+      summary: 'mark the chat read (the other twin gets read receipts)',
+      params: TwinRef,
+      handler: async ({ params }) => ({ read: await x.chat.markRead(await twin(params.twin)) }),
+    },
+    {
+      method: 'POST',
+      url: '/api/chats/:twin/typing',
+      tag: 'chat',
+      summary: 'tell the other twin we are typing (ephemeral, never queued)',
+      params: TwinRef,
+      handler: async ({ params }) => ({ told: await x.chat.typing(await twin(params.twin)) }),
+    },
+    {
+      method: 'GET',
+      url: '/api/search',
+      tag: 'chat',
+      summary: "full-text search over this twin's messages",
+      query: z.strictObject({ q: z.string().min(1).max(256), limit }),
+      handler: ({ query }) => ({ messages: x.chat.search(query.q, query.limit) }),
+    },
+  ];
+}

@@ -1,0 +1,391 @@
+/**
+ * One-to-one chat. A chat is named by the other twin's id. Each message is stored on both sides
+ * (this twin's store, and the other's) and travels as a one-way bus message: exactly once, in
+ * order per sender, across either side being offline or restarted. The author's copy moves
+ * sending → delivered (the bus's acknowledgement) → read (the other side's read receipt).
+ *
+ * Only contacts' chat messages are applied: a stranger's message is refused (the handler throws,
+ * so the inbox keeps nothing); a blocked twin's is acknowledged and dropped (it is not told).
+ * Edits and deletes are honoured only from a message's author; typing is a bus request, never
+ * queued.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DeliveryEvent, InboxMessage, TwinBus } from '@twin/network';
+import type { z } from 'zod';
+import { TwinError } from '../errors.ts';
+import type { Contacts } from './contacts.ts';
+import type { EventHub } from './events.ts';
+import {
+  ChatDelete,
+  ChatEdit,
+  ChatMessage,
+  ChatReact,
+  ChatRead,
+  COMMANDS,
+  Empty,
+  encode,
+  MAX_TEXT,
+  parsePayload,
+} from './protocol.ts';
+import type { ExperienceStore } from './store.ts';
+
+/** Messages one history page returns at most. */
+export const MAX_PAGE = 200;
+/** How long a typing notice may take before it is given up (it is never retried). */
+export const TYPING_TIMEOUT_MS = 2_000;
+
+export type MessageState = 'sending' | 'delivered' | 'read' | 'received';
+
+export interface Message {
+  /** Position in this twin's store: the history cursor. */
+  seq: number;
+  id: string;
+  chat: string;
+  author: number;
+  sent: number;
+  text: string;
+  replyTo: string | null;
+  edited: number | null;
+  deleted: boolean;
+  /** The author's view: sending, delivered, read. The reader's: received, read. */
+  state: MessageState;
+  reactions: Record<string, number[]>;
+}
+
+interface Row {
+  seq: number;
+  id: string;
+  chat: string;
+  author: number;
+  sent: number;
+  text: string;
+  reply_to: string | null;
+  edited: number | null;
+  deleted: number;
+  state: MessageState;
+  reactions: string;
+}
+
+const toMessage = (r: Row): Message => ({
+  seq: r.seq,
+  id: r.id,
+  chat: r.chat,
+  author: r.author,
+  sent: r.sent,
+  text: r.text,
+  replyTo: r.reply_to,
+  edited: r.edited,
+  deleted: r.deleted === 1,
+  state: r.state,
+  reactions: JSON.parse(r.reactions) as Record<string, number[]>,
+});
+
+export interface ChatSummary {
+  chat: string;
+  twin: number;
+  name: string | null;
+  unread: number;
+  last: Message | null;
+}
+
+export class Chat {
+  constructor(
+    private readonly store: ExperienceStore,
+    private readonly bus: TwinBus,
+    private readonly contacts: Contacts,
+    private readonly events: EventHub,
+    private readonly self: number,
+  ) {}
+
+  /** Registers the bus handlers and follows deliveries; call before the bus starts. */
+  serve(): void {
+    this.bus.onMessage(COMMANDS.chatMessage, (m) =>
+      this.apply(m, ChatMessage, (p) => this.received(m.from, p)),
+    );
+    this.bus.onMessage(COMMANDS.chatEdit, (m) => this.apply(m, ChatEdit, (p) => this.edited(m.from, p)));
+    this.bus.onMessage(COMMANDS.chatDelete, (m) =>
+      this.apply(m, ChatDelete, (p) => this.deletedBy(m.from, p.id)),
+    );
+    this.bus.onMessage(COMMANDS.chatReact, (m) => this.apply(m, ChatReact, (p) => this.reacted(m.from, p)));
+    this.bus.onMessage(COMMANDS.chatRead, (m) => this.apply(m, ChatRead, (p) => this.readBy(m.from, p.ids)));
+    this.bus.handle(COMMANDS.chatTyping, (payload, { from }) => {
+      parsePayload(Empty, payload);
+      if (this.contacts.isContact(from))
+        this.events.publish({ type: 'typing', chat: String(from), twin: from });
+      return encode({});
+    });
+    this.bus.on('delivery', (e) => this.delivered(e));
+  }
+
+  /**
+   * Runs inside the inbox transaction. A stranger's message throws (refused, nothing kept); a
+   * blocked twin's returns without applying (acknowledged, dropped, the sender not told).
+   */
+  private apply<T>(m: InboxMessage, schema: z.ZodType<T>, f: (payload: T) => void): void {
+    if (this.contacts.isBlocked(m.from)) return;
+    if (!this.contacts.isContact(m.from))
+      throw new TwinError('not_contact', `twin ${m.from} is not a contact of this twin`);
+    const payload = parsePayload(schema, m.payload);
+    this.contacts.seen(m.from);
+    f(payload);
+  }
+
+  private row(id: string): Row | undefined {
+    return this.store.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as Row | undefined;
+  }
+
+  private received(from: number, p: z.infer<typeof ChatMessage>): void {
+    const chat = String(from);
+    const r = this.store.db
+      .prepare(
+        "INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, 'received') ON CONFLICT(id) DO NOTHING",
+      )
+      .run(p.id, chat, from, p.sent, p.text, p.replyTo);
+    if (r.changes)
+      this.events.publish({
+        type: 'message',
+        chat,
+        id: p.id,
+        author: from,
+        text: p.text,
+        replyTo: p.replyTo,
+      });
+  }
+
+  private edited(from: number, p: z.infer<typeof ChatEdit>): void {
+    const r = this.store.db
+      .prepare(
+        'UPDATE messages SET text = ?, edited = ? WHERE id = ? AND author = ? AND chat = ? AND deleted = 0',
+      )
+      .run(p.text, Date.now(), p.id, from, String(from));
+    if (r.changes)
+      this.events.publish({ type: 'message.edited', chat: String(from), id: p.id, text: p.text });
+  }
+
+  private deletedBy(from: number, id: string): void {
+    const r = this.store.db
+      .prepare(
+        "UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE id = ? AND author = ? AND chat = ?",
+      )
+      .run(id, from, String(from));
+    if (r.changes) this.events.publish({ type: 'message.deleted', chat: String(from), id });
+  }
+
+  private react(id: string, chat: string, twin: number, emoji: string, on: boolean): boolean {
+    const row = this.row(id);
+    if (!row || row.chat !== chat || row.deleted) return false;
+    const reactions = JSON.parse(row.reactions) as Record<string, number[]>;
+    const who = new Set(reactions[emoji] ?? []);
+    if (on) who.add(twin);
+    else who.delete(twin);
+    if (who.size) reactions[emoji] = [...who].sort((a, b) => a - b);
+    else delete reactions[emoji];
+    this.store.db
+      .prepare('UPDATE messages SET reactions = ? WHERE id = ?')
+      .run(JSON.stringify(reactions), id);
+    this.events.publish({ type: 'reaction', chat, id, twin, emoji, on });
+    return true;
+  }
+
+  private reacted(from: number, p: z.infer<typeof ChatReact>): void {
+    this.react(p.id, String(from), from, p.emoji, p.on);
+  }
+
+  /** The other twin read these of our messages. */
+  private readBy(from: number, ids: string[]): void {
+    const mark = this.store.db.prepare(
+      "UPDATE messages SET state = 'read' WHERE id = ? AND chat = ? AND author = ? AND state != 'read'",
+    );
+    for (const id of ids)
+      if (mark.run(id, String(from), this.self).changes)
+        this.events.publish({ type: 'receipt', chat: String(from), id, state: 'read' });
+  }
+
+  /** The bus acknowledged one of our messages. */
+  private delivered(e: DeliveryEvent): void {
+    if (e.status !== 'delivered') return;
+    const row = this.store.db
+      .prepare("SELECT id, chat FROM messages WHERE bus_id = ? AND state = 'sending'")
+      .get(e.id) as { id: string; chat: string } | undefined;
+    if (!row) return;
+    this.store.db.prepare("UPDATE messages SET state = 'delivered' WHERE id = ?").run(row.id);
+    this.contacts.seen(e.to);
+    this.events.publish({ type: 'receipt', chat: row.chat, id: row.id, state: 'delivered' });
+  }
+
+  private peer(chat: string | number): number {
+    const twin = Number(chat);
+    if (!Number.isSafeInteger(twin) || twin <= 0) throw new TwinError('not_found', `no chat ${chat}`);
+    return twin;
+  }
+
+  private mustBeContact(twin: number): void {
+    if (!this.contacts.isContact(twin)) throw new TwinError('not_contact', `twin ${twin} is not a contact`);
+  }
+
+  /** Stores our message, then queues it on the bus (a crash in between is resent by `resume`). */
+  async send(chatRef: string | number, text: string, replyTo: string | null = null): Promise<Message> {
+    const twin = this.peer(chatRef);
+    this.mustBeContact(twin);
+    if (text.length === 0 || text.length > MAX_TEXT)
+      throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
+    const chat = String(twin);
+    if (replyTo !== null && this.row(replyTo)?.chat !== chat)
+      throw new TwinError('not_found', `no message ${replyTo} in this chat`);
+    const id = randomBytes(12).toString('base64url');
+    const sent = Date.now();
+    this.store.db
+      .prepare(
+        "INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, 'sending')",
+      )
+      .run(id, chat, this.self, sent, text, replyTo);
+    await this.queue(twin, id, { id, sent, text, replyTo });
+    return toMessage(this.row(id)!);
+  }
+
+  private async queue(twin: number, id: string, payload: z.infer<typeof ChatMessage>): Promise<void> {
+    const busId = await this.bus.send(twin, COMMANDS.chatMessage, encode(payload));
+    this.store.db.prepare('UPDATE messages SET bus_id = ? WHERE id = ?').run(busId, id);
+    // The acknowledgement may have come before bus_id was written.
+    if (this.mailboxDelivered(busId)) this.delivered({ id: busId, to: twin, status: 'delivered' });
+  }
+
+  private mailboxDelivered: (busId: string) => boolean = () => false;
+
+  /** How the bus's outbox reports a message's status (set by the twin, which owns the mailbox). */
+  followOutbox(status: (busId: string) => string | null): void {
+    this.mailboxDelivered = (busId) => status(busId) === 'delivered';
+  }
+
+  /** Queues our messages stored but never handed to the bus (the twin stopped in between). */
+  async resume(): Promise<number> {
+    const rows = this.store.db
+      .prepare(
+        "SELECT * FROM messages WHERE author = ? AND state = 'sending' AND bus_id IS NULL ORDER BY seq",
+      )
+      .all(this.self) as Row[];
+    for (const r of rows)
+      await this.queue(Number(r.chat), r.id, { id: r.id, sent: r.sent, text: r.text, replyTo: r.reply_to });
+    return rows.length;
+  }
+
+  private own(chatRef: string | number, id: string): { twin: number; row: Row } {
+    const twin = this.peer(chatRef);
+    const row = this.row(id);
+    if (!row || row.chat !== String(twin)) throw new TwinError('not_found', `no message ${id} in this chat`);
+    if (row.author !== this.self) throw new TwinError('denied', 'only its author changes a message');
+    if (row.deleted) throw new TwinError('not_found', `message ${id} was deleted`);
+    return { twin, row };
+  }
+
+  async edit(chatRef: string | number, id: string, text: string): Promise<Message> {
+    if (text.length === 0 || text.length > MAX_TEXT)
+      throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
+    const { twin } = this.own(chatRef, id);
+    this.mustBeContact(twin);
+    this.store.db.prepare('UPDATE messages SET text = ?, edited = ? WHERE id = ?').run(text, Date.now(), id);
+    await this.bus.send(twin, COMMANDS.chatEdit, encode({ id, text }));
+    return toMessage(this.row(id)!);
+  }
+
+  /** Deletes our message for everyone: its text is gone from both stores. */
+  async delete(chatRef: string | number, id: string): Promise<void> {
+    const { twin } = this.own(chatRef, id);
+    this.store.db
+      .prepare("UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE id = ?")
+      .run(id);
+    if (this.contacts.isContact(twin)) await this.bus.send(twin, COMMANDS.chatDelete, encode({ id }));
+  }
+
+  async reactTo(chatRef: string | number, id: string, emoji: string, on: boolean): Promise<Message> {
+    const twin = this.peer(chatRef);
+    this.mustBeContact(twin);
+    if (!this.react(id, String(twin), this.self, emoji, on))
+      throw new TwinError('not_found', `no message ${id} in this chat`);
+    await this.bus.send(twin, COMMANDS.chatReact, encode({ id, emoji, on }));
+    return toMessage(this.row(id)!);
+  }
+
+  /** Marks every received message of the chat read and sends the receipts. Returns how many. */
+  async markRead(chatRef: string | number): Promise<number> {
+    const twin = this.peer(chatRef);
+    const ids = (
+      this.store.db
+        .prepare("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
+        .all(String(twin)) as { id: string }[]
+    ).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    this.store.db
+      .prepare("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'")
+      .run(String(twin));
+    if (this.contacts.isContact(twin))
+      for (let i = 0; i < ids.length; i += 1000)
+        await this.bus.send(twin, COMMANDS.chatRead, encode({ ids: ids.slice(i, i + 1000) }));
+    return ids.length;
+  }
+
+  /** Tells the other twin we are typing; dropped when it cannot be told now. */
+  async typing(chatRef: string | number): Promise<boolean> {
+    const twin = this.peer(chatRef);
+    this.mustBeContact(twin);
+    try {
+      await this.bus.request(twin, COMMANDS.chatTyping, encode({}), { timeoutMs: TYPING_TIMEOUT_MS });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** A page of history, newest first, before `before` (a seq from a previous page). */
+  history(
+    chatRef: string | number,
+    before?: number,
+    limit = 50,
+  ): { messages: Message[]; before: number | null } {
+    const chat = String(this.peer(chatRef));
+    const n = Math.min(Math.max(1, limit), MAX_PAGE);
+    const rows = this.store.db
+      .prepare('SELECT * FROM messages WHERE chat = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+      .all(chat, before ?? Number.MAX_SAFE_INTEGER, n) as Row[];
+    return { messages: rows.map(toMessage), before: rows.length === n ? rows[rows.length - 1]!.seq : null };
+  }
+
+  message(id: string): Message {
+    const row = this.row(id);
+    if (!row) throw new TwinError('not_found', `no message ${id}`);
+    return toMessage(row);
+  }
+
+  /** Full-text search over this twin's messages (each word must appear; prefix match on the last). */
+  search(query: string, limit = 50): Message[] {
+    const words = query.match(/[\p{L}\p{N}_]+/gu) ?? [];
+    if (words.length === 0) return [];
+    const match = words.map((w, i) => `"${w}"${i === words.length - 1 ? '*' : ''}`).join(' ');
+    return (
+      this.store.db
+        .prepare(
+          'SELECT m.* FROM messages_fts f JOIN messages m ON m.seq = f.rowid WHERE messages_fts MATCH ? ORDER BY m.seq DESC LIMIT ?',
+        )
+        .all(match, Math.min(Math.max(1, limit), MAX_PAGE)) as Row[]
+    ).map(toMessage);
+  }
+
+  /** Every chat with its unread count and last message. */
+  list(): ChatSummary[] {
+    const chats = this.store.db
+      .prepare(
+        `SELECT chat, max(seq) AS last, sum(CASE WHEN state = 'received' THEN 1 ELSE 0 END) AS unread
+         FROM messages GROUP BY chat ORDER BY last DESC`,
+      )
+      .all() as { chat: string; last: number; unread: number }[];
+    const names = new Map(this.contacts.list().map((c) => [c.twin, c.name]));
+    const bySeq = this.store.db.prepare('SELECT * FROM messages WHERE seq = ?');
+    return chats.map((c) => ({
+      chat: c.chat,
+      twin: Number(c.chat),
+      name: names.get(Number(c.chat)) ?? null,
+      unread: c.unread,
+      last: toMessage(bySeq.get(c.last) as Row),
+    }));
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * The twin's experiences on its bus and store: contacts, profile and chat, and the events they
+ * publish for local clients. `open` before the bus starts (so no message arrives unhandled),
+ * `resume` once it runs.
+ */
+import type { Bcdb } from '@twin/bcdb';
+import type { Mailbox, TwinBus } from '@twin/network';
+import { Chat } from './chat.ts';
+import { Contacts } from './contacts.ts';
+import { EventHub } from './events.ts';
+import { Profiles } from './profile.ts';
+import { ExperienceStore, experiencesPath } from './store.ts';
+
+export interface Experiences {
+  self: number;
+  name: string;
+  events: EventHub;
+  contacts: Contacts;
+  profile: Profiles;
+  chat: Chat;
+  /** Resends what a previous run stored but did not queue; reconciles the profile's ACL. */
+  resume(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openExperiences(o: {
+  home: string;
+  self: number;
+  name: string;
+  bus: TwinBus;
+  mailbox: Mailbox;
+  bcdb: Bcdb;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}): Experiences {
+  const store = ExperienceStore.open(experiencesPath(o.home));
+  const events = new EventHub();
+  const contacts = new Contacts(store, o.bus, events, o.self);
+  const profile = new Profiles(store, o.bus, o.bcdb, contacts, events, o.log);
+  const chat = new Chat(store, o.bus, contacts, events, o.self);
+  contacts.serve();
+  profile.serve();
+  chat.serve();
+  chat.followOutbox((id) => o.mailbox.status(id));
+  return {
+    self: o.self,
+    name: o.name,
+    events,
+    contacts,
+    profile,
+    chat,
+    async resume() {
+      await chat.resume();
+      await profile.reconcile();
+    },
+    async close() {
+      await profile.settled();
+      store.close();
+    },
+  };
+}
+
+export type { Message, MessageState } from './chat.ts';
+export type { Contact, ContactRequestRow } from './contacts.ts';
+export type { TwinEvent } from './events.ts';
+export type { Profile } from './protocol.ts';

@@ -1,0 +1,76 @@
+/**
+ * The experiences' commands on the twin bus and the payloads they carry, validated with zod as
+ * they arrive: a payload from another twin is never used before its schema accepts it.
+ */
+import { z } from 'zod';
+import { TwinError } from '../errors.ts';
+
+/** Longest message of a contact request (characters). */
+export const MAX_REQUEST_MESSAGE = 500;
+/** Longest chat message text (characters); the bus's envelope cap is far above. */
+export const MAX_TEXT = 16_384;
+/** Largest avatar (bytes, decoded). */
+export const MAX_AVATAR = 256 * 1024;
+
+export const COMMANDS = {
+  contactRequest: 'contact.request', // request/response: the answer says received or rate_limited
+  contactAccepted: 'contact.accepted', // one-way
+  contactDeclined: 'contact.declined', // one-way
+  contactRemoved: 'contact.removed', // one-way
+  profileGet: 'profile.get', // request/response, ACL-checked by the owner's BCDB
+  profileChanged: 'profile.changed', // one-way, to every contact
+  chatMessage: 'chat.message', // one-way
+  chatEdit: 'chat.edit', // one-way
+  chatDelete: 'chat.delete', // one-way
+  chatReact: 'chat.react', // one-way
+  chatRead: 'chat.read', // one-way
+  chatTyping: 'chat.typing', // request, never queued
+} as const;
+
+const messageId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
+
+export const ContactRequest = z.strictObject({ message: z.string().max(MAX_REQUEST_MESSAGE) });
+export const ContactRequestAnswer = z.strictObject({
+  ok: z.boolean(),
+  code: z.string().optional(),
+  accepted: z.boolean().optional(),
+});
+export const Empty = z.strictObject({});
+
+export const Profile = z.strictObject({
+  name: z.string().max(64),
+  status: z.string().max(280),
+  /** A data: URL (image/png, image/jpeg, image/webp) or empty. */
+  avatar: z
+    .string()
+    .max(Math.ceil((MAX_AVATAR * 4) / 3) + 64)
+    .regex(/^(data:image\/(png|jpeg|webp);base64,[A-Za-z0-9+/=]+)?$/),
+  updated: z.number().int().nonnegative(),
+});
+export type Profile = z.infer<typeof Profile>;
+
+export const ChatMessage = z.strictObject({
+  id: messageId,
+  sent: z.number().int().nonnegative(),
+  text: z.string().min(1).max(MAX_TEXT),
+  replyTo: messageId.nullable(),
+});
+export const ChatEdit = z.strictObject({ id: messageId, text: z.string().min(1).max(MAX_TEXT) });
+export const ChatDelete = z.strictObject({ id: messageId });
+export const ChatReact = z.strictObject({ id: messageId, emoji: z.string().min(1).max(16), on: z.boolean() });
+export const ChatRead = z.strictObject({ ids: z.array(messageId).min(1).max(1000) });
+
+/** Parses a payload from another twin; TwinError `bad_request` when it does not fit. */
+export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch {
+    throw new TwinError('bad_request', 'payload is not JSON');
+  }
+  const r = schema.safeParse(json);
+  if (!r.success) throw new TwinError('bad_request', `payload refused: ${r.error.issues[0]?.message}`);
+  return r.data;
+}
+
+export const encode = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
