@@ -51,7 +51,9 @@ test('killed during a burst of writes: after restart, index and 0-db agree and e
     }, ACK_TIMEOUT_MS);
     writer.once('exit', (code, signal) => {
       clearTimeout(timer);
-      reject(new Error(`the writer exited (${signal ?? code}) after ${acked.size} of ${ACKS} acknowledgements`));
+      reject(
+        new Error(`the writer exited (${signal ?? code}) after ${acked.size} of ${ACKS} acknowledgements`),
+      );
     });
     lines.on('line', (l) => {
       acked.add(Number(l));
