@@ -1,3 +1,24 @@
+/**
+ * @twin/twin: the Digital Twin process. `startDaemon` runs one twin from its home directory:
+ * its identity from the keystore, its libp2p host and twin bus (mailbox for exactly-once
+ * delivery), its phonebook record kept current, its BCDB on an embedded 0-db served to peers
+ * where ACLs allow, the local control socket its CLI talks to, Yggdrasil addresses when present,
+ * and the QSS repair sweep when configured. The home is private (0700/0600) and locked while
+ * the twin runs.
+ *
+ * Main types: {@link startDaemon} / {@link Daemon}, {@link controlCall} (the CLI's way in),
+ * {@link openStore} / {@link rebuildStore} (the BCDB with the twin stopped), {@link prepareHome}
+ * and {@link HomeLock}. Errors: {@link TwinError} with codes `twin_running`,
+ * `twin_not_running`, `home_invalid`, `home_insecure`, `bad_reply`; the packages below keep
+ * their own (IdentityError, PhonebookError, NetworkError, BcdbError).
+ *
+ * @example
+ * ```ts
+ * const twin = await startDaemon({ home: '/home/alice/.twin', phonebook: 'http://127.0.0.1:8730' });
+ * await twin.bus.send('bob', 'chat.message', Buffer.from('hi'));
+ * await twin.stop();
+ * ```
+ */
 export { CONTROL_REPLY_TIMEOUT_MS, controlCall, controlPath, notRunning, serveControl } from './control.ts';
 export {
   BCDB_NAMESPACE,
