@@ -209,7 +209,7 @@ async function run(
   const store = await openStore(home, record.id);
   started.push(() => store.close());
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
-  serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus));
+  serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus), (msg, fields) => log(msg, fields));
   await bus.start();
   started.push(() => bus.stop());
   const control = await serveControl(home, bus, record.id);
