@@ -10,25 +10,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newMnemonic, TwinIdentity } from '@twin/identity';
 import { PhonebookClient, type SignedTx, signTx } from '@twin/phonebook';
+import { freePort as freePortOn } from '@twin/twin';
 import autocannon from 'autocannon';
 
 const json = process.argv.includes('--json');
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1]) || 10;
 const log = (s: string) => process.stderr.write(`${s}\n`);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 async function up(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
@@ -52,6 +43,7 @@ async function cannon(url: string): Promise<{ rps: number; p50: number; p99: num
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'bench-phonebook-'));
+const freePort = () => freePortOn('127.0.0.1');
 const basePort = await freePort();
 const pbPort = await freePort();
 const baseline = start([

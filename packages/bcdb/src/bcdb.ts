@@ -91,6 +91,11 @@ function checkTags(tags: Record<string, string>): void {
   }
 }
 
+/**
+ * A twin's BCDB (see the module doc). Open it with {@link Bcdb.open}; every method that takes a
+ * `caller` checks that twin's rights (the owner has all). Throws BcdbError: `not_found`,
+ * `denied`, `conflict`, `bad_request`, `bad_record`; a 0-db failure is the zdb client's error.
+ */
 export class Bcdb {
   readonly catalog: Catalog;
   private nextObject: number;
@@ -109,6 +114,7 @@ export class Bcdb {
     this.nextApply = this.catalog.state('applied') + 1;
   }
 
+  /** Opens the index and applies the 0-db records it has not seen yet (after a crash). */
   static async open(o: BcdbOptions): Promise<Bcdb> {
     const db = new Bcdb(o);
     await db.catchUp();
@@ -226,6 +232,10 @@ export class Bcdb {
     }
   }
 
+  /**
+   * Creates an object (owner only); returns its metadata.
+   * @throws BcdbError `denied` (not the owner), `bad_request` (collection or tags out of bounds), `not_found` (no such ACL)
+   */
   async set(
     collection: string,
     data: Uint8Array,
@@ -254,6 +264,10 @@ export class Bcdb {
     return this.catalog.object(header.id)!;
   }
 
+  /**
+   * An object with its data.
+   * @throws BcdbError `not_found`, `denied` (the caller may not read it), `bad_record`
+   */
   async get(id: number, caller = this.o.owner): Promise<BcdbObject> {
     const meta = this.catalog.object(id);
     if (!meta) throw new BcdbError('not_found', `no object ${id}`);
@@ -267,6 +281,10 @@ export class Bcdb {
     return { ...meta, data: Buffer.from(data) };
   }
 
+  /**
+   * Writes a new version of an object (data, tags, and for the owner its ACL).
+   * @throws BcdbError `not_found`, `denied`, `conflict` (not at `expectedVersion`), `bad_request`
+   */
   async update(id: number, o: UpdateOptions, caller = this.o.owner): Promise<ObjectMeta> {
     const cur = this.current(id);
     if (!cur) throw new BcdbError('not_found', `no object ${id}`);
@@ -291,6 +309,10 @@ export class Bcdb {
     return this.catalog.object(id)!;
   }
 
+  /**
+   * Deletes an object (a tombstone record in 0-db).
+   * @throws BcdbError `not_found`, `denied`
+   */
   async delete(id: number, caller = this.o.owner): Promise<void> {
     const cur = this.current(id);
     if (!cur) throw new BcdbError('not_found', `no object ${id}`);
@@ -299,7 +321,10 @@ export class Bcdb {
     await this.writeObject({ ...cur, version: cur.version + 1, updated: Date.now(), deleted: true });
   }
 
-  /** Objects the caller may read, matching the query. */
+  /**
+   * Objects the caller may read, matching the query (one page).
+   * @throws BcdbError `bad_request` (a bad cursor, more than MAX_QUERY_TAGS tags)
+   */
   find(q: FindQuery, caller = this.o.owner): Page {
     const page = this.catalog.find(q);
     if (caller === this.o.owner) return page;
@@ -319,6 +344,10 @@ export class Bcdb {
 
   // ---- ACLs (owner only) ----
 
+  /**
+   * A new ACL granting `entries` (twin id → 'r', 'rw', 'rwd', ...).
+   * @throws BcdbError `bad_request` (an entry that is not a twin id or not a subset of "rwd")
+   */
   async createAcl(entries: Record<number, string> = {}): Promise<AclHeader> {
     const header: AclHeader = {
       kind: 'acl',
@@ -331,6 +360,10 @@ export class Bcdb {
     return header;
   }
 
+  /**
+   * ACL `id`.
+   * @throws BcdbError `not_found`
+   */
   getAcl(id: number): AclHeader {
     const acl = this.catalog.acl(id);
     if (!acl) throw new BcdbError('not_found', `no ACL ${id}`);
@@ -341,7 +374,10 @@ export class Bcdb {
     return this.catalog.acls();
   }
 
-  /** Sets `twin`'s permissions on ACL `id` ('' removes the twin). */
+  /**
+   * Sets `twin`'s permissions on ACL `id` ('' removes the twin).
+   * @throws BcdbError `not_found`, `bad_request`
+   */
   async setPermissions(id: number, twin: number, perms: string): Promise<AclHeader> {
     const acl = this.getAcl(id);
     const entries = { ...acl.entries, [String(twin)]: perms };
@@ -355,6 +391,10 @@ export class Bcdb {
     return header;
   }
 
+  /**
+   * Adds `perms` for each of `twins` on ACL `id`.
+   * @throws BcdbError `not_found`, `bad_request`
+   */
   async grant(id: number, twins: number[], perms: string): Promise<AclHeader> {
     let acl = this.getAcl(id);
     for (const t of twins)
@@ -362,6 +402,10 @@ export class Bcdb {
     return acl;
   }
 
+  /**
+   * Removes every permission of `twins` from ACL `id`.
+   * @throws BcdbError `not_found`
+   */
   async revoke(id: number, twins: number[]): Promise<AclHeader> {
     let acl = this.getAcl(id);
     for (const t of twins) acl = await this.setPermissions(id, t, '');

@@ -40,6 +40,11 @@ type ObjectRow = Omit<ObjectMeta, 'tags'> & { tags: string };
 
 const toMeta = (r: ObjectRow): ObjectMeta => ({ ...r, tags: JSON.parse(r.tags) as Record<string, string> });
 
+/**
+ * The SQLite index (see the module doc): written only through `apply`/`applyMany`, read by
+ * `object`, `acl`, `acls`, `find`. Find statements are prepared per query shape and cached
+ * (at most MAX_CACHED_STATEMENTS).
+ */
 export class Catalog {
   readonly db: Database.Database;
   private readonly q: Record<string, Database.Statement>;

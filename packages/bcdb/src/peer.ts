@@ -29,6 +29,7 @@ export interface RemotePage {
   cursor: string | null;
 }
 
+/** The collection holding access requests (private to the owner, never served to peers). */
 export const REQUESTS = '_access_requests';
 
 export interface RemoteObject extends Omit<ObjectMeta, 'zkey'> {
@@ -181,7 +182,11 @@ export function serveBcdb(bus: TwinBus, db: Bcdb, log: BcdbLog = () => {}): void
   );
 }
 
-/** The owner's side of access requests. */
+/**
+ * The owner's side of access requests: list them, approve (grants what was asked) or decline;
+ * the requester is told by a reliable `bcdb.access.decision` message either way.
+ * Throws BcdbError `not_found`, `conflict` (already decided).
+ */
 export class AccessRequests {
   constructor(
     private readonly db: Bcdb,
@@ -248,7 +253,11 @@ export class AccessRequests {
   }
 }
 
-/** A peer's BCDB, reached over the bus with this twin's identity. */
+/**
+ * A peer's BCDB, reached over the bus with this twin's identity; every reply is parsed.
+ * Methods throw BcdbError (the peer's refusal: `denied`, `not_found`, `conflict`, `bad_request`,
+ * `internal`; or `bad_reply`) and NetworkError when the bus fails.
+ */
 export class RemoteBcdb {
   constructor(
     private readonly bus: TwinBus,

@@ -38,6 +38,7 @@ export interface CollectionHeader {
 
 export type RecordHeader = ObjectHeader | AclHeader | CollectionHeader;
 
+/** The bytes of one record: header length, JSON header, data. */
 export function encodeRecord(header: RecordHeader, data: Uint8Array = new Uint8Array(0)): Buffer {
   const h = Buffer.from(JSON.stringify(header));
   const len = Buffer.allocUnsafe(4);
@@ -45,6 +46,10 @@ export function encodeRecord(header: RecordHeader, data: Uint8Array = new Uint8A
   return Buffer.concat([len, h, data]);
 }
 
+/**
+ * A record's header and data.
+ * @throws BcdbError `bad_record` when the bytes are not a record of a known kind
+ */
 export function decodeRecord(bytes: Buffer): { header: RecordHeader; data: Buffer } {
   if (bytes.length < 4) throw new BcdbError('bad_record', 'record too short');
   const len = bytes.readUInt32LE(0);

@@ -39,7 +39,9 @@ export const args = {
   find: z.object({
     collection,
     tags: queryTags.optional(),
-    prefix: z.object({ key: z.string().min(1).max(MAX_TAG_KEY_LENGTH), value: z.string() }).optional(),
+    prefix: z
+      .object({ key: z.string().min(1).max(MAX_TAG_KEY_LENGTH), value: z.string().max(MAX_TAG_VALUE_LENGTH) })
+      .optional(),
     order: z.enum(['asc', 'desc']).optional(),
     limit: limit.optional(),
     cursor: cursor.optional(),

@@ -10,3 +10,14 @@ export type CliErrorCode = ErrorCodes<
 export class CliError extends TwinBaseError<CliErrorCode> {
   override readonly name = 'CliError';
 }
+
+/**
+ * A failure as the one line the user sees: `twin: <message> (<code>)`, the message on one line,
+ * the code when the error has one (commander's own codes are left out: its text says enough).
+ */
+export function oneLine(e: unknown): string {
+  const err = e as Error & { code?: unknown };
+  const message = (err instanceof Error ? err.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
+  const code = typeof err?.code === 'string' && !err.code.startsWith('commander') ? ` (${err.code})` : '';
+  return `twin: ${message}${code}`;
+}

@@ -5,6 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { oneLine } from './errors.ts';
+
+export { oneLine };
 
 interface Entry {
   name: string;
@@ -58,7 +61,7 @@ const COMMANDS: Entry[] = [
   {
     name: 'bcdb',
     description: "the twin's own database: objects with tags and ACLs (talks to the running twin)",
-    load: async () => (await import('./commands/bcdb.ts')).bcdbCommand(),
+    load: async () => (await import('./commands/bcdb/index.ts')).bcdbCommand(),
   },
   {
     name: 'contacts',
@@ -89,14 +92,6 @@ export function version(): string {
     version: string;
   };
   return pkg.version;
-}
-
-/** A failure as the one line the user sees. */
-export function oneLine(e: unknown): string {
-  const err = e as Error & { code?: unknown };
-  const message = (err instanceof Error ? err.message : String(e)).replace(/\s*\n\s*/g, ' ').trim();
-  const code = typeof err?.code === 'string' && !err.code.startsWith('commander') ? ` (${err.code})` : '';
-  return `twin: ${message}${code}`;
 }
 
 /** Usage errors print as one line too (commander's own "error: ..." text, minus the prefix). */

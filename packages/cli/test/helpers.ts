@@ -1,7 +1,7 @@
 /** Test helpers: the `twin` binary run as a user runs it, free ports. */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:net';
 import { promisify } from 'node:util';
+import { freePort as freePortOn } from '@twin/twin';
 
 export const TWIN = new URL('../bin/twin.js', import.meta.url).pathname;
 const run = promisify(execFile);
@@ -17,11 +17,5 @@ export async function twin(...args: string[]): Promise<{ stdout: string; stderr:
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+/** A free TCP port on loopback (the one implementation is the twin package's `freePort`). */
+export const freePort = (): Promise<number> => freePortOn('127.0.0.1');

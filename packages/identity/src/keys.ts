@@ -13,6 +13,7 @@ const SALT = new TextEncoder().encode('digital-twin/keys/v1');
 const SIGNING_LABEL = new TextEncoder().encode('twin/signing/ed25519');
 const ENCRYPTION_LABEL = new TextEncoder().encode('twin/encryption/x25519');
 
+/** The four keys of a twin, raw 32-byte values. */
 export interface TwinKeys {
   signingSecret: Uint8Array;
   signingPublic: Uint8Array;
@@ -25,6 +26,10 @@ export function newMnemonic(): string {
   return generateMnemonic(wordlist, 256);
 }
 
+/**
+ * The mnemonic in its one canonical form (lower case, single spaces).
+ * @throws IdentityError `bad_mnemonic` unless it is 24 valid English BIP-39 words with a good checksum
+ */
 export function normaliseMnemonic(text: string): string {
   const words = text.trim().toLowerCase().split(/\s+/);
   const mnemonic = words.join(' ');
@@ -34,6 +39,10 @@ export function normaliseMnemonic(text: string): string {
   return mnemonic;
 }
 
+/**
+ * The twin's keys from its mnemonic: seed → HKDF-SHA256 with one label per key.
+ * @throws IdentityError `bad_mnemonic`
+ */
 export function deriveKeys(mnemonic: string): TwinKeys {
   const seed = mnemonicToSeedSync(normaliseMnemonic(mnemonic));
   const signingSecret = hkdf(sha256, seed, SALT, SIGNING_LABEL, 32);

@@ -8,8 +8,10 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname, join } from 'node:path';
 import { IdentityError } from './errors.ts';
 
+/** The keystore's file name inside a twin's home. */
 export const KEYSTORE_FILE = 'keystore.json';
 
+/** The keystore file's content: public parts in clear, the mnemonic in clear or sealed. */
 export interface KeystoreFile {
   version: 1;
   name: string;
@@ -41,6 +43,7 @@ function passphraseKey(passphrase: string, salt: Buffer, params = SCRYPT): Buffe
   });
 }
 
+/** Where `home`'s keystore lives. */
 export function keystorePath(home: string): string {
   return join(home, KEYSTORE_FILE);
 }
@@ -61,6 +64,11 @@ function makeDirectory(dir: string): void {
   }
 }
 
+/**
+ * Writes the keystore atomically (temp file + rename, mode 0600), sealing the mnemonic when a
+ * passphrase is given.
+ * @throws IdentityError `bad_keystore` when one exists and `force` is false, or `home` cannot be created
+ */
 export function writeKeystore(
   home: string,
   content: Omit<KeystoreFile, 'mnemonic' | 'sealed' | 'version'>,
@@ -99,6 +107,10 @@ export function writeKeystore(
   renameSync(tmp, path);
 }
 
+/**
+ * `home`'s keystore, its shape checked field by field (scrypt parameters bounded).
+ * @throws IdentityError `bad_keystore` when it is missing, not JSON or malformed
+ */
 export function readKeystore(home: string): KeystoreFile {
   const path = keystorePath(home);
   if (!existsSync(path))
@@ -137,7 +149,10 @@ function isKeystore(f: unknown): f is KeystoreFile {
   );
 }
 
-/** The mnemonic inside a keystore; needs the passphrase when it is encrypted. */
+/**
+ * The mnemonic inside a keystore; needs the passphrase when it is encrypted.
+ * @throws IdentityError `bad_passphrase` when it is missing or wrong (or the keystore was tampered with)
+ */
 export function unlockMnemonic(file: KeystoreFile, passphrase: string | undefined): string {
   if (file.mnemonic) return file.mnemonic;
   const s = file.sealed!;

@@ -18,6 +18,12 @@ function boxKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array
   return Buffer.from(hkdf(sha256, shared, Buffer.concat([ephemeral, recipient]), INFO, 32));
 }
 
+/**
+ * Encrypts `plaintext` so that only the holder of `recipientPublic`'s secret can read it.
+ * @throws IdentityError `bad_key` when the key is not 32 bytes
+ * @example
+ * const box = seal(Buffer.from('hi'), bob.encryptionPublicKey); // bob.open(box) → 'hi'
+ */
 export function seal(plaintext: Uint8Array, recipientPublic: Uint8Array): Buffer {
   if (recipientPublic.length !== 32) throw new IdentityError('bad_key', 'x25519 public key must be 32 bytes');
   const ephemeralSecret = randomBytes(32);
@@ -30,6 +36,10 @@ export function seal(plaintext: Uint8Array, recipientPublic: Uint8Array): Buffer
   return Buffer.concat([header, cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
 }
 
+/**
+ * Decrypts a sealed box with the recipient's x25519 key pair (TwinIdentity.open does this).
+ * @throws IdentityError `bad_sealed_box` when it is malformed, tampered with, or not for this key
+ */
 export function openSealed(
   sealed: Uint8Array,
   recipientSecret: Uint8Array,

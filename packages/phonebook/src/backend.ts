@@ -39,6 +39,11 @@ export interface PhonebookBackend {
   nodeStatus(): Promise<NodeStatus[]>;
 }
 
+/**
+ * The phonebook over HTTP (the server's or a replica's /v1 API). Reads retry once; answers are
+ * not trusted here: PhonebookClient verifies them.
+ * Throws PhonebookError: `unavailable` (unreachable, non-JSON), or the server's own code.
+ */
 export class HttpBackend implements PhonebookBackend {
   private readonly base: string;
 

@@ -7,6 +7,12 @@ import { PhonebookError } from './errors.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
+/**
+ * The canonical JSON text of `value`.
+ * @throws PhonebookError `bad_request` for a number that is not finite
+ * @example
+ * canonical({ b: 1, a: [true, null] }) // '{"a":[true,null],"b":1}'
+ */
 export function canonical(value: Json): string {
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number') {
@@ -21,6 +27,10 @@ export function canonical(value: Json): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonical(value[k]!)}`).join(',')}}`;
 }
 
+/**
+ * {@link canonical} as UTF-8 bytes (what is signed).
+ * @throws PhonebookError `bad_request`
+ */
 export function canonicalBytes(value: Json): Buffer {
   return Buffer.from(canonical(value));
 }

@@ -38,15 +38,27 @@ export const CHECKPOINT_GRACE_MS = 60_000;
 /** Server keys whose newest checkpoint a client remembers (an unpinned server could send many). */
 export const MAX_WITNESSED_SERVERS = 16;
 
+/** The phonebook a client asks when given no url. */
 export const DEFAULT_PHONEBOOK_URL = 'http://127.0.0.1:8730';
 
 const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64');
 
+/** `tx` as canonical bytes signed by `identity` (TX_CONTEXT), ready to submit. */
 export function signTx(identity: TwinIdentity, tx: Tx): SignedTx {
   const bytes = canonicalBytes(tx as unknown as Json);
   return { tx: bytes.toString('base64'), signature: b64(identity.sign(TX_CONTEXT, bytes)) };
 }
 
+/**
+ * The verifying client (see the module doc): lookups return only records proven under a signed
+ * checkpoint; publish/submit sign and send transactions.
+ * Throws PhonebookError: `not_found`, `unverified` (a proof or checkpoint that fails, a fork or
+ * rollback), `unavailable`, and the server's refusals (`name_taken`, `bad_nonce`, `rate_limited`, ...).
+ * @example
+ * const client = new PhonebookClient({ url: 'http://127.0.0.1:8730', serverKey });
+ * await client.publish(identity, ['/ip4/127.0.0.1/tcp/4001']);
+ * const bob = await client.twin('bob'); // verified
+ */
 export class PhonebookClient {
   readonly backend: PhonebookBackend;
   private readonly cache = new Map<string, { record: TwinRecord; until: number }>();

@@ -37,6 +37,11 @@ function fail(reply: FastifyReply, e: unknown): FastifyReply {
   return reply.code(500).send({ code: 'internal', message: (e as Error).message });
 }
 
+/**
+ * The phonebook's HTTP API on `service` (fastify, not yet listening): /v1 reads, transaction
+ * submission (refused on a replica), /health and /metrics. Errors answer `{code, message}` with
+ * the PhonebookError's status; malformed bodies answer 400 `bad_request` or 413 `too_large`.
+ */
 export function buildApp(service: PhonebookService, options: HttpOptions): FastifyInstance {
   const app = Fastify({ logger: options.logger ?? false, bodyLimit: MAX_BODY_BYTES });
   const counters = { requests: 0, submitted: 0, refused: 0, lookups: 0, rateLimited: 0 };

@@ -24,6 +24,7 @@ import {
   txSchema,
 } from './types.ts';
 
+/** Signature contexts: a transaction, a key rotation's proof by the new key, a server checkpoint. */
 export const TX_CONTEXT = 'twin/phonebook/tx/v1';
 export const ROTATE_CONTEXT = 'twin/phonebook/rotate/v1';
 export const CHECKPOINT_CONTEXT = 'twin/phonebook/checkpoint/v1';
@@ -76,10 +77,15 @@ export function checkTimestamp(tx: Tx, now = Date.now()): void {
     );
 }
 
+/** True when `name` follows NAME_RULE. */
 export function validName(name: string): boolean {
   return NAME_RULE.test(name);
 }
 
+/**
+ * Refuses a name that does not follow NAME_RULE.
+ * @throws PhonebookError `bad_name`
+ */
 export function checkName(name: string): void {
   if (!validName(name)) {
     throw new PhonebookError(
@@ -146,12 +152,14 @@ export function subjectOf(tx: Tx): number | null {
   return tx.kind === 'twin.register' ? null : tx.twin;
 }
 
+/** The hash chaining an entry to the previous one (hex SHA-256 over its fields). */
 export function entryHash(e: Omit<LedgerEntry, 'hash'>): string {
   const h = createHash('sha256');
   h.update(`${e.height}\n${e.prev}\n${e.tx}\n${e.signature}\n${e.proof ?? ''}`);
   return h.digest('hex');
 }
 
+/** Domain separation of Merkle leaves. */
 export const LEAF_CONTEXT = 'twin/phonebook/leaf/v1';
 
 /** The Merkle leaf of an entry: its hash and its meta, domain-separated. */
@@ -163,10 +171,12 @@ export function entryLeaf(hash: string, meta: EntryMeta): Buffer {
   );
 }
 
+/** The canonical bytes a server signs for a checkpoint. */
 export function checkpointBytes(c: Checkpoint): Buffer {
   return Buffer.from(canonical({ height: c.height, head: c.head, root: c.root, timestamp: c.timestamp }));
 }
 
+/** True when `signature` is `serverKey`'s signature of checkpoint `c`; never throws. */
 export function verifyCheckpoint(c: Checkpoint, signature: string, serverKey: string): boolean {
   return verify(CHECKPOINT_CONTEXT, checkpointBytes(c), b64(signature), b64(serverKey));
 }

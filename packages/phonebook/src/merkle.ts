@@ -12,10 +12,12 @@ import { createHash } from 'node:crypto';
 
 const HASH = 32;
 
+/** RFC 9162 leaf hash: SHA-256(0x00 ‖ data). */
 export function leafHash(data: Uint8Array): Buffer {
   return createHash('sha256').update(Buffer.of(0)).update(data).digest();
 }
 
+/** RFC 9162 interior node hash: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   return createHash('sha256').update(Buffer.of(1)).update(left).update(right).digest();
 }
@@ -50,6 +52,7 @@ function split(n: number): number {
   return k;
 }
 
+/** The ledger's Merkle tree, append-only: roots, inclusion and consistency proofs at any size. */
 export class MerkleTree {
   /** levels[k][i]: the hash of the complete subtree of 2^k leaves starting at leaf i·2^k. */
   private readonly levels: Hashes[] = [new Hashes()];

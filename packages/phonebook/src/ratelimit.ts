@@ -10,6 +10,7 @@ interface Bucket {
   at: number;
 }
 
+/** Bounded token buckets per key (see the module doc); `take` answers how long to wait (0: go). */
 export class TokenBuckets<K> {
   private readonly buckets = new Map<K, Bucket>();
 

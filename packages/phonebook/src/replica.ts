@@ -15,6 +15,11 @@ import { verifySignedCheckpoint } from './verify.ts';
 /** Entries pulled per request while following. */
 export const FOLLOW_BATCH = 500;
 
+/**
+ * Follows an upstream phonebook into `service` (see the module doc): `start()` polls every
+ * `intervalMs`, `stop()` ends it. A refused history sets `fork` and calls `onFork`; other
+ * failures are kept in `lastError` and retried. Never throws from polling.
+ */
 export class Replica {
   private readonly upstream: HttpBackend;
   private timer: NodeJS.Timeout | null = null;

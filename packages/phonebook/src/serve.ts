@@ -27,8 +27,14 @@ export interface RunningPhonebook {
   close(): Promise<void>;
 }
 
+/** The port a phonebook listens on when none is given. */
 export const DEFAULT_PHONEBOOK_PORT = 8730;
 
+/**
+ * Starts a phonebook server on `o.host:o.port` (127.0.0.1:8730 by default; port 0 picks one),
+ * or a read-only replica of `o.follow`; `close()` stops it. Throws what opening its data
+ * directory (the server key's keystore) or listening throws.
+ */
 export async function startPhonebook(o: PhonebookServerOptions): Promise<RunningPhonebook> {
   const service = new PhonebookService(o.dataDir);
   const replica = o.follow ? new Replica(service, o.follow, o.pollMs ?? 500, o.onFork) : null;

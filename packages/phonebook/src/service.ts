@@ -45,6 +45,12 @@ export interface SubmitResult {
   contract?: number;
 }
 
+/**
+ * The ledger behind a phonebook server or replica: state, entries, server key, checkpoints and
+ * proofs. `submit` (server only) throws PhonebookError: `bad_request`, `bad_signature`,
+ * `bad_nonce`, `bad_name`, `name_taken`, `key_taken`, `key_retired`, `bad_timestamp`,
+ * `forbidden`, `too_large`.
+ */
 export class PhonebookService {
   readonly state = new LedgerState();
   readonly store: LedgerStore;

@@ -22,6 +22,7 @@ const toEntry = (r: Row): LedgerEntry => ({
   hash: r.hash,
 });
 
+/** The ledger's entries in SQLite: `open` by constructing, append, read ranges, `close()`. */
 export class LedgerStore {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;

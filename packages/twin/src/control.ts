@@ -10,10 +10,15 @@ import { createInterface } from 'node:readline';
 import type { TwinBus } from '@twin/network';
 import { TwinError } from './errors.ts';
 
+/** Where a running twin's control socket lives. */
 export function controlPath(home: string): string {
   return join(home, 'twin.sock');
 }
 
+/**
+ * Serves the control socket (mode 0600) for the owner's CLI: each line `{command, args}` is
+ * answered by the bus handler of that command, as `owner`; bad lines answer `bad_request`.
+ */
 export async function serveControl(home: string, bus: TwinBus, owner: number): Promise<Server> {
   const path = controlPath(home);
   if (existsSync(path)) unlinkSync(path);

@@ -67,10 +67,12 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** Where a twin's bus mailbox (outbox, inbox, replay state) lives in its home. */
 export function mailboxPath(home: string): string {
   return join(home, 'bus.sqlite');
 }
 
+/** The embedded 0-db namespace holding the twin's BCDB records. */
 export const BCDB_NAMESPACE = 'bcdb';
 
 /** The twin's BCDB store: the index, its 0-db (and the client the BCDB reads and writes with). */
@@ -160,6 +162,13 @@ export async function rebuildStore(home: string): Promise<{ records: number; ms:
 /** How often a running twin checks that its phonebook record still lists the addresses it listens on. */
 export const RECORD_CHECK_INTERVAL_MS = 60_000;
 
+/**
+ * Starts the twin (`twin start`): locks the home, opens its BCDB, starts its host and bus,
+ * publishes and keeps its phonebook record current, serves bcdb.* and the control socket, runs
+ * the QSS repair sweep when configured; `stop()` stops it all in reverse order. Throws
+ * TwinError (`twin_running`, `home_invalid`, `home_insecure`), IdentityError (keystore,
+ * passphrase), PhonebookError (publishing) or NetworkError (listening).
+ */
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const log = o.log ?? (() => {});
   const home = prepareHome(o.home);
@@ -208,7 +217,7 @@ async function run(
   const store = await openStore(home, record.id);
   started.push(() => store.close());
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
-  serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus));
+  serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus), (msg, fields) => log(msg, fields));
   // Before the bus starts: no experience message may arrive unhandled.
   const experiences = openExperiences({
     home,

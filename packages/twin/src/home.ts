@@ -10,10 +10,12 @@ import { dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { TwinError } from './errors.ts';
 
+/** The modes of a twin's home directory and of every file in it. */
 export const HOME_MODE = 0o700;
 export const FILE_MODE = 0o600;
 /** Every file the twin creates from now on: no access for group and others. */
 export const TWIN_UMASK = 0o077;
+/** The file a running twin holds an OS lock on. */
 export const LOCK_FILE = 'twin.lock';
 
 /**

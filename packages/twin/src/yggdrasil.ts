@@ -2,6 +2,7 @@
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 
+/** True for an IPv6 address in Yggdrasil's 200::/7. */
 export function isYggdrasilAddress(ip: string): boolean {
   const first = Number.parseInt(ip.split(':')[0] ?? '', 16);
   return ip.includes(':') && (first & 0xfe00) === 0x0200;

@@ -17,6 +17,7 @@ import {
   port,
   print,
 } from '../options.ts';
+import { stopOnSignals } from '../signals.ts';
 
 /** A short-lived bus for CLI commands: same identity as the twin, not published. */
 export async function ephemeralBus(o: Common, withMailbox: boolean) {
@@ -106,11 +107,7 @@ export function startCommand(): Command {
           log.info({ from: m.from, seq: m.seq, command: m.command, bytes: m.payload.length }, 'message'),
         );
         daemon.bus.on('delivery', (e) => log.debug(e, 'delivery'));
-        const stop = () => {
-          daemon.stop().then(() => process.exit(0));
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        stopOnSignals(() => daemon.stop());
       },
     );
 }
@@ -133,7 +130,7 @@ export function pingCommand(): Command {
           const reply = await b.bus.request(target, 'ping', nonce, { timeoutMs: o.timeout });
           if (!reply.equals(nonce)) throw new CliError('bad_reply', 'ping reply does not match');
           rtts.push(performance.now() - t0);
-          if (!o.json) console.log(`reply from ${target}: seq=${i} time=${rtts[i]!.toFixed(2)} ms`);
+          if (!o.json) print(o, null, () => `reply from ${target}: seq=${i} time=${rtts[i]!.toFixed(2)} ms`);
         }
       } finally {
         await b.close();

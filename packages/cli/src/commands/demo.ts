@@ -2,7 +2,8 @@ import { join, resolve } from 'node:path';
 import { startPhonebook } from '@twin/phonebook';
 import { ZdbServer } from '@twin/zdb';
 import { Command } from 'commander';
-import { port } from '../options.ts';
+import { port, print } from '../options.ts';
+import { stopOnSignals } from '../signals.ts';
 
 /**
  * `twin demo` (what `npm start` runs): brings up the parts of Digital Twin that exist, on
@@ -31,14 +32,11 @@ export function demoCommand(): Command {
         `                                            npx twin phonebook register --home ${join(dir, 'alice')}`,
         '                                            npx twin lookup alice',
       ];
-      console.log(lines.join('\n'));
-      const stop = async () => {
+      print({}, null, () => lines.join('\n'));
+      stopOnSignals(async () => {
         await zdb.close();
         await phonebook.close();
-        console.log('demo stopped; data kept in', dir);
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
+        print({}, null, () => `demo stopped; data kept in ${dir}`);
+      });
     });
 }

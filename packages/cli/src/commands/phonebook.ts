@@ -19,6 +19,7 @@ import {
   rate,
   url,
 } from '../options.ts';
+import { stopOnSignals } from '../signals.ts';
 
 function show(t: TwinRecord): string {
   return [
@@ -82,11 +83,7 @@ export function phonebookCommand(): Command {
         },
         `phonebook ${o.follow ? `replica of ${o.follow}` : 'server'} listening on ${running.url}`,
       );
-      const stop = () => {
-        running.close().then(() => process.exit(0));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      stopOnSignals(() => running.close());
     });
   commonOptions(
     cmd
