@@ -18,7 +18,7 @@ const INITIAL = 1024;
 /** The table grows when more than this share of its buckets is used. */
 const MAX_LOAD = 0.7;
 /** Dead arena bytes tolerated before the arena is rewritten (besides exceeding the live bytes). */
-const ARENA_SLACK = 1024 * 1024;
+const ARENA_SLACK = 64 * 1024;
 const DEAD = 0xffffffff;
 
 function grow32(a: Uint32Array, size: number): Uint32Array<ArrayBuffer> {
@@ -260,9 +260,12 @@ export class KeyIndex {
   private store(key: Buffer): number {
     if (this.arenaUsed + key.length > this.arena.length) {
       if (this.arenaDead > ARENA_SLACK && this.arenaDead > this.arenaUsed - this.arenaDead)
-        this.compactArena(0);
-      if (this.arenaUsed + key.length > this.arena.length)
-        this.compactArena(Math.max(this.arena.length * 2, this.arenaUsed + key.length));
+        this.compactArena();
+      if (this.arenaUsed + key.length > this.arena.length) {
+        const next = Buffer.allocUnsafeSlow(Math.max(this.arena.length * 2, this.arenaUsed + key.length));
+        this.arena.copy(next, 0, 0, this.arenaUsed);
+        this.arena = next;
+      }
     }
     const at = this.arenaUsed;
     key.copy(this.arena, at);
@@ -270,9 +273,9 @@ export class KeyIndex {
     return at;
   }
 
-  /** Rewrites the arena with live keys only (into a buffer of `size`, or of the same size). */
-  private compactArena(size: number): void {
-    const next = Buffer.allocUnsafeSlow(size || this.arena.length);
+  /** Rewrites the arena with live keys only. */
+  private compactArena(): void {
+    const next = Buffer.allocUnsafeSlow(this.arena.length);
     let w = 0;
     for (let s = 0; s < this.used; s++) {
       if (this.file[s] === DEAD) continue;
