@@ -6,7 +6,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { existsSync, unlinkSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, Socket } from 'node:net';
 import { DEFAULT_NAMESPACE, openEngine } from '../engine/engine.ts';
 import type { Engine, HookEvent, NamespaceMode } from '../engine/types.ts';
 import { NameTable } from '../resp/names.ts';
@@ -58,6 +58,36 @@ interface Segment {
 }
 
 const NAMES = new NameTable(COMMANDS.keys());
+
+/**
+ * Every connection reads into this one buffer (requests are parsed and run before the next read;
+ * the parser copies what it keeps). Smaller than the parser's LARGE_ARG, so a large value never
+ * sits in it whole: the parser always copies it out chunk by chunk.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(64 * 1024 - 1);
+
+/**
+ * node:net's server has no `onread` option: the accepted handle moves to a Socket that reads into
+ * READ_BUFFER, which skips a buffer allocation and the stream machinery per read. The accepted
+ * Socket, left without a handle, is destroyed (the server stops counting it). Null when the
+ * connection is already gone.
+ */
+function adopt(accepted: Socket, onData: (chunk: Buffer) => void): Socket | null {
+  const holder = accepted as unknown as { _handle: object | null };
+  const handle = holder._handle;
+  if (!handle) return null;
+  holder._handle = null;
+  accepted.destroy();
+  const callback = (n: number, buf: Buffer) => {
+    onData(buf.subarray(0, n));
+  };
+  return new Socket({
+    handle,
+    readable: true,
+    writable: true,
+    onread: { buffer: READ_BUFFER, callback },
+  } as never);
+}
 
 /** SET's value may arrive as chunks: the engine writes them to the data file as they are. */
 const chunkable = (name: Buffer, index: number) =>
@@ -184,7 +214,7 @@ export class ZdbServer {
 
   private async listen(): Promise<void> {
     const { options } = this;
-    const tcp = createServer((s) => this.accept(s));
+    const tcp = createServer({ pauseOnConnect: true }, (s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
       tcp.once('error', reject);
       tcp.listen(options.port, options.listen, () => resolve());
@@ -192,7 +222,7 @@ export class ZdbServer {
     this.servers.push(tcp);
     if (options.socket) {
       if (existsSync(options.socket)) unlinkSync(options.socket);
-      const unix = createServer((s) => this.accept(s));
+      const unix = createServer({ pauseOnConnect: true }, (s) => this.accept(s));
       await new Promise<void>((resolve, reject) => {
         unix.once('error', reject);
         unix.listen(options.socket, () => resolve());
@@ -220,21 +250,23 @@ export class ZdbServer {
     return this.ctx.stats;
   }
 
-  private accept(socket: Socket): void {
+  private accept(accepted: Socket): void {
     if (this.closing) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    let conn: Connection | null = null;
+    const socket = adopt(accepted, (chunk) => this.receive(conn!, chunk, true));
+    if (!socket) return;
     socket.setNoDelay(true);
     const session = createSession(this.nextId++, this.engine.namespace(DEFAULT_NAMESPACE)!);
     // --protect: the default namespace is read-only until SELECTed with the admin password (or AUTH)
     session.granted = !this.options.protect;
-    const conn = new Connection(socket, session, this.options.limits ?? DEFAULT_LIMITS, (n) => {
+    conn = new Connection(socket, session, this.options.limits ?? DEFAULT_LIMITS, (n) => {
       this.ctx.stats.tx += n;
     });
     this.conns.set(session.id, conn);
     this.ctx.stats.clients++;
-    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk));
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.conns.delete(session.id);
@@ -247,10 +279,20 @@ export class ZdbServer {
     });
   }
 
-  private receive(conn: Connection, chunk: Buffer): void {
+  /** `transient`: `chunk` is the shared read buffer (see READ_BUFFER), reused after this call. */
+  private receive(conn: Connection, chunk: Buffer, transient = false): void {
     if (conn.ending) return;
     this.ctx.stats.rx += chunk.length;
-    conn.parser.push(chunk);
+    conn.parser.push(chunk, transient);
+    try {
+      this.runRequests(conn);
+    } finally {
+      conn.parser.retain();
+    }
+  }
+
+  /** Runs every complete request received on `conn`, then hands their replies to finishBatch. */
+  private runRequests(conn: Connection): void {
     const out = this.out;
     const session = conn.session;
     this.current = conn;
