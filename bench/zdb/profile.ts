@@ -54,7 +54,7 @@ function phaseOf(n: Node): string | null {
   if (url.includes('/engine/')) return 'engine';
   if (url.includes('/server/commands')) return 'dispatch';
   if (url.includes('/server/server')) {
-    if (/^(send|write|release|flushTick|finishBatch)$/.test(f)) return 'write';
+    if (/^(send|write|release|flush|defer|flushTick|finishBatch)$/.test(f)) return 'write';
     return 'dispatch';
   }
   if (url.includes('stream_base_commons') && f === 'onStreamRead') return 'read';
@@ -108,7 +108,8 @@ async function profile(test: 'set' | 'get'): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-zdb-prof-'));
   const profDir = keep ? join(keep, test) : join(dir, 'prof');
   const bin = new URL('../../packages/zdb/bin/zdb.js', import.meta.url).pathname;
-  const args = ['--cpu-prof', '--cpu-prof-dir', profDir, bin, '--port', String(PORT)];
+  // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
+  const args = ['--conditions=source', '--cpu-prof', '--cpu-prof-dir', profDir, bin, '--port', String(PORT)];
   const proc = spawn(process.execPath, [...args, '--data', join(dir, 'd'), '--index', join(dir, 'i')], {
     stdio: 'ignore',
   });

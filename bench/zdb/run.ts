@@ -93,7 +93,18 @@ async function startOurs(port: number): Promise<Server> {
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
   const proc = spawn(
     process.execPath,
-    [...prof, bin, '--port', String(port), '--data', join(dir, 'data'), '--index', join(dir, 'index')],
+    // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
+    [
+      '--conditions=source',
+      ...prof,
+      bin,
+      '--port',
+      String(port),
+      '--data',
+      join(dir, 'data'),
+      '--index',
+      join(dir, 'index'),
+    ],
     { stdio: 'ignore' },
   );
   await waitPort(port);
