@@ -127,8 +127,9 @@ export class KeyIndex {
   private logSlot = new Uint32Array(INITIAL);
   private logLength = 0;
 
-  /** The last lookup that missed: its key, hash and empty bucket (valid until the table changes). */
-  private missKey: Buffer | null = null;
+  /** The last lookup: its key, and the slot it found (-1: its hash and empty bucket follow). */
+  private lastKey: Buffer | null = null;
+  private lastSlot = -1;
   private missHash = 0;
   private missBucket = 0;
 
@@ -171,12 +172,17 @@ export class KeyIndex {
     for (let b = h & mask; ; b = (b + 1) & mask) {
       const e = table[b]!;
       if (e === 0) {
-        this.missKey = key;
+        this.lastKey = key;
+        this.lastSlot = -1;
         this.missHash = h;
         this.missBucket = b;
         return -1;
       }
-      if (this.matches(e - 1, key, h)) return b;
+      if (this.matches(e - 1, key, h)) {
+        this.lastKey = key;
+        this.lastSlot = e - 1;
+        return b;
+      }
     }
   }
 
@@ -193,7 +199,7 @@ export class KeyIndex {
 
   /**
    * Records a new live version of `key` (insert or overwrite); returns its slot. Right after
-   * slotOf(key) missed with this same (unchanged) Buffer, the insert reuses that probe.
+   * slotOf(key) with this same (unchanged) Buffer, it reuses that lookup.
    */
   put(
     key: Buffer,
@@ -205,12 +211,8 @@ export class KeyIndex {
     prevFile: number,
     prevOffset: number,
   ): number {
-    let slot: number;
-    if (this.missKey === key) slot = this.insert(key);
-    else {
-      const b = this.find(key);
-      slot = b >= 0 ? this.table[b]! - 1 : this.insert(key);
-    }
+    if (this.lastKey !== key) this.find(key);
+    const slot = this.lastSlot >= 0 ? this.lastSlot : this.insert(key);
     return this.record(slot, file, offset, length, crc, timestamp, prevFile, prevOffset);
   }
 
@@ -247,7 +249,7 @@ export class KeyIndex {
     const slot = this.allocate();
     const h = this.missHash;
     this.table[this.missBucket] = slot + 1;
-    this.missKey = null;
+    this.lastKey = null;
     this.count++;
     this.hash[slot] = h;
     this.keyLength[slot] = key.length;
@@ -301,7 +303,7 @@ export class KeyIndex {
     }
     this.table = table;
     this.mask = mask;
-    this.missKey = null;
+    this.lastKey = null;
   }
 
   remove(key: Buffer): void {
@@ -320,7 +322,7 @@ export class KeyIndex {
         b = j;
       }
     }
-    this.missKey = null;
+    this.lastKey = null;
     this.count--;
     this.liveBytes -= this.length[slot]!;
     this.file[slot] = DEAD;
@@ -339,7 +341,7 @@ export class KeyIndex {
     this.arenaDead = 0;
     this.logLength = 0;
     this.liveBytes = 0;
-    this.missKey = null;
+    this.lastKey = null;
     this.cachedAt.fill(0);
     this.cache?.clear();
   }
