@@ -268,6 +268,8 @@ export class ZdbServer {
   private readonly ctx: ServerContext;
   private readonly hook: (event: string, args: string[]) => void;
   private current: Connection | null = null;
+  /** Called when the last connection closes during close(). */
+  private drained: (() => void) | null = null;
   private lock: DirectoryLock | null = null;
 
   private constructor(readonly options: ZdbServerOptions) {
@@ -400,6 +402,7 @@ export class ZdbServer {
     }
     socket.on('close', () => {
       this.conns.delete(session.id);
+      if (this.conns.size === 0) this.drained?.();
       for (const w of conn!.watchers) this.unwatch(w);
     });
   }
@@ -582,7 +585,15 @@ export class ZdbServer {
     for (const set of this.watchers.values()) for (const w of set) clearTimeout(w.timer);
     this.watchers.clear();
     this.watching = 0;
-    const stopped = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    // node:net no longer counts adopted connections (see adopt()): wait for ours to close too.
+    const closed = new Promise<void>((r) => {
+      if (this.conns.size === 0) r();
+      else this.drained = r;
+    });
+    const stopped = Promise.all([
+      closed,
+      ...this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))),
+    ]);
     await this.flushTick();
     for (const c of this.conns.values()) c.socket.end();
     // A client that reads nothing (a stalled one) never closes: give them CLOSE_GRACE_MS.
