@@ -259,7 +259,8 @@ if (json) {
   );
   for (const t of tests) {
     const rows = t.ours.map((x, i) => `${x}/${t.redis[i] ?? '-'}=${t.ratios[i] ?? '-'}`).join('  ');
-    const target = t.target === null ? '' : `${t.target.toFixed(1)}${t.met ? ' ok' : ' NO'}`;
+    const target =
+      t.target === null || t.met === null ? '' : `${t.target.toFixed(1)}${t.met ? ' ok' : ' NO'}`;
     console.log(
       ` ${t.test.padEnd(12)} ${pad(t.median.ours, 14)} ${pad(t.median.redis ?? '-', 10)} ${pad(t.median.ratio ?? '-', 6)} ${pad(target, 7)}   ${rows}`,
     );
