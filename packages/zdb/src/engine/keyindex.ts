@@ -5,8 +5,8 @@
  * Each key's bytes live in one arena Buffer; an open-addressing hash table (linear probing,
  * backward-shift deletion, so no tombstones) maps a keyed hash of those bytes to a slot; each slot
  * is a row of typed-array columns. A write-order log of (file, offset, slot) serves SCAN/RSCAN
- * with binary-searchable cursors. About 70 bytes per 12-byte key at a million keys (bench/zdb/memory.ts)
- * where a Map<string, slot> held 115.
+ * with binary-searchable cursors. A million 12-byte keys hold 92 bytes each after GC, the value
+ * cache's column and ring included (bench/zdb/memory.ts), where a Map<string, slot> held 115.
  *
  * The hash is HalfSipHash-1-3 under a random per-process key, so a client choosing keys cannot
  * aim them at one probe chain (hash flooding).
