@@ -60,6 +60,8 @@ function datasize(v: string): number {
 export function zdbCommand(name: string): Command {
   const d = DEFAULT_OPTIONS;
   const cmd = new Command(name)
+    // `zdb compact NS --data D`: options after the subcommand are the subcommand's own.
+    .enablePositionalOptions()
     .description('run a 0-db compatible key-value server (RESP protocol)')
     .version(VERSION, '--version')
     .option('--listen <addr>', 'listen address', d.listen)
