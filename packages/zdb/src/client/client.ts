@@ -5,9 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { type Reply, Status } from '../resp/replies.ts';
-import { type Arg, type Endpoint, PipelinedConnection, ZdbError } from './connection.ts';
-
-export { ZdbError };
+import { type Arg, type Endpoint, PipelinedConnection } from './connection.ts';
+import { ZDB_CODES, ZdbError } from './errors.ts';
 
 export interface ZdbClientOptions extends Endpoint {
   /** Connections in the pool (default 1). Calls go to the least busy one. */
@@ -173,7 +172,7 @@ export class ZdbClient {
       }));
       return { cursor: r[0] as Buffer, entries };
     } catch (e) {
-      if (e instanceof ZdbError && e.message === 'No more data') return null;
+      if (e instanceof ZdbError && e.code === ZDB_CODES.noMoreData) return null;
       throw e;
     }
   }

@@ -1,20 +1,10 @@
 /** One pipelined connection: requests are written as they come, replies matched in order. */
 import { connect, type Socket } from 'node:net';
 import { type Reply, ReplyError, ReplyParser } from '../resp/replies.ts';
+import { ZdbError } from './errors.ts';
 
 /** A command argument; a list of Buffers is one argument made of those parts, sent uncopied. */
 export type Arg = string | Buffer | number | readonly Buffer[];
-
-export class ZdbError extends Error {
-  constructor(
-    message: string,
-    /** 'reply': the server answered an error; 'connection': the link failed; 'timeout'. */
-    readonly kind: 'reply' | 'connection' | 'timeout',
-  ) {
-    super(message);
-    this.name = 'ZdbError';
-  }
-}
 
 interface Pending {
   resolve: (r: Reply) => void;
