@@ -35,6 +35,19 @@ async function peakRss(port: number, ms: number): Promise<number> {
   return peak;
 }
 
+/** Resolves on the socket's next 'drain' or its 'close' (one listener of each, removed after). */
+function drainedOrClosed(s: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
 function open(port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1');
@@ -89,11 +102,7 @@ describe('memory a client can make the server hold (item 7)', () => {
     let sent = 0;
     for (let i = 0; i < 1000 && !closed; i++) {
       sent++;
-      if (!s.write(arg))
-        await new Promise((r) => {
-          s.once('drain', r);
-          s.once('close', r);
-        });
+      if (!s.write(arg)) await drainedOrClosed(s);
     }
     const peak = await peakRss(port, 1000);
     s.destroy();
