@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ZdbClient } from '../src/index.ts';
 import { spawnZdb } from '../src/process.ts';
 import { ReplyParser } from '../src/resp/replies.ts';
-import { exchange, resp, startServer, tempDir, text } from './helpers.ts';
+import { ADMIN, exchange, resp, startServer, tempDir, text } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -191,6 +191,21 @@ describe('connections and WAIT (item 8)', () => {
     assert.ok(idleClosed, 'the idle connection was closed');
     const { replies } = await waiting;
     assert.deepEqual(replies.map(text), ['-Timeout']);
+    await s.stop();
+  });
+
+  test('the client closes its own idle connections first, and reopens them (replaying SELECT)', async () => {
+    const s = await startServer({ idleTimeout: 2 });
+    const admin = new ZdbClient({ port: s.port, admin: ADMIN });
+    await admin.nsnew('idle');
+    admin.close();
+    const c = new ZdbClient({ port: s.port, namespace: 'idle', idleMs: 300 });
+    await c.set('k', 'v');
+    const before = s.server.stats.clients;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(await c.get('k'), Buffer.from('v'), 'reconnected into its namespace');
+    assert.equal(s.server.stats.clients, before + 1, 'a new connection was opened');
+    c.close();
     await s.stop();
   });
 });

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Reply, Status } from '../resp/replies.ts';
-import { type Arg, type Endpoint, PipelinedConnection } from './connection.ts';
+import { type Arg, type Endpoint, IDLE_CLOSE_MS, PipelinedConnection } from './connection.ts';
 import { ZDB_CODES, ZdbError } from './errors.ts';
 
 export interface ZdbClientOptions extends Endpoint {
@@ -13,6 +13,11 @@ export interface ZdbClientOptions extends Endpoint {
   pool?: number;
   /** Milliseconds without a reply before the connection is dropped (default 10,000; 0 = none). */
   timeoutMs?: number;
+  /**
+   * Milliseconds unused before the client closes a connection itself (default 60,000, below the
+   * server's --idle-timeout); the next command opens it again.
+   */
+  idleMs?: number;
   /** Admin password: AUTH on every connection. */
   admin?: string;
   /** Namespace to SELECT on every connection, with its password. */
@@ -78,7 +83,13 @@ export class ZdbClient {
     const size = Math.max(1, options.pool ?? 1);
     this.conns = Array.from(
       { length: size },
-      () => new PipelinedConnection(options, options.timeoutMs ?? 10_000, () => this.setupCommands()),
+      () =>
+        new PipelinedConnection(
+          options,
+          options.timeoutMs ?? 10_000,
+          () => this.setupCommands(),
+          options.idleMs ?? IDLE_CLOSE_MS,
+        ),
     );
   }
 
