@@ -155,32 +155,31 @@ export function zdbCommand(name: string): Command {
 
   cmd
     .command('compact')
-    .description('rewrite a namespace without dead entries (run while the server is stopped)')
+    .description(
+      'rewrite a namespace without dead entries (refused while a server runs on the directories); ' +
+        'takes --data, --index and --datasize of zdb itself',
+    )
     .argument('<namespace>')
-    .option('--data <dir>', 'data files directory', d.data)
-    .option('--index <dir>', 'index files directory', d.index)
-    .option('--datasize <bytes>', 'data file rotation size', datasize, d.datasize)
     .option('--json', 'print the result as JSON')
-    .action(
-      async (namespace: string, o: { data: string; index: string; datasize: number; json?: boolean }) => {
-        // Refused while a server runs on these directories.
-        const lock = await lockDirectories([o.data, o.index]);
-        let r: ReturnType<typeof compactNamespace>;
-        try {
-          r = compactNamespace(
-            { dataDir: o.data, indexDir: o.index, mode: 'user', datasize: o.datasize, maxsize: 0 },
-            namespace,
-          );
-        } finally {
-          lock.release();
-        }
-        if (o.json) console.log(JSON.stringify(r));
-        else
-          console.log(
-            `compacted ${r.namespace}: ${r.entries} live entries, ${r.bytesBefore} → ${r.bytesAfter} bytes`,
-          );
-      },
-    );
+    .action(async (namespace: string, o: { json?: boolean }, sub: Command) => {
+      // --data/--index/--datasize are the server's own options, wherever they are written.
+      const f = sub.parent!.opts() as Flags;
+      const lock = await lockDirectories([f.data, f.index]);
+      let r: ReturnType<typeof compactNamespace>;
+      try {
+        r = compactNamespace(
+          { dataDir: f.data, indexDir: f.index, mode: 'user', datasize: f.datasize, maxsize: 0 },
+          namespace,
+        );
+      } finally {
+        lock.release();
+      }
+      if (o.json) console.log(JSON.stringify(r));
+      else
+        console.log(
+          `compacted ${r.namespace}: ${r.entries} live entries, ${r.bytesBefore} → ${r.bytesAfter} bytes`,
+        );
+    });
   return cmd;
 }
 

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { ZdbClient } from '../src/index.ts';
 import { spawnZdb } from '../src/process.ts';
 import { ReplyParser } from '../src/resp/replies.ts';
-import { exchange, resp, startServer, tempDir, text } from './helpers.ts';
+import { ADMIN, exchange, resp, startServer, tempDir, text } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,6 +33,19 @@ async function peakRss(port: number, ms: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return peak;
+}
+
+/** Resolves on the socket's next 'drain' or its 'close' (one listener of each, removed after). */
+function drainedOrClosed(s: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
 }
 
 function open(port: number): Promise<Socket> {
@@ -89,11 +102,7 @@ describe('memory a client can make the server hold (item 7)', () => {
     let sent = 0;
     for (let i = 0; i < 1000 && !closed; i++) {
       sent++;
-      if (!s.write(arg))
-        await new Promise((r) => {
-          s.once('drain', r);
-          s.once('close', r);
-        });
+      if (!s.write(arg)) await drainedOrClosed(s);
     }
     const peak = await peakRss(port, 1000);
     s.destroy();
@@ -182,6 +191,21 @@ describe('connections and WAIT (item 8)', () => {
     assert.ok(idleClosed, 'the idle connection was closed');
     const { replies } = await waiting;
     assert.deepEqual(replies.map(text), ['-Timeout']);
+    await s.stop();
+  });
+
+  test('the client closes its own idle connections first, and reopens them (replaying SELECT)', async () => {
+    const s = await startServer({ idleTimeout: 2 });
+    const admin = new ZdbClient({ port: s.port, admin: ADMIN });
+    await admin.nsnew('idle');
+    admin.close();
+    const c = new ZdbClient({ port: s.port, namespace: 'idle', idleMs: 300 });
+    await c.set('k', 'v');
+    const before = s.server.stats.clients;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(await c.get('k'), Buffer.from('v'), 'reconnected into its namespace');
+    assert.equal(s.server.stats.clients, before + 1, 'a new connection was opened');
+    c.close();
     await s.stop();
   });
 });
