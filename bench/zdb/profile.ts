@@ -6,7 +6,7 @@
  * gc, other. Idle samples (waiting in epoll) are left out. Prints µs of server CPU per request.
  *
  *   npm run bench:zdb -- ... is the side-by-side bench; this one is:
- *   node --import tsx bench/zdb/profile.ts [--json] [--requests N] [--size B] [--keep DIR]
+ *   node --import tsx bench/zdb/profile.ts [--json] [--requests N] [--size B] [--keep DIR] [--pipeline N]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -22,6 +22,7 @@ function value(flag: string, fallback: string): string {
 const requests = Number(value('--requests', '100000'));
 const size = Number(value('--size', '100'));
 const keep = value('--keep', '');
+const pipeline = value('--pipeline', '1');
 const PORT = 19910;
 
 if (spawnSync('redis-benchmark', ['--version']).status !== 0) {
@@ -53,7 +54,7 @@ function phaseOf(n: Node): string | null {
   if (url.includes('/engine/')) return 'engine';
   if (url.includes('/server/commands')) return 'dispatch';
   if (url.includes('/server/server')) {
-    if (/^(send|write|release|flushTick|finishBatch)$/.test(f)) return 'write';
+    if (/^(send|write|release|flush|defer|flushTick|finishBatch)$/.test(f)) return 'write';
     return 'dispatch';
   }
   if (url.includes('stream_base_commons') && f === 'onStreamRead') return 'read';
@@ -107,7 +108,8 @@ async function profile(test: 'set' | 'get'): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-zdb-prof-'));
   const profDir = keep ? join(keep, test) : join(dir, 'prof');
   const bin = new URL('../../packages/zdb/bin/zdb.js', import.meta.url).pathname;
-  const args = ['--cpu-prof', '--cpu-prof-dir', profDir, bin, '--port', String(PORT)];
+  // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
+  const args = ['--conditions=source', '--cpu-prof', '--cpu-prof-dir', profDir, bin, '--port', String(PORT)];
   const proc = spawn(process.execPath, [...args, '--data', join(dir, 'd'), '--index', join(dir, 'i')], {
     stdio: 'ignore',
   });
@@ -115,7 +117,23 @@ async function profile(test: 'set' | 'get'): Promise<Record<string, number>> {
   const bench = (t: string, n: number) =>
     spawnSync(
       'redis-benchmark',
-      ['-p', String(PORT), '-c', '50', '-n', String(n), '-d', String(size), '-r', '100000', '-t', t, '-q'],
+      [
+        '-p',
+        String(PORT),
+        '-c',
+        '50',
+        '-n',
+        String(n),
+        '-d',
+        String(size),
+        '-P',
+        pipeline,
+        '-r',
+        '100000',
+        '-t',
+        t,
+        '-q',
+      ],
       { stdio: 'ignore' },
     );
   bench('set', requests); // warm-up, and the values GET reads
@@ -151,11 +169,17 @@ async function profile(test: 'set' | 'get'): Promise<Record<string, number>> {
   return perRequest;
 }
 
-const result = { size, requests, set: await profile('set'), get: await profile('get') };
+const result = {
+  size,
+  requests,
+  pipeline: Number(pipeline),
+  set: await profile('set'),
+  get: await profile('get'),
+};
 if (argv.includes('--json')) console.log(JSON.stringify(result, null, 2));
 else {
   const phases = ['read', 'parse', 'dispatch', 'engine', 'reply', 'write', 'gc', 'other', 'busy', 'idle'];
-  console.log(`µs of server time per request, ${size} B values, 50 clients, unpipelined`);
+  console.log(`µs of server time per request, ${size} B values, 50 clients, pipeline ${pipeline}`);
   console.log(`       ${phases.map((p) => p.padStart(8)).join('')}    ops/s`);
   for (const t of ['set', 'get'] as const) {
     const r = result[t];

@@ -93,7 +93,18 @@ async function startOurs(port: number): Promise<Server> {
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
   const proc = spawn(
     process.execPath,
-    [...prof, bin, '--port', String(port), '--data', join(dir, 'data'), '--index', join(dir, 'index')],
+    // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
+    [
+      '--conditions=source',
+      ...prof,
+      bin,
+      '--port',
+      String(port),
+      '--data',
+      join(dir, 'data'),
+      '--index',
+      join(dir, 'index'),
+    ],
     { stdio: 'ignore' },
   );
   await waitPort(port);
@@ -248,7 +259,8 @@ if (json) {
   );
   for (const t of tests) {
     const rows = t.ours.map((x, i) => `${x}/${t.redis[i] ?? '-'}=${t.ratios[i] ?? '-'}`).join('  ');
-    const target = t.target === null ? '' : `${t.target.toFixed(1)}${t.met ? ' ok' : ' NO'}`;
+    const target =
+      t.target === null || t.met === null ? '' : `${t.target.toFixed(1)}${t.met ? ' ok' : ' NO'}`;
     console.log(
       ` ${t.test.padEnd(12)} ${pad(t.median.ours, 14)} ${pad(t.median.redis ?? '-', 10)} ${pad(t.median.ratio ?? '-', 6)} ${pad(target, 7)}   ${rows}`,
     );

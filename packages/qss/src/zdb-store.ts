@@ -29,7 +29,7 @@
  *   entries whose tag proves them the owner's.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { ZdbClient, ZdbError } from '@twin/zdb';
+import { ZDB_CODES, ZdbClient, ZdbError } from '@twin/zdb';
 import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
 import { isAbsent, type ShardContext, type ShardLocation, type ShardStore } from './store.ts';
@@ -439,7 +439,7 @@ export class ZdbShardStore implements ShardStore {
     try {
       await b.client.del(id);
     } catch (e) {
-      if (!/Key not found/.test((e as Error).message)) throw e;
+      if (!(e instanceof ZdbError && e.code === ZDB_CODES.keyNotFound)) throw e;
     }
     return true;
   }

@@ -5,15 +5,19 @@
  */
 import { createHash } from 'node:crypto';
 import { type Reply, Status } from '../resp/replies.ts';
-import { type Arg, type Endpoint, PipelinedConnection, ZdbError } from './connection.ts';
-
-export { ZdbError };
+import { type Arg, type Endpoint, IDLE_CLOSE_MS, PipelinedConnection } from './connection.ts';
+import { ZDB_CODES, ZdbError } from './errors.ts';
 
 export interface ZdbClientOptions extends Endpoint {
   /** Connections in the pool (default 1). Calls go to the least busy one. */
   pool?: number;
   /** Milliseconds without a reply before the connection is dropped (default 10,000; 0 = none). */
   timeoutMs?: number;
+  /**
+   * Milliseconds unused before the client closes a connection itself (default 60,000, below the
+   * server's --idle-timeout); the next command opens it again.
+   */
+  idleMs?: number;
   /** Admin password: AUTH on every connection. */
   admin?: string;
   /** Namespace to SELECT on every connection, with its password. */
@@ -79,7 +83,13 @@ export class ZdbClient {
     const size = Math.max(1, options.pool ?? 1);
     this.conns = Array.from(
       { length: size },
-      () => new PipelinedConnection(options, options.timeoutMs ?? 10_000, () => this.setupCommands()),
+      () =>
+        new PipelinedConnection(
+          options,
+          options.timeoutMs ?? 10_000,
+          () => this.setupCommands(),
+          options.idleMs ?? IDLE_CLOSE_MS,
+        ),
     );
   }
 
@@ -173,7 +183,7 @@ export class ZdbClient {
       }));
       return { cursor: r[0] as Buffer, entries };
     } catch (e) {
-      if (e instanceof ZdbError && e.message === 'No more data') return null;
+      if (e instanceof ZdbError && e.code === ZDB_CODES.noMoreData) return null;
       throw e;
     }
   }

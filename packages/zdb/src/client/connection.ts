@@ -1,26 +1,22 @@
 /** One pipelined connection: requests are written as they come, replies matched in order. */
 import { connect, type Socket } from 'node:net';
 import { type Reply, ReplyError, ReplyParser } from '../resp/replies.ts';
+import { ZdbError } from './errors.ts';
 
 /** A command argument; a list of Buffers is one argument made of those parts, sent uncopied. */
 export type Arg = string | Buffer | number | readonly Buffer[];
-
-export class ZdbError extends Error {
-  constructor(
-    message: string,
-    /** 'reply': the server answered an error; 'connection': the link failed; 'timeout'. */
-    readonly kind: 'reply' | 'connection' | 'timeout',
-  ) {
-    super(message);
-    this.name = 'ZdbError';
-  }
-}
 
 interface Pending {
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
   at: number;
 }
+
+/**
+ * A connection unused this long is closed by the client (and opened again by the next command),
+ * before the server's --idle-timeout (300 s by default) could close it under a command in flight.
+ */
+export const IDLE_CLOSE_MS = 60_000;
 
 /** Bytes read from the socket at once. */
 const READ_BUFFER = 256 * 1024;
@@ -78,6 +74,10 @@ export class PipelinedConnection {
   private readonly parser = new ReplyParser();
   private ready: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private lastSend = 0;
+  /** The socket last closed as idle (its close must not touch the next one). */
+  private retired: Socket | null = null;
   closed = false;
 
   constructor(
@@ -85,6 +85,7 @@ export class PipelinedConnection {
     private readonly timeoutMs: number,
     /** Commands replayed on every (re)connect: AUTH, SELECT. */
     private readonly setup: () => Arg[][],
+    private readonly idleMs = IDLE_CLOSE_MS,
   ) {}
 
   get inflight(): number {
@@ -118,11 +119,14 @@ export class PipelinedConnection {
         s.off('error', fail);
         s.on('error', () => {});
         s.on('close', () => {
+          if (s === this.retired) return; // closed as idle: nothing was pending on it
           this.failAll(new ZdbError('connection closed', 'connection'));
           this.ready = null;
           this.socket = null;
         });
         this.socket = s;
+        this.lastSend = Date.now();
+        this.armIdle(this.idleMs);
         const steps = this.setup().map((args) => this.send(args));
         Promise.all(steps).then(
           () => resolve(),
@@ -172,7 +176,9 @@ export class PipelinedConnection {
     return new Promise<Reply>((resolve, reject) => {
       const s = this.socket;
       if (!s) return reject(new ZdbError('not connected', 'connection'));
-      this.pending.push({ resolve, reject, at: Date.now() });
+      const at = Date.now();
+      this.lastSend = at;
+      this.pending.push({ resolve, reject, at });
       const parts = encodeCommandParts(args);
       if (parts.length === 1) s.write(parts[0]!);
       else {
@@ -202,6 +208,24 @@ export class PipelinedConnection {
     this.timer.unref();
   }
 
+  /** Closes the socket once nothing was sent for `idleMs` and no reply is awaited. */
+  private armIdle(delay: number): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      const s = this.socket;
+      if (!s) return;
+      const quiet = Date.now() - this.lastSend;
+      if (this.pending.length === 0 && quiet >= this.idleMs) {
+        this.retired = s;
+        this.socket = null;
+        this.ready = null;
+        s.end();
+      } else this.armIdle(Math.max(this.idleMs - quiet, 100));
+    }, delay);
+    this.idleTimer.unref();
+  }
+
   async command(args: Arg[]): Promise<Reply> {
     if (this.closed) throw new ZdbError('client closed', 'connection');
     if (!this.socket) await this.open();
@@ -211,6 +235,7 @@ export class PipelinedConnection {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.socket?.end();
     this.socket = null;
   }

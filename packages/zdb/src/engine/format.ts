@@ -48,7 +48,7 @@ for (let n = 0; n < 256; n++) {
   CRC_TABLE[n] = c;
 }
 /** Below this many bytes a table-driven CRC in JS beats the call into zlib. */
-const SMALL_CRC = 256;
+const SMALL_CRC = 64;
 
 /** CRC-32 (zlib's) of buf[start, end), continuing from `crc`; no allocation. */
 export function crc32Range(buf: Uint8Array, start: number, end: number, crc = 0): number {

@@ -5,8 +5,8 @@
  * Each key's bytes live in one arena Buffer; an open-addressing hash table (linear probing,
  * backward-shift deletion, so no tombstones) maps a keyed hash of those bytes to a slot; each slot
  * is a row of typed-array columns. A write-order log of (file, offset, slot) serves SCAN/RSCAN
- * with binary-searchable cursors. About 70 bytes per 12-byte key at a million keys (bench/zdb/memory.ts)
- * where a Map<string, slot> held 115.
+ * with binary-searchable cursors. A million 12-byte keys hold 92 bytes each after GC, the value
+ * cache's column and ring included (bench/zdb/memory.ts), where a Map<string, slot> held 115.
  *
  * The hash is HalfSipHash-1-3 under a random per-process key, so a client choosing keys cannot
  * aim them at one probe chain (hash flooding).
@@ -18,7 +18,7 @@ const INITIAL = 1024;
 /** The table grows when more than this share of its buckets is used. */
 const MAX_LOAD = 0.7;
 /** Dead arena bytes tolerated before the arena is rewritten (besides exceeding the live bytes). */
-const ARENA_SLACK = 1024 * 1024;
+const ARENA_SLACK = 64 * 1024;
 const DEAD = 0xffffffff;
 
 function grow32(a: Uint32Array, size: number): Uint32Array<ArrayBuffer> {
@@ -127,8 +127,9 @@ export class KeyIndex {
   private logSlot = new Uint32Array(INITIAL);
   private logLength = 0;
 
-  /** The last lookup that missed: its key, hash and empty bucket (valid until the table changes). */
-  private missKey: Buffer | null = null;
+  /** The last lookup: its key, and the slot it found (-1: its hash and empty bucket follow). */
+  private lastKey: Buffer | null = null;
+  private lastSlot = -1;
   private missHash = 0;
   private missBucket = 0;
 
@@ -171,12 +172,17 @@ export class KeyIndex {
     for (let b = h & mask; ; b = (b + 1) & mask) {
       const e = table[b]!;
       if (e === 0) {
-        this.missKey = key;
+        this.lastKey = key;
+        this.lastSlot = -1;
         this.missHash = h;
         this.missBucket = b;
         return -1;
       }
-      if (this.matches(e - 1, key, h)) return b;
+      if (this.matches(e - 1, key, h)) {
+        this.lastKey = key;
+        this.lastSlot = e - 1;
+        return b;
+      }
     }
   }
 
@@ -193,7 +199,7 @@ export class KeyIndex {
 
   /**
    * Records a new live version of `key` (insert or overwrite); returns its slot. Right after
-   * slotOf(key) missed with this same (unchanged) Buffer, the insert reuses that probe.
+   * slotOf(key) with this same (unchanged) Buffer, it reuses that lookup.
    */
   put(
     key: Buffer,
@@ -205,12 +211,8 @@ export class KeyIndex {
     prevFile: number,
     prevOffset: number,
   ): number {
-    let slot: number;
-    if (this.missKey === key) slot = this.insert(key);
-    else {
-      const b = this.find(key);
-      slot = b >= 0 ? this.table[b]! - 1 : this.insert(key);
-    }
+    if (this.lastKey !== key) this.find(key);
+    const slot = this.lastSlot >= 0 ? this.lastSlot : this.insert(key);
     return this.record(slot, file, offset, length, crc, timestamp, prevFile, prevOffset);
   }
 
@@ -247,7 +249,7 @@ export class KeyIndex {
     const slot = this.allocate();
     const h = this.missHash;
     this.table[this.missBucket] = slot + 1;
-    this.missKey = null;
+    this.lastKey = null;
     this.count++;
     this.hash[slot] = h;
     this.keyLength[slot] = key.length;
@@ -260,9 +262,12 @@ export class KeyIndex {
   private store(key: Buffer): number {
     if (this.arenaUsed + key.length > this.arena.length) {
       if (this.arenaDead > ARENA_SLACK && this.arenaDead > this.arenaUsed - this.arenaDead)
-        this.compactArena(0);
-      if (this.arenaUsed + key.length > this.arena.length)
-        this.compactArena(Math.max(this.arena.length * 2, this.arenaUsed + key.length));
+        this.compactArena();
+      if (this.arenaUsed + key.length > this.arena.length) {
+        const next = Buffer.allocUnsafeSlow(Math.max(this.arena.length * 2, this.arenaUsed + key.length));
+        this.arena.copy(next, 0, 0, this.arenaUsed);
+        this.arena = next;
+      }
     }
     const at = this.arenaUsed;
     key.copy(this.arena, at);
@@ -270,9 +275,9 @@ export class KeyIndex {
     return at;
   }
 
-  /** Rewrites the arena with live keys only (into a buffer of `size`, or of the same size). */
-  private compactArena(size: number): void {
-    const next = Buffer.allocUnsafeSlow(size || this.arena.length);
+  /** Rewrites the arena with live keys only. */
+  private compactArena(): void {
+    const next = Buffer.allocUnsafeSlow(this.arena.length);
     let w = 0;
     for (let s = 0; s < this.used; s++) {
       if (this.file[s] === DEAD) continue;
@@ -298,7 +303,7 @@ export class KeyIndex {
     }
     this.table = table;
     this.mask = mask;
-    this.missKey = null;
+    this.lastKey = null;
   }
 
   remove(key: Buffer): void {
@@ -317,7 +322,7 @@ export class KeyIndex {
         b = j;
       }
     }
-    this.missKey = null;
+    this.lastKey = null;
     this.count--;
     this.liveBytes -= this.length[slot]!;
     this.file[slot] = DEAD;
@@ -336,7 +341,7 @@ export class KeyIndex {
     this.arenaDead = 0;
     this.logLength = 0;
     this.liveBytes = 0;
-    this.missKey = null;
+    this.lastKey = null;
     this.cachedAt.fill(0);
     this.cache?.clear();
   }

@@ -6,6 +6,7 @@ import {
   FLAG_DELETED,
   HEADER_SIZE,
   INDEX_RECORD_SIZE,
+  type IndexRecord,
   MAGIC_SIZE,
   MAX_KEY_LENGTH,
   NONE,
@@ -152,7 +153,8 @@ export class NamespaceImpl implements Namespace {
     const s = this.storage;
     if (s.data.end + size > this.options.datasize && s.data.end > 8) this.jump();
     const offset = s.data.end;
-    const header = {
+    const header: IndexRecord = {
+      dataOffset: offset,
       flags,
       keyLength: key.length,
       payloadLength,
@@ -172,7 +174,7 @@ export class NamespaceImpl implements Namespace {
       writeDataEntry(s.data.buf, dataAt, header, key, payload);
     }
     const indexAt = s.index.reserve(INDEX_RECORD_SIZE + key.length);
-    writeIndexRecord(s.index.buf, indexAt, { ...header, dataOffset: offset }, key);
+    writeIndexRecord(s.index.buf, indexAt, header, key);
     if (!this.dirty) {
       this.dirty = true;
       this.onDirty(this);

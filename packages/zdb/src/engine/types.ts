@@ -85,6 +85,7 @@ export type EngineErrorCode =
   | 'ENSNAME' // invalid namespace name
   | 'ENSREMOVED' // the namespace was deleted (NSDEL) while a client had it selected
   | 'EBADCURSOR'
+  | 'ELOCKED' // the data or index directory is held by another zdb
   | 'EIO';
 
 export class EngineError extends Error {
@@ -141,6 +142,11 @@ export type HookEvent =
   | 'namespace-updated'
   | 'namespace-reloaded'
   | 'namespace-closing';
+
+/** Smallest data file rotation size accepted (0-db asks 512 KiB; smaller helps tests rotate). */
+export const MIN_DATASIZE = 1024;
+/** Largest: offsets within a data file are 32-bit (as in 0-db). */
+export const MAX_DATASIZE = 0xffffffff - 1;
 
 export interface EngineOptions {
   dataDir: string;

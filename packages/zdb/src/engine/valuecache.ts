@@ -68,7 +68,9 @@ export class ValueRing {
     const size = this.ring.length;
     if (position < this.base || this.head - position > size) return null;
     const at = position % size;
-    return Buffer.from(this.ring.subarray(at, at + length));
+    const out = Buffer.allocUnsafe(length);
+    this.ring.copy(out, 0, at, at + length);
+    return out;
   }
 
   clear(): void {

@@ -54,6 +54,8 @@ export class RequestParser {
   private partial: Partial | null = null;
   private bulk: LargeBulk | null = null;
   private partialChunks: Map<number, Buffer[]> | null = null;
+  /** `buf` is a caller's reused read buffer (see push). */
+  private transient = false;
   /** Chunked arguments of the request last returned by next() (index → chunks), or null. */
   chunks: Map<number, Buffer[]> | null = null;
 
@@ -67,17 +69,22 @@ export class RequestParser {
     private readonly chunkable: (name: Buffer, index: number) => boolean = () => false,
   ) {}
 
-  /** Adds received bytes (kept by reference: the caller must not reuse `chunk`). */
-  push(chunk: Buffer): void {
+  /**
+   * Adds received bytes. Kept by reference, unless `transient`: then `chunk` (a read buffer the
+   * caller reuses, smaller than LARGE_ARG) is only read until retain() — call it after taking the
+   * complete requests with next(); it copies what is kept for later.
+   */
+  push(chunk: Buffer, transient = false): void {
+    this.transient = transient;
     const b = this.bulk;
     if (b && b.got < b.length + 2) {
       const want = b.length + 2 - b.got;
       if (chunk.length <= want) {
-        b.parts.push(chunk);
+        b.parts.push(transient ? Buffer.from(chunk) : chunk);
         b.got += chunk.length;
         return;
       }
-      b.parts.push(chunk.subarray(0, want));
+      b.parts.push(transient ? Buffer.from(chunk.subarray(0, want)) : chunk.subarray(0, want));
       b.got += want;
       chunk = chunk.subarray(want);
     }
@@ -87,6 +94,17 @@ export class RequestParser {
       this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
     }
     this.pos = 0;
+  }
+
+  /** Copies what is kept of a transient chunk: the unparsed rest, a partial request's arguments. */
+  retain(): void {
+    if (!this.transient) return;
+    this.transient = false;
+    if (this.pos < this.buf.length) this.buf = Buffer.from(this.buf.subarray(this.pos));
+    else this.buf = EMPTY;
+    this.pos = 0;
+    const partial = this.partial;
+    if (partial) for (let i = 0; i < partial.i; i++) partial.argv[i] = Buffer.from(partial.argv[i]!);
   }
 
   /** Bytes received but not yet parsed into a complete request. */
@@ -172,7 +190,7 @@ export class RequestParser {
       if (start + len + 2 > end) {
         if (len < LARGE_ARG) return this.suspend(argv, i, p);
         // A large bulk: receive its chunks as they come, without joining them to what is here.
-        const have = buf.subarray(start, end);
+        const have = this.transient ? Buffer.from(buf.subarray(start, end)) : buf.subarray(start, end);
         this.bulk = { length: len, parts: have.length > 0 ? [have] : [], got: have.length };
         this.buf = EMPTY;
         this.pos = 0;

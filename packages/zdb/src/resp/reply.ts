@@ -120,7 +120,8 @@ export class ReplyWriter {
 
   /** Takes the encoded bytes (copies, and the large bulks themselves) and resets the writer. */
   take(): Buffer[] {
-    const last = Buffer.from(this.buf.subarray(0, this.length));
+    const last = Buffer.allocUnsafe(this.length);
+    this.buf.copy(last, 0, 0, this.length);
     const out = this.parts.length === 0 ? [last] : [...this.parts, last];
     this.parts = [];
     this.length = 0;

@@ -7,6 +7,7 @@ import { statfsSync } from 'node:fs';
 import { DEFAULT_NAMESPACE } from '../engine/engine.ts';
 import { type Engine, EngineError, type Namespace, type NamespaceMode } from '../engine/types.ts';
 import type { ReplyWriter } from '../resp/reply.ts';
+import { LIMIT_ERRORS } from './limits.ts';
 import type { Session } from './session.ts';
 
 export interface ServerContext {
@@ -22,6 +23,8 @@ export interface ServerContext {
   indexDir: string;
   /** WAIT: registers a one-shot watcher for a command name ('*' = any). */
   watch(session: Session, command: string, timeoutMs: number): void;
+  /** A client's output limit (limits.ts): one MGET may not answer more than this. */
+  maxOutput: number;
 }
 
 /** `chunks`: arguments received as chunks (index → chunks; their argv slot is empty), see parser.ts. */
@@ -158,8 +161,12 @@ const get: Handler = (_ctx, s, argv, out) => {
   }
 };
 
-const mget: Handler = (_ctx, s, argv, out) => {
+const mget: Handler = (ctx, s, argv, out) => {
   if (argv.length < 2) return out.error('Unexpected arguments');
+  let total = 0;
+  for (let i = 1; i < argv.length; i++)
+    if (argv[i]!.length <= MAX_KEY_LENGTH) total += s.ns.info(argv[i]!)?.size ?? 0;
+  if (total > ctx.maxOutput) return out.error(LIMIT_ERRORS.reply);
   out.array(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
     try {
