@@ -1,3 +1,7 @@
+/**
+ * The one error class of the package. Callers match `code`, never the message; a failure that
+ * wraps another keeps it as `cause`.
+ */
 export type QssErrorCode =
   | 'ECODER' // invalid Reed-Solomon parameters or shard shapes
   | 'ESHARDS' // fewer than k intact shards: the block cannot be rebuilt
@@ -8,14 +12,16 @@ export type QssErrorCode =
   | 'ECONFIG' // backends or groups misconfigured (too few backends, duplicates, an unknown backend)
   | 'EMETASTORE' // too few metadata backends answered or acknowledged
   | 'EPATH' // an object path that is empty, too long or not valid
-  | 'ENOENT'; // no object at that path
+  | 'ENOENT' // no object at that path
+  | 'EWORKER'; // a block worker thread failed or answered out of turn, or the pool is closed
 
 export class QssError extends Error {
   constructor(
     readonly code: QssErrorCode,
     message: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = 'QssError';
   }
 }

@@ -8,6 +8,7 @@
  * deletes what was written and leaves the previous version in place.
  */
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { QssConfig } from './config.ts';
 import { QssError } from './errors.ts';
 import { fileBlocks } from './file-source.ts';
@@ -471,17 +472,8 @@ export class Qss {
           errors: [{ path: '', error: (e as Error).message }],
         });
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, intervalMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      // the timer's abort listener goes with the timer: none piles up sweep after sweep
+      await sleep(intervalMs, undefined, { signal }).catch(() => {});
     }
   }
 
