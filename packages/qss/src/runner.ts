@@ -117,7 +117,9 @@ export class WorkerPool implements BlockRunner {
     slot.worker.on('error', (e) =>
       replace(new QssError('EWORKER', `block worker failed: ${e.message}`, { cause: e })),
     );
-    slot.worker.on('exit', (code) => replace(new QssError('EWORKER', `block worker exited with code ${code}`)));
+    slot.worker.on('exit', (code) =>
+      replace(new QssError('EWORKER', `block worker exited with code ${code}`)),
+    );
     return slot;
   }
 
