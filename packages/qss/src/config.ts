@@ -338,6 +338,7 @@ export function renderConfig(c: QssConfig): string {
   )}\n`;
 }
 
+/** What buildConfig needs: the code, the backends by group, the metadata backends. */
 export interface BuildConfigOptions {
   k: number;
   m: number;

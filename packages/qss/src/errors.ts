@@ -2,6 +2,7 @@
  * The one error class of the package. Callers match `code`, never the message; a failure that
  * wraps another keeps it as `cause`.
  */
+/** Why a QssError was thrown: stable, for callers to match. */
 export type QssErrorCode =
   | 'ECODER' // invalid Reed-Solomon parameters or shard shapes
   | 'ESHARDS' // fewer than k intact shards: the block cannot be rebuilt
@@ -15,6 +16,7 @@ export type QssErrorCode =
   | 'ENOENT' // no object at that path
   | 'EWORKER'; // a block worker thread failed or answered out of turn, or the pool is closed
 
+/** Every failure this package throws on purpose: a `code`, a message, and the `cause` if any. */
 export class QssError extends Error {
   constructor(
     readonly code: QssErrorCode,

@@ -81,7 +81,11 @@ function workerSource(): string {
   return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
 }
 
-/** Runs blocks on `size` worker threads (default: one per core). */
+/**
+ * Runs blocks on `size` worker threads (default: one per core); a thread that dies is replaced.
+ * Its encode/decode reject with the coder's QssError (ECODER, ESHARDS, EDECRYPT, EBLOCK), or
+ * EWORKER when a thread fails or the pool is closed.
+ */
 export class WorkerPool implements BlockRunner {
   readonly #slots: Slot[] = [];
   readonly #queue: Task[] = [];

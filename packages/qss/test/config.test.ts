@@ -7,8 +7,8 @@ import {
   renderConfig,
   tolerableGroups,
   worstLoss,
-  type ZdbGroupConfig,
-} from '../src/index.ts';
+} from '../src/config.ts';
+import type { ZdbGroupConfig } from '../src/zdb-store.ts';
 
 const KEY = 'ab'.repeat(32);
 const groups3x2 = [

@@ -5,13 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import {
-  MemoryShardStore,
-  MetaStore,
-  type ObjectMetadata,
-  putObject,
-  type ZdbBackendConfig,
-} from '../src/index.ts';
+import { MemoryShardStore } from '../src/memory-store.ts';
+import { MetaStore } from '../src/meta-store.ts';
+import type { ObjectMetadata } from '../src/metadata.ts';
+import { putObject } from '../src/object.ts';
+import type { ZdbBackendConfig } from '../src/zdb-store.ts';
 
 let dir: string;
 const servers: ZdbServer[] = [];

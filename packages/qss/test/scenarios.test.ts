@@ -23,7 +23,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { spawnZdb, ZdbClient } from '@twin/zdb';
-import { parseConfig, Qss, type QssConfig, QssError } from '../src/index.ts';
+import { parseConfig, type QssConfig } from '../src/config.ts';
+import { QssError } from '../src/errors.ts';
+import { Qss } from '../src/qss.ts';
 
 const ADMIN = 'scenario-admin';
 const DATA_NS = 'qss';
