@@ -97,6 +97,8 @@ interface ServerProc {
 }
 
 const running = new Set<ChildProcess>();
+/** How long a server may take to start (a loaded machine starts node slowly). */
+const ZDB_START_MS = 120_000;
 
 /** Spawns a zdb server on a free port (port 0; the port is read from its ready line). */
 async function startZdb(root: string): Promise<ServerProc> {
@@ -113,7 +115,7 @@ async function startZdb(root: string): Promise<ServerProc> {
       '--admin',
       ADMIN,
     ],
-    { nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] },
+    { nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [], timeoutMs: ZDB_START_MS },
   );
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
