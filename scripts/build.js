@@ -28,6 +28,21 @@ function entries(dir) {
   return out;
 }
 
+// Bare imports stay external (resolved from node_modules at run time), except zod/mini: bundled
+// and tree-shaken into the package that uses it, it costs a `twin qss` start nothing, where
+// loading its hundred-odd modules from node_modules costs ~65 ms of CPU.
+const BUNDLED = /^zod\/mini$/;
+const external = {
+  name: 'external-packages',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      BUNDLED.test(args.path) || args.kind === 'entry-point'
+        ? undefined
+        : { path: args.path, external: true },
+    );
+  },
+};
+
 const t0 = performance.now();
 let built = 0;
 for (const name of readdirSync(PACKAGES).sort()) {
@@ -45,7 +60,7 @@ for (const name of readdirSync(PACKAGES).sort()) {
     format: 'esm',
     platform: 'node',
     target: 'node20',
-    packages: 'external',
+    plugins: [external],
     chunkNames: '[name]-[hash]',
     logLevel: 'warning',
   });

@@ -9,14 +9,9 @@
  *   node --import tsx bench/qss-coder/pipeline.ts [--json] [--quick]
  */
 import { randomBytes } from 'node:crypto';
-import {
-  type BlockRunner,
-  decodeStream,
-  type EncodedBlock,
-  encodeStream,
-  InlineRunner,
-  WorkerPool,
-} from '../../packages/qss/src/index.ts';
+import type { EncodedBlock } from '../../packages/qss/src/block.ts';
+import { decodeStream, encodeStream } from '../../packages/qss/src/pipeline.ts';
+import { type BlockRunner, InlineRunner, WorkerPool } from '../../packages/qss/src/runner.ts';
 
 const json = process.argv.includes('--json');
 const quick = process.argv.includes('--quick');

@@ -49,16 +49,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  buildConfig,
-  decodeStream,
-  type EncodedBlock,
-  encodeStream,
-  Qss,
-  renderConfig,
-  type ShardDamage,
-  WorkerPool,
-} from '../../packages/qss/src/index.ts';
+import type { EncodedBlock } from '../../packages/qss/src/block.ts';
+import { buildConfig, renderConfig } from '../../packages/qss/src/config.ts';
+import type { ShardDamage } from '../../packages/qss/src/object.ts';
+import { decodeStream, encodeStream } from '../../packages/qss/src/pipeline.ts';
+import { Qss } from '../../packages/qss/src/qss.ts';
+import { WorkerPool } from '../../packages/qss/src/runner.ts';
 import { spawnZdb, ZdbClient } from '../../packages/zdb/src/index.ts';
 
 const args = process.argv.slice(2);
@@ -101,6 +97,8 @@ interface ServerProc {
 }
 
 const running = new Set<ChildProcess>();
+/** How long a server may take to start (a loaded machine starts node slowly). */
+const ZDB_START_MS = 120_000;
 
 /** Spawns a zdb server on a free port (port 0; the port is read from its ready line). */
 async function startZdb(root: string): Promise<ServerProc> {
@@ -117,7 +115,7 @@ async function startZdb(root: string): Promise<ServerProc> {
       '--admin',
       ADMIN,
     ],
-    { nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] },
+    { nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [], timeoutMs: ZDB_START_MS },
   );
   running.add(proc);
   proc.once('exit', () => running.delete(proc));

@@ -22,10 +22,13 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+/** How long a zdb process may take to start: the machines that run the tests are often loaded. */
+const ZDB_START_MS = 120_000;
+
 async function startZdb(port: number, mode: 'seq' | 'user'): Promise<void> {
   const dir = join(root, `zdb-${port}`);
   const args = ['--mode', mode, '--data', join(dir, 'data'), '--index', join(dir, 'index')];
-  zdbs.set(port, (await spawnZdb(args, { port })).proc);
+  zdbs.set(port, (await spawnZdb(args, { port, timeoutMs: ZDB_START_MS })).proc);
 }
 
 let data: number[][];
@@ -41,7 +44,15 @@ before(async () => {
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear errors', async () => {
+/*
+ * The life of one object, as a user lives it: the cases run in order, each from where the one
+ * before left the servers, the config and the object.
+ */
+const file = join(root, 'photo.bin');
+const bytes = randomBytes(3 * 256 * 1024 + 1234);
+const out = join(root, 'back.bin');
+
+test('config writes a private file with a fresh key, and refuses to overwrite it', async () => {
   const groups = data.flatMap((ports) => ['--group', ports.map((p) => `127.0.0.1:${p}/default`).join(',')]);
   const code = ['qss', 'config', '--data-shards', '4', '--parity-shards', '2', ...groups];
   const written = await twin(
@@ -61,9 +72,16 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   const again = await twin(...code, '--meta', 'x:1/a', '--out', config);
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /exists/);
+  // the library's messages name the file's fields; the flags are named here, by the command
+  const noGroup = await twin(
+    ...['qss', 'config', '--data-shards', '1', '--parity-shards', '1'],
+    ...['--meta', 'x:1/a', '--out', join(root, 'no-group.json')],
+  );
+  assert.equal(noGroup.code, 1);
+  assert.match(noGroup.stderr, /^twin: give at least one --group/);
+});
 
-  const file = join(root, 'photo.bin');
-  const bytes = randomBytes(3 * 256 * 1024 + 1234);
+test('put stores a file; ls lists it as JSON and as text; a config others can read is warned about', async () => {
   writeFileSync(file, bytes);
   const put = await twin('qss', 'put', file, '--as', 'albums/2026/photo.bin', '--config', config, '--json');
   assert.equal(put.code, 0, put.stderr);
@@ -83,8 +101,9 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   chmodSync(config, 0o644);
   assert.match((await twin('qss', 'ls', '--config', config)).stderr, /others can read it \(chmod 600 it\)/);
   chmodSync(config, 0o600);
+});
 
-  const out = join(root, 'back.bin');
+test('get gives the bytes back to a file (-o) and to stdout; check finds every shard intact', async () => {
   const get = await twin('qss', 'get', 'albums/2026/photo.bin', '-o', out, '--config', config);
   assert.equal(get.code, 0, get.stderr);
   assert.equal(sha(readFileSync(out)), sha(bytes));
@@ -101,7 +120,9 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   const check = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config, '--json');
   assert.equal(check.code, 0, check.stderr);
   assert.equal(JSON.parse(check.stdout).ok, true);
+});
 
+test('a whole group lost: status says which backends, get still reads, check reports the damage', async () => {
   // a whole group goes away: status says so, reads still work, check reports the damage
   for (const p of data[1]!) zdbs.get(p)!.kill('SIGKILL');
   const status = await twin('qss', 'status', '--config', config, '--json');
@@ -116,7 +137,9 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   const damaged = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config);
   assert.equal(damaged.code, 1);
   assert.match(damaged.stdout, /8 of 24 shards damaged/);
+});
 
+test('the group back with its data: repair has nothing to rebuild', async () => {
   // the group comes back (same data): repair has nothing to rebuild, the object is whole
   await Promise.all(data[1]!.map((p) => startZdb(p, 'seq')));
   const repair = await twin('qss', 'repair', '--config', config, '--json');
@@ -125,7 +148,9 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
     (({ objects, degraded, failed }) => ({ objects, degraded, failed }))(JSON.parse(repair.stdout)),
     { objects: 1, degraded: 0, failed: 0 },
   );
+});
 
+test('errors a user meets: a clear line and a non-zero exit, nothing else changes', async () => {
   // errors a user meets: a clear line and a non-zero exit, nothing else changes
   const missing = await twin('qss', 'get', 'nope', '--config', config);
   assert.equal(missing.code, 1);
@@ -136,7 +161,9 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   assert.match(bad.stderr, /bad\.json: .*parityShards/);
   const noFile = await twin('qss', 'put', join(root, 'absent.bin'), '--config', config);
   assert.equal(noFile.code, 1);
+});
 
+test("gc spares orphan shards within the grace period, then deletes ours and not a stranger's", async () => {
   // orphan shards (a writer that died before its metadata was written): gc spares them within
   // the grace period, then deletes them; a stranger's entry on the same namespace stays
   const stranger = new ZdbClient({ port: data[0]![0]!, namespace: 'default' });
@@ -176,7 +203,9 @@ test('twin qss: config, put, ls, get, check, status, a lost group, rm, and clear
   assert.match(gc.stdout, /deleted 6 unreferenced shard/);
   const whole = await twin('qss', 'check', 'albums/2026/photo.bin', '--config', config, '--json');
   assert.equal(JSON.parse(whole.stdout).ok, true, 'gc touched no referenced shard');
+});
 
+test('rm deletes the object and every shard of it', async () => {
   const rm = await twin('qss', 'rm', 'albums/2026/photo.bin', '--config', config);
   assert.equal(rm.code, 0, rm.stderr);
   const empty = await twin('qss', 'ls', '--config', config, '--json');

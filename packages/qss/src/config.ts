@@ -1,8 +1,10 @@
 /**
  * The QSS configuration file (JSON): the code, the backends in their groups, the metadata
- * backends, and the owner's metadata key. Parsing checks everything a store would trip over
- * later, with a message that names the field, and checks that the placement can survive what
- * `tolerate` promises.
+ * backends, and the owner's metadata key. Parsing checks the file's shape with a zod schema
+ * (zod/mini: every `twin qss` command parses it at start, and the mini build loads no more than
+ * it uses), then what depends on several fields and that the placement can survive what
+ * `tolerate` promises; every failure is one QssError ECONFIG naming the field as the file spells
+ * it (`groups[0].backends[1]`). Nothing here knows the CLI's flags.
  *
  *   {
  *     "dataShards": 4, "parityShards": 2,          // k and m
@@ -22,12 +24,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import * as z from 'zod/mini';
 import { KEY_BYTES } from './block.ts';
 import type { CompressionPolicy } from './compression.ts';
 import { QssError } from './errors.ts';
 import { DEFAULT_BLOCK_SIZE, MAX_BLOCK_SIZE } from './pipeline.ts';
 import type { ZdbBackendConfig, ZdbGroupConfig } from './zdb-store.ts';
 
+/** Seconds between repair sweeps when the file does not say. */
+export const DEFAULT_REPAIR_INTERVAL_SECONDS = 600;
+/** The longest repair interval a file may ask for (a week). */
+const MAX_REPAIR_INTERVAL_SECONDS = 7 * 86400;
+
+/** A parsed, validated configuration: what Qss.open takes. */
 export interface QssConfig {
   k: number;
   m: number;
@@ -45,7 +54,10 @@ const fail = (why: string): never => {
   throw new QssError('ECONFIG', why);
 };
 
-/** "host:port/ns" or "[v6]:port/ns" → a backend. */
+/**
+ * "host:port/ns" or "[v6]:port/ns" → a backend.
+ * @throws QssError ECONFIG when `spec` is not HOST:PORT/NAMESPACE or the port is out of range.
+ */
 export function parseBackend(spec: string, password?: string): ZdbBackendConfig {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]+)):(\d{1,5})\/([A-Za-z0-9._-]{1,128})$/.exec(spec.trim());
   if (!m) return fail(`backend "${spec}" is not HOST:PORT/NAMESPACE`);
@@ -56,6 +68,7 @@ export function parseBackend(spec: string, password?: string): ZdbBackendConfig 
   return out;
 }
 
+/** A backend as "HOST:PORT/NAMESPACE" ("[IPv6]:PORT/NAMESPACE"), the inverse of parseBackend. */
 export function formatBackend(b: ZdbBackendConfig): string {
   const host = b.host.includes(':') ? `[${b.host}]` : b.host;
   return `${host}:${b.port}/${b.namespace}`;
@@ -63,32 +76,94 @@ export function formatBackend(b: ZdbBackendConfig): string {
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, kib: 1024, m: 1 << 20, mib: 1 << 20 };
 
-function parseSize(v: unknown, field: string): number {
+/** A block size: a number of bytes, or a string such as "4MiB"; undefined when it is neither. */
+function sizeOf(v: number | string): number | undefined {
   if (typeof v === 'number') return v;
-  if (typeof v === 'string') {
-    const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
-    const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
-    if (m && unit) return Number(m[1]) * unit;
-  }
-  return fail(`${field} must be a number of bytes or like "4MiB"`);
+  const m = /^(\d+)\s*([a-z]*)$/i.exec(v.trim());
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  return m && unit ? Number(m[1]) * unit : undefined;
 }
 
-function int(v: unknown, field: string, min: number, max: number, fallback?: number): number {
-  if (v === undefined && fallback !== undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
-    fail(`${field} must be an integer from ${min} to ${max}`);
-  return v as number;
+/** The rule a field breaks, worded after its name (the same words for each way of breaking it). */
+const RULES: Array<[RegExp, (field: string) => string]> = [
+  [/^dataShards$/, (f) => `${f} must be an integer from 1 to 255`],
+  [/^parityShards$/, (f) => `${f} must be an integer from 0 to 255`],
+  [/^(margin|tolerate\.groups|meta\.quorum)$/, (f) => `${f} must be an integer`],
+  [/^tolerate\.backendsPerGroup$/, (f) => `${f} must be an integer from 0 to 255`],
+  [/^tolerate$|^repair$/, (f) => `${f} must be an object`],
+  [/^repair\.intervalSeconds$/, (f) => `${f} must be an integer from 1 to ${MAX_REPAIR_INTERVAL_SECONDS}`],
+  [/^blockSize$/, (f) => `${f} must be a number of bytes or like "4MiB"`],
+  [/^compression$/, (f) => `${f} must be "auto" or "none"`],
+  [/^key$/, (f) => `${f} must be 64 hex digits`],
+  [/^password$|\.password$/, (f) => `${f} must be a string`],
+  [/^groups$/, (f) => `${f} must be a non-empty list`],
+  [
+    /^groups\[\d+\](\.backends)?$/,
+    (f) =>
+      `${f.replace(/\.backends$/, '')} must be { "name": …, "backends": [ … ] } with at least one backend`,
+  ],
+  [/^groups\[\d+\]\.name$/, (f) => `${f} must be a non-empty string`],
+  [/^meta(\.backends)?$/, () => 'meta.backends must be a non-empty list'],
+  [/\.backends\[\d+\]/, (f) => `${f} must be "HOST:PORT/NAMESPACE" or { "address": …, "password": … }`],
+];
+
+const integer = (min: number, max: number) => z.number().check(z.int(), z.minimum(min), z.maximum(max));
+const backend = z.union([z.string(), z.object({ address: z.string(), password: z.optional(z.string()) })]);
+
+/**
+ * The file's shape. Ranges that depend on other fields (margin ≤ parityShards, tolerate.groups ≤
+ * the groups, meta.quorum ≤ the metadata backends) and the placement are checked after it.
+ */
+const configFile = z.strictObject({
+  version: z.optional(z.unknown()),
+  dataShards: integer(1, 255),
+  parityShards: integer(0, 255),
+  margin: z.optional(z.number().check(z.int())),
+  blockSize: z.optional(z.union([z.number(), z.string()])),
+  compression: z.optional(z.enum(['auto', 'none'])),
+  tolerate: z.optional(
+    z.object({
+      groups: z.optional(z.number().check(z.int())),
+      backendsPerGroup: z.optional(integer(0, 255)),
+    }),
+  ),
+  key: z.string().check(z.regex(/^[0-9a-fA-F]{64}$/)),
+  password: z.optional(z.string()),
+  groups: z
+    .array(
+      z.object({
+        name: z.optional(z.string().check(z.minLength(1))),
+        backends: z.array(backend).check(z.minLength(1)),
+      }),
+    )
+    .check(z.minLength(1)),
+  meta: z.object({
+    backends: z.array(backend).check(z.minLength(1)),
+    quorum: z.optional(z.number().check(z.int())),
+  }),
+  repair: z.optional(z.object({ intervalSeconds: z.optional(integer(1, MAX_REPAIR_INTERVAL_SECONDS)) })),
+});
+
+/** The first thing wrong with a file's contents, as one sentence naming the field. */
+function problem(issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
+  if (issue.code === 'unrecognized_keys') {
+    const where = issue.path.length ? ` in ${fieldName(issue.path)}` : '';
+    return `unknown field "${issue.keys[0]}"${where}`;
+  }
+  const field = fieldName(issue.path);
+  if (field === 'version') return `unknown version ${JSON.stringify(raw.version)}`;
+  const rule = RULES.find(([re]) => re.test(field));
+  return rule ? rule[1](field) : `${field || 'the configuration'}: ${issue.message}`;
 }
 
-function backendOf(v: unknown, field: string, password?: string): ZdbBackendConfig {
-  if (typeof v === 'string') return parseBackend(v, password);
-  if (v && typeof v === 'object' && typeof (v as { address?: unknown }).address === 'string') {
-    const o = v as { address: string; password?: unknown };
-    if (o.password !== undefined && typeof o.password !== 'string')
-      fail(`${field}.password must be a string`);
-    return parseBackend(o.address, (o.password as string | undefined) ?? password);
-  }
-  return fail(`${field} must be "HOST:PORT/NAMESPACE" or { "address": …, "password": … }`);
+/** A path as written in the file: groups[0].backends[1]. */
+const fieldName = (path: ReadonlyArray<PropertyKey>): string =>
+  path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+
+/** An integer within [min, max] that the schema could not bound (its range depends on another field). */
+function within(v: number, field: string, min: number, max: number): number {
+  if (v < min || v > max) fail(`${field} must be an integer from ${min} to ${max}`);
+  return v;
 }
 
 /**
@@ -101,7 +176,10 @@ function shares(k: number, m: number, groups: ZdbGroupConfig[]): number[] {
   return nonEmpty.map((g) => Math.min(quota, g.backends.length)).sort((a, b) => b - a);
 }
 
-/** The most shards of a block lost when `groups` whole groups and `perGroup` backends of each other group are lost. */
+/**
+ * The most shards of a block lost when `tolerate.groups` whole groups and
+ * `tolerate.backendsPerGroup` backends of each other group are lost. Throws nothing.
+ */
 export function worstLoss(
   k: number,
   m: number,
@@ -115,14 +193,19 @@ export function worstLoss(
   );
 }
 
-/** The most whole groups these groups can lose with k+m (0 if not even one). */
+/** The most whole groups these groups can lose with k+m (0 if not even one). Throws nothing. */
 export function tolerableGroups(k: number, m: number, groups: ZdbGroupConfig[]): number {
   let n = 0;
   while (n < groups.length && worstLoss(k, m, groups, { groups: n + 1, backendsPerGroup: 0 }) <= m) n++;
   return n;
 }
 
-/** Checks a parsed (or built) configuration; throws ECONFIG naming what is wrong. */
+/**
+ * Checks a parsed (or built) configuration: the code fits, the key is whole, no backend is
+ * listed twice or is both a data and a metadata backend, the groups have room for k+m shards,
+ * and losing what `tolerate` names costs at most m shards of a block.
+ * @throws QssError ECONFIG naming what is wrong.
+ */
 export function validateConfig(c: QssConfig): QssConfig {
   const { k, m } = c;
   if (k + m > 256) fail(`dataShards + parityShards must be at most 256, got ${k + m}`);
@@ -154,82 +237,69 @@ export function validateConfig(c: QssConfig): QssConfig {
   return c;
 }
 
-/** Parses the JSON text of a configuration file. */
+/**
+ * Parses the JSON text of a configuration file (schema first, then the placement).
+ * @throws QssError ECONFIG naming the first field that is wrong, or why the placement cannot
+ *   survive what `tolerate` promises.
+ */
 export function parseConfig(text: string): QssConfig {
-  let raw: Record<string, unknown>;
+  let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (e) {
     return fail(`not JSON: ${(e as Error).message}`);
   }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) fail('the configuration must be a JSON object');
-  const known = [
-    'version',
-    'dataShards',
-    'parityShards',
-    'margin',
-    'blockSize',
-    'compression',
-    'tolerate',
-    'key',
-    'password',
-    'groups',
-    'meta',
-    'repair',
-  ];
-  for (const f of Object.keys(raw)) if (!known.includes(f)) fail(`unknown field "${f}"`);
-  if (raw.version !== undefined && raw.version !== 1) fail(`unknown version ${raw.version}`);
-  const k = int(raw.dataShards, 'dataShards', 1, 255);
-  const m = int(raw.parityShards, 'parityShards', 0, 255);
-  const password = raw.password;
-  if (password !== undefined && typeof password !== 'string') fail('password must be a string');
-  if (typeof raw.key !== 'string' || !/^[0-9a-fA-F]{64}$/.test(raw.key)) fail('key must be 64 hex digits');
-  if (!Array.isArray(raw.groups) || raw.groups.length === 0) fail('groups must be a non-empty list');
-  const groups = (raw.groups as unknown[]).map((g, i): ZdbGroupConfig => {
-    const o = g as { name?: unknown; backends?: unknown };
-    if (!o || typeof o !== 'object' || !Array.isArray(o.backends) || o.backends.length === 0)
-      fail(`groups[${i}] must be { "name": …, "backends": [ … ] } with at least one backend`);
-    const name = o.name === undefined ? `group-${i + 1}` : o.name;
-    if (typeof name !== 'string' || name === '') fail(`groups[${i}].name must be a non-empty string`);
-    return {
-      name: name as string,
-      backends: (o.backends as unknown[]).map((b, j) =>
-        backendOf(b, `groups[${i}].backends[${j}]`, password as string | undefined),
-      ),
-    };
-  });
-  const meta = raw.meta as { backends?: unknown; quorum?: unknown } | undefined;
-  if (!meta || !Array.isArray(meta.backends) || meta.backends.length === 0)
-    fail('meta.backends must be a non-empty list');
-  const metaBackends = (meta!.backends as unknown[]).map((b, j) =>
-    backendOf(b, `meta.backends[${j}]`, password as string | undefined),
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+    return fail('the configuration must be a JSON object');
+  const fields = raw as Record<string, unknown>;
+  if (fields.version !== undefined && fields.version !== 1)
+    fail(`unknown version ${JSON.stringify(fields.version)}`);
+  const parsed = configFile.safeParse(raw);
+  if (!parsed.success) return fail(problem(parsed.error.issues[0]!, fields));
+  const c = parsed.data;
+  const groups = c.groups.map(
+    (g, i): ZdbGroupConfig => ({
+      name: g.name ?? `group-${i + 1}`,
+      backends: g.backends.map((b) => backendOf(b, c.password)),
+    }),
   );
-  const tolerate = (raw.tolerate ?? {}) as { groups?: unknown; backendsPerGroup?: unknown };
-  const compression = raw.compression ?? 'auto';
-  if (compression !== 'auto' && compression !== 'none') fail('compression must be "auto" or "none"');
-  const repair = (raw.repair ?? {}) as { intervalSeconds?: unknown };
-  const blockSize = parseSize(raw.blockSize ?? DEFAULT_BLOCK_SIZE, 'blockSize');
+  const metaBackends = c.meta.backends.map((b) => backendOf(b, c.password));
+  const blockSize = sizeOf(c.blockSize ?? DEFAULT_BLOCK_SIZE);
+  if (blockSize === undefined) return fail('blockSize must be a number of bytes or like "4MiB"');
+  const m = c.parityShards;
   return validateConfig({
-    k,
+    k: c.dataShards,
     m,
-    margin: int(raw.margin, 'margin', 0, m, Math.min(1, m)),
-    blockSize: int(blockSize, 'blockSize', 1, MAX_BLOCK_SIZE),
-    compression: compression as CompressionPolicy,
+    margin: within(c.margin ?? Math.min(1, m), 'margin', 0, m),
+    blockSize: within(blockSize, 'blockSize', 1, MAX_BLOCK_SIZE),
+    compression: c.compression ?? 'auto',
     tolerate: {
-      groups: int(tolerate.groups, 'tolerate.groups', 0, groups.length, 0),
-      backendsPerGroup: int(tolerate.backendsPerGroup, 'tolerate.backendsPerGroup', 0, 255, 0),
+      groups: within(c.tolerate?.groups ?? 0, 'tolerate.groups', 0, groups.length),
+      backendsPerGroup: c.tolerate?.backendsPerGroup ?? 0,
     },
-    key: Buffer.from(raw.key as string, 'hex'),
+    key: Buffer.from(c.key, 'hex'),
     groups,
     meta: {
       backends: metaBackends,
       quorum:
-        meta!.quorum === undefined ? undefined : int(meta!.quorum, 'meta.quorum', 1, metaBackends.length),
+        c.meta.quorum === undefined
+          ? undefined
+          : within(c.meta.quorum, 'meta.quorum', 1, metaBackends.length),
     },
-    repair: { intervalSeconds: int(repair.intervalSeconds, 'repair.intervalSeconds', 1, 7 * 86400, 600) },
+    repair: { intervalSeconds: c.repair?.intervalSeconds ?? DEFAULT_REPAIR_INTERVAL_SECONDS },
   });
 }
 
+/** A backend as the file gives it: "HOST:PORT/NS", or { address, password } (its own password wins). */
+function backendOf(b: string | { address: string; password?: string }, password?: string): ZdbBackendConfig {
+  return typeof b === 'string' ? parseBackend(b, password) : parseBackend(b.address, b.password ?? password);
+}
+
+/**
+ * Reads and parses the configuration file at `file`.
+ * @throws QssError ECONFIG when the file cannot be read or is not a valid configuration (the
+ *   message starts with the file's name).
+ */
 export function loadConfig(file: string): QssConfig {
   let text: string;
   try {
@@ -245,7 +315,7 @@ export function loadConfig(file: string): QssConfig {
   }
 }
 
-/** The configuration as the JSON text of a file (the inverse of parseConfig). */
+/** The configuration as the JSON text of a file (the inverse of parseConfig). Throws nothing. */
 export function renderConfig(c: QssConfig): string {
   const backend = (b: ZdbBackendConfig) =>
     b.password ? { address: formatBackend(b), password: b.password } : formatBackend(b);
@@ -268,6 +338,7 @@ export function renderConfig(c: QssConfig): string {
   )}\n`;
 }
 
+/** What buildConfig needs: the code, the backends by group, the metadata backends. */
 export interface BuildConfigOptions {
   k: number;
   m: number;
@@ -281,12 +352,18 @@ export interface BuildConfigOptions {
   tolerateGroups?: number;
 }
 
-/** A ready configuration with a fresh random key (for `twin qss config`). */
+/**
+ * A ready configuration with a fresh random metadata key (what `twin qss config` writes).
+ * @throws QssError ECONFIG when k or m is out of range, there is no group or no metadata
+ *   backend, a backend is not HOST:PORT/NAMESPACE, or the placement fails validateConfig.
+ */
 export function buildConfig(o: BuildConfigOptions): QssConfig {
-  if (!Number.isInteger(o.k) || o.k < 1) fail('--data-shards must be a positive integer');
-  if (!Number.isInteger(o.m) || o.m < 0) fail('--parity-shards must be a non-negative integer');
-  if (o.groups.length === 0) fail('give at least one --group');
-  if (o.meta.length === 0) fail('give --meta with at least one metadata backend');
+  if (!Number.isInteger(o.k) || o.k < 1 || o.k > 255)
+    fail('the data shards (k) must be an integer from 1 to 255');
+  if (!Number.isInteger(o.m) || o.m < 0 || o.m > 255)
+    fail('the parity shards (m) must be an integer from 0 to 255');
+  if (o.groups.length === 0) fail('at least one group of backends is needed');
+  if (o.meta.length === 0) fail('at least one metadata backend is needed');
   const groups = o.groups.map((list, i) => ({
     name: `group-${i + 1}`,
     backends: list.map((b) => parseBackend(b, o.password)),
@@ -301,6 +378,6 @@ export function buildConfig(o: BuildConfigOptions): QssConfig {
     key: randomBytes(KEY_BYTES),
     groups,
     meta: { backends: o.meta.map((b) => parseBackend(b, o.password)) },
-    repair: { intervalSeconds: 600 },
+    repair: { intervalSeconds: DEFAULT_REPAIR_INTERVAL_SECONDS },
   });
 }

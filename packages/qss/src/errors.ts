@@ -15,7 +15,8 @@ export type QssErrorCode =
   | 'ECONFIG' // backends or groups misconfigured (too few backends, duplicates, an unknown backend)
   | 'EMETASTORE' // too few metadata backends answered or acknowledged
   | 'EPATH' // an object path that is empty, too long or not valid
-  | 'ENOENT'; // no object at that path
+  | 'ENOENT' // no object at that path
+  | 'EWORKER'; // a block worker thread failed or answered out of turn, or the pool is closed
 
 /** The one error class of the qss package. */
 export class QssError extends TwinBaseError<QssErrorCode> {

@@ -108,8 +108,10 @@ export async function putObject(
   };
 }
 
+/** A shard found intact, not there (missing), with wrong bytes (corrupt), or never stored (absent). */
 export type ShardState = 'ok' | 'missing' | 'corrupt' | 'absent';
 
+/** A shard read around while an object was read (Qss.get's onDamage). */
 export interface ShardDamage {
   block: number;
   shard: number;

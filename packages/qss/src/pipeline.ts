@@ -31,6 +31,7 @@ export interface EncodeOptions extends CodeOptions, PipelineOptions {
   compression?: CompressionPolicy;
 }
 
+/** An object's bytes as they are stored: any (async) iterable of byte chunks, of any sizes. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 const inline = new InlineRunner();

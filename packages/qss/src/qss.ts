@@ -8,6 +8,7 @@
  * deletes what was written and leaves the previous version in place.
  */
 import { createHmac } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { QssConfig } from './config.ts';
 import { QssError } from './errors.ts';
 import { fileBlocks } from './file-source.ts';
@@ -27,6 +28,7 @@ import { type BlockRunner, InlineRunner, WorkerPool } from './runner.ts';
 import { isAbsent } from './store.ts';
 import { type BackendStatus, shardKey, ZdbShardStore } from './zdb-store.ts';
 
+/** How a Qss runs: its worker threads, blocks in flight, backend timeouts, read hedging. */
 export interface QssOptions {
   /** Worker threads for encoding and decoding (default: one per core; 0 = on this thread). */
   workers?: number;
@@ -38,6 +40,7 @@ export interface QssOptions {
   hedgeMs?: number;
 }
 
+/** What put, stat and list tell about one stored object (its current version). */
 export interface ObjectInfo {
   path: string;
   size: number;
@@ -53,6 +56,7 @@ export interface ObjectInfo {
   absentShards: number;
 }
 
+/** One damaged shard of an object, as check reports it. */
 export interface DamageReport {
   block: number;
   shard: number;
@@ -60,6 +64,7 @@ export interface DamageReport {
   backend: string;
 }
 
+/** What check found: every damaged shard, and the blocks that can no longer be read. */
 export interface CheckResult {
   path: string;
   ok: boolean;
@@ -70,6 +75,7 @@ export interface CheckResult {
   lost: number[];
 }
 
+/** What rebuild did: shards damaged, re-coded, still damaged; blocks lost; the new generation. */
 export interface RebuildResult {
   path: string;
   damaged: number;
@@ -79,6 +85,7 @@ export interface RebuildResult {
   generation: number;
 }
 
+/** One repair sweep over every object (failures are listed per path, not thrown). */
 export interface RepairReport {
   objects: number;
   degraded: number;
@@ -91,6 +98,7 @@ export interface RepairReport {
   errors: { path: string; error: string }[];
 }
 
+/** What collectGarbage found (and deleted unless dryRun). */
 export interface GarbageReport {
   objects: number;
   /** Shards the objects reference. */
@@ -107,6 +115,7 @@ export interface GarbageReport {
   dryRun: boolean;
 }
 
+/** The health of every data and metadata backend, and whether reads and writes can proceed. */
 export interface QssStatus {
   k: number;
   m: number;
@@ -121,6 +130,12 @@ export interface QssStatus {
 
 const REFRESH_MS = 30_000;
 
+/**
+ * Quantum Safe Storage for one owner under one configuration. Open it with `Qss.open(config)`
+ * and `close()` it when done (it holds worker threads and backend connections).
+ * Every method that reads or writes metadata throws QssError EMETASTORE when too few metadata
+ * backends answer, and EPATH for a path that is empty, too long or not valid.
+ */
 export class Qss {
   readonly store: ZdbShardStore;
   readonly metadata: MetaStore;
@@ -148,6 +163,7 @@ export class Qss {
     this.hedgeMs = options.hedgeMs ?? 250;
   }
 
+  /** Opens the store (connections are made on first use; worker threads start now). Throws nothing. */
   static open(config: QssConfig, options?: QssOptions): Qss {
     return new Qss(config, options);
   }
@@ -183,14 +199,23 @@ export class Qss {
     return record as MetaRecord & { meta: ObjectMetadata };
   }
 
-  /** Learns which backends are up and how much room they have (at most every 30 s, or when forced). */
+  /**
+   * Learns which backends are up and how much room they have (at most every 30 s, or when
+   * forced); undefined when it was not time yet. Throws nothing: a backend that fails is down.
+   */
   async refresh(force = false): Promise<BackendStatus[] | undefined> {
     if (!force && Date.now() - this.refreshedAt < REFRESH_MS) return undefined;
     this.refreshedAt = Date.now();
     return this.store.refresh();
   }
 
-  /** Stores `source` at `path` (replacing what was there once the new version is durable). */
+  /**
+   * Stores `source` at `path`, replacing what was there once the new version is durable; the
+   * previous version's shards are deleted after. All or nothing: on failure nothing is visible
+   * and what was written is deleted.
+   * @throws QssError ESTORE when a block cannot get k + margin shards onto the backends,
+   *   EMETASTORE when too few metadata backends answer or acknowledge, EPATH, ECODER.
+   */
   async put(path: string, source: ByteSource, options: { onProgress?: (bytes: number) => void } = {}) {
     // fails early if too few metadata backends answer; learns the data backends meanwhile
     const [previous] = await Promise.all([this.metadata.read(path), this.refresh()]);
@@ -219,6 +244,7 @@ export class Qss {
   /**
    * Stores the file at `file` (a path on this machine) at `path`, as put does; the file is read
    * straight into the blocks that are encoded, one block ahead.
+   * @throws as put does; a file that cannot be read fails with the file system's error (ENOENT…).
    */
   async putFile(path: string, file: string, options: { onProgress?: (bytes: number) => void } = {}) {
     return this.put(path, fileBlocks(file, this.config.blockSize), options);
@@ -239,11 +265,21 @@ export class Qss {
       );
   }
 
+  /**
+   * The object's info.
+   * @throws QssError ENOENT when there is no object at `path`, EMETADATA when its record cannot
+   *   be opened, EMETASTORE, EPATH.
+   */
   async stat(path: string): Promise<ObjectInfo> {
     return this.info(await this.live(path));
   }
 
-  /** The object's info and its bytes as a stream (blocks in order, each verified). */
+  /**
+   * The object's info and its bytes as a stream (blocks in order, each verified); shards read
+   * around (missing, corrupt, slow) are told to `onDamage`.
+   * @throws QssError ENOENT, EMETADATA, EMETASTORE, EPATH; the stream throws ESHARDS when a block
+   *   has fewer than k intact shards, EDECRYPT or EBLOCK when a block does not verify.
+   */
   async get(
     path: string,
     options: { onDamage?: (d: ShardDamage) => void } = {},
@@ -260,7 +296,11 @@ export class Qss {
     };
   }
 
-  /** Every shard present and intact? `deep` (default) fetches and verifies each one. */
+  /**
+   * Every shard present and intact? `deep` (default) fetches and verifies each one; otherwise
+   * the backends verify their own copies. Damage is reported, not thrown.
+   * @throws QssError ENOENT, EMETADATA, EMETASTORE, EPATH.
+   */
   async check(
     path: string,
     options: { deep?: boolean; onProgress?: (blocks: number) => void } = {},
@@ -286,7 +326,12 @@ export class Qss {
     };
   }
 
-  /** Re-codes every damaged shard of the object onto healthy backends (deep check first). */
+  /**
+   * Re-codes every damaged shard of the object onto healthy backends (deep check first) and
+   * records the new generation.
+   * @throws QssError ENOENT, EMETADATA, EMETASTORE, EPATH; ESTORE when the object changed while
+   *   it was being rebuilt (nothing is changed then).
+   */
   async rebuild(path: string, options: { deep?: boolean } = {}): Promise<RebuildResult> {
     await this.refresh(true);
     const record = await this.live(path);
@@ -334,7 +379,10 @@ export class Qss {
     return result;
   }
 
-  /** Removes the object: a tombstone on the metadata quorum, then its shards. */
+  /**
+   * Removes the object: a tombstone on the metadata quorum, then its shards.
+   * @throws QssError ENOENT, EMETASTORE, EPATH.
+   */
   async delete(path: string): Promise<void> {
     const found = await this.metadata.read(path);
     if (found?.unreadable && !found.deleted) {
@@ -347,7 +395,10 @@ export class Qss {
     await this.dropShards(record.meta);
   }
 
-  /** Objects whose path starts with `prefix`, by path. */
+  /**
+   * Objects whose path starts with `prefix`, by path.
+   * @throws QssError EMETASTORE when too few metadata backends answer.
+   */
   async list(prefix = ''): Promise<ObjectInfo[]> {
     const records = await this.metadata.records();
     return records.filter((r) => !r.deleted && r.meta && r.path.startsWith(prefix)).map((r) => this.info(r));
@@ -359,6 +410,7 @@ export class Qss {
    * `graceSeconds` (default 1 h) go, so writes in progress keep theirs. Refuses unless the
    * metadata backends answer for every object (a read quorum). Only entries whose owner tag
    * proves them this configuration's are touched: namespaces may be shared with other owners.
+   * @throws QssError ECONFIG for a negative grace period, EMETASTORE.
    */
   async collectGarbage(options: { graceSeconds?: number; dryRun?: boolean } = {}): Promise<GarbageReport> {
     const grace = options.graceSeconds ?? 3600;
@@ -379,6 +431,10 @@ export class Qss {
     };
   }
 
+  /**
+   * The health of every backend (asked now), and whether reads and writes can proceed. Throws
+   * nothing: a backend that does not answer is reported unreachable.
+   */
   async status(): Promise<QssStatus> {
     const [data, meta] = await Promise.all([this.refresh(true), this.metadata.status()]);
     const up = data!.filter((d) => d.reachable).length;
@@ -399,7 +455,9 @@ export class Qss {
   /**
    * One repair sweep: every object is checked (cheaply by default: the backends verify their own
    * copies; `deep` fetches and verifies every shard) and its damaged or absent shards re-coded onto
-   * healthy backends; metadata copies that missed writes are brought up to date.
+   * healthy backends; metadata copies that missed writes are brought up to date. An object that
+   * fails is listed in the report's errors; the sweep goes on.
+   * @throws QssError EMETASTORE when the metadata backends cannot be read or brought up to date.
    */
   async repair(
     options: { deep?: boolean; onObject?: (path: string, done: number, total: number) => void } = {},
@@ -450,7 +508,10 @@ export class Qss {
     return report;
   }
 
-  /** Sweeps now and then every `intervalMs` until the signal aborts; each report goes to `onReport`. */
+  /**
+   * Sweeps now and then every `intervalMs` until the signal aborts; each report goes to
+   * `onReport` (a sweep that throws is reported as one failure). Throws nothing.
+   */
   async watch(
     intervalMs: number,
     onReport: (r: RepairReport) => void,
@@ -471,20 +532,12 @@ export class Qss {
           errors: [{ path: '', error: (e as Error).message }],
         });
       }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, intervalMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(t);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      // the timer's abort listener goes with the timer: none piles up sweep after sweep
+      await sleep(intervalMs, undefined, { signal }).catch(() => {});
     }
   }
 
+  /** Closes the connections and stops the worker threads. Throws nothing. */
   async close(): Promise<void> {
     this.store.close();
     this.metadata.close();

@@ -81,7 +81,11 @@ function workerSource(): string {
   return `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
 }
 
-/** Runs blocks on `size` worker threads (default: one per core). */
+/**
+ * Runs blocks on `size` worker threads (default: one per core); a thread that dies is replaced.
+ * Its encode/decode reject with the coder's QssError (ECODER, ESHARDS, EDECRYPT, EBLOCK), or
+ * EWORKER when a thread fails or the pool is closed.
+ */
 export class WorkerPool implements BlockRunner {
   readonly #slots: Slot[] = [];
   readonly #queue: Task[] = [];
@@ -101,7 +105,7 @@ export class WorkerPool implements BlockRunner {
       slot.worker.unref();
       if (task) {
         if (res.ok) task.resolve(res);
-        else task.reject(res.code ? new QssError(res.code, res.message) : new Error(res.message));
+        else task.reject(new QssError(res.code ?? 'EWORKER', res.message));
       }
       this.#dispatch();
     });
@@ -114,8 +118,12 @@ export class WorkerPool implements BlockRunner {
       this.#slots[i] = this.#spawn();
       this.#dispatch();
     };
-    slot.worker.on('error', replace);
-    slot.worker.on('exit', (code) => replace(new Error(`block worker exited with code ${code}`)));
+    slot.worker.on('error', (e) =>
+      replace(new QssError('EWORKER', `block worker failed: ${e.message}`, { cause: e })),
+    );
+    slot.worker.on('exit', (code) =>
+      replace(new QssError('EWORKER', `block worker exited with code ${code}`)),
+    );
     return slot;
   }
 
@@ -135,7 +143,7 @@ export class WorkerPool implements BlockRunner {
   }
 
   #run(request: BlockRequest, transfer: ArrayBuffer[]): Promise<BlockResponse & { ok: true }> {
-    if (this.#closed) return Promise.reject(new Error('worker pool is closed'));
+    if (this.#closed) return Promise.reject(new QssError('EWORKER', 'worker pool is closed'));
     return new Promise((resolve, reject) => {
       this.#queue.push({ request, transfer, resolve, reject });
       this.#dispatch();
@@ -156,7 +164,7 @@ export class WorkerPool implements BlockRunner {
       { id: this.#nextId++, op: 'encode', k, m, plain: own, index, key, policy },
       transferList([own]),
     );
-    if (res.op !== 'encode') throw new Error('worker answered another request');
+    if (res.op !== 'encode') throw new QssError('EWORKER', 'worker answered another request');
     return res.block;
   }
 
@@ -177,13 +185,13 @@ export class WorkerPool implements BlockRunner {
       { id: this.#nextId++, op: 'decode', k, m, layout, shards: own, key },
       transfer,
     );
-    if (res.op !== 'decode') throw new Error('worker answered another request');
+    if (res.op !== 'decode') throw new QssError('EWORKER', 'worker answered another request');
     return res.block;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const t of this.#queue.splice(0)) t.reject(new Error('worker pool closed'));
+    for (const t of this.#queue.splice(0)) t.reject(new QssError('EWORKER', 'worker pool closed'));
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 }

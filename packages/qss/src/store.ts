@@ -23,6 +23,7 @@
  *   already gone is not an error.
  */
 
+/** Where a shard is: its backend's id and its key there (an empty backend: never stored). */
 export interface ShardLocation {
   /** Which backend holds the shard, as the store names it (e.g. "zdb://host:port/namespace"). */
   backend: string;

@@ -34,6 +34,7 @@ import { sameChecksum, shardChecksum } from './checksum.ts';
 import { QssError } from './errors.ts';
 import { isAbsent, type ShardContext, type ShardLocation, type ShardStore } from './store.ts';
 
+/** One 0-db namespace used as a backend: host, port, namespace and its password. */
 export interface ZdbBackendConfig {
   host: string;
   port: number;
@@ -41,6 +42,7 @@ export interface ZdbBackendConfig {
   password?: string;
 }
 
+/** A group (site, farm) of backends: at most its share of a block's shards goes to it. */
 export interface ZdbGroupConfig {
   name: string;
   backends: ZdbBackendConfig[];
@@ -57,6 +59,7 @@ export interface ZdbStoreOptions {
   pool?: number;
 }
 
+/** One backend's health as status() reports it. */
 export interface BackendStatus {
   backend: string;
   group: string;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { BlockCodec, shardSize } from '../src/index.ts';
+import { BlockCodec, shardSize } from '../src/block.ts';
 
 const key = randomBytes(32);
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { BlockCodec, type EncodedBlock, shardSize } from '../src/index.ts';
+import { BlockCodec, type EncodedBlock, shardSize } from '../src/block.ts';
 
 const key = randomBytes(32);
 const text = (n: number) =>

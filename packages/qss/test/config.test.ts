@@ -7,8 +7,8 @@ import {
   renderConfig,
   tolerableGroups,
   worstLoss,
-  type ZdbGroupConfig,
-} from '../src/index.ts';
+} from '../src/config.ts';
+import type { ZdbGroupConfig } from '../src/zdb-store.ts';
 
 const KEY = 'ab'.repeat(32);
 const groups3x2 = [
@@ -151,6 +151,6 @@ test('tolerance arithmetic: what losing groups and backends costs a block', () =
   );
   assert.throws(
     () => buildConfig({ k: 4, m: 2, groups: [], meta: ['10.0.9.1:9900/m'] }),
-    /at least one --group/,
+    /at least one group/,
   );
 });

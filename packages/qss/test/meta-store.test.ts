@@ -5,13 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import {
-  MemoryShardStore,
-  MetaStore,
-  type ObjectMetadata,
-  putObject,
-  type ZdbBackendConfig,
-} from '../src/index.ts';
+import { MemoryShardStore } from '../src/memory-store.ts';
+import { type MetaRecord, MetaStore } from '../src/meta-store.ts';
+import type { ObjectMetadata } from '../src/metadata.ts';
+import { putObject } from '../src/object.ts';
+import type { ZdbBackendConfig } from '../src/zdb-store.ts';
 
 let dir: string;
 const servers: ZdbServer[] = [];
@@ -45,31 +43,41 @@ function filesUnder(path: string): string[] {
   });
 }
 
-test('metadata: generations on a quorum, reads with a backend down, tombstones, sync, sealed and path-hiding', async () => {
-  const store = new MetaStore(backends, key, { timeoutMs: 10_000 });
+/*
+ * One MetaStore over three zdb servers, through the life of a few records: the cases below run in
+ * order and each starts where the one before left the servers and the records.
+ */
+let store: MetaStore;
+let two: MetaRecord;
+let third: number; // the port of the third server, which goes down and comes back
+
+test('each write is the next generation on a quorum; a read sees the newest', async () => {
+  store = new MetaStore(backends, key, { timeoutMs: 10_000 });
   assert.equal(store.quorum, 2);
   assert.equal(store.readQuorum, 2);
   assert.equal(await store.read('docs/a.txt'), undefined);
   const one = await store.write('docs/a.txt', await object());
   assert.equal(one.generation, 1);
-  const two = await store.write('docs/a.txt', await object(), one);
+  two = await store.write('docs/a.txt', await object(), one);
   assert.equal(two.generation, 2);
   const read = await store.read('docs/a.txt');
   assert.equal(read!.generation, 2);
   assert.ok(Buffer.from(read!.meta!.key).equals(two.meta!.key));
   await store.write('docs/b.txt', await object());
+});
 
-  // the backends hold neither paths nor plaintext metadata
+test('the backends hold neither paths nor plaintext metadata', () => {
   for (const f of filesUnder(dir)) {
     const bytes = readFileSync(f);
     assert.equal(bytes.includes('docs/a.txt'), false, `${f} names the path`);
     assert.equal(bytes.includes(Buffer.from(two.meta!.key)), false, `${f} holds an object key`);
   }
+});
 
-  // one backend down: writes reach the quorum, reads still see the newest
-  const port = servers[2]!.port;
+test('one backend down: writes reach the quorum, reads still see the newest', async () => {
+  third = servers[2]!.port;
   await servers[2]!.close();
-  const three = await store.write('docs/a.txt', await object(), read);
+  const three = await store.write('docs/a.txt', await object(), await store.read('docs/a.txt'));
   assert.equal(three.generation, 3);
   assert.equal((await store.read('docs/a.txt'))!.generation, 3);
   assert.deepEqual(
@@ -79,13 +87,16 @@ test('metadata: generations on a quorum, reads with a backend down, tombstones, 
       ['docs/b.txt', 1],
     ],
   );
-  // it comes back with generation 2: sync brings it up to date
-  servers[2] = await start(2, port);
+});
+
+test('a backend back with a stale copy: the newest wins, and sync brings it up to date', async () => {
+  servers[2] = await start(2, third);
   assert.equal((await store.read('docs/a.txt'))!.generation, 3, 'the newest wins over a stale copy');
   assert.deepEqual(await store.sync(), { copied: 1, purged: 0 });
   assert.deepEqual(await store.sync(), { copied: 0, purged: 0 });
+});
 
-  // two down: neither reads nor writes pretend
+test('two of three down: neither reads nor writes pretend, and a refused write is undone where it landed', async () => {
   await servers[1]!.close();
   await servers[2]!.close();
   await assert.rejects(store.read('docs/a.txt'), {
@@ -97,17 +108,19 @@ test('metadata: generations on a quorum, reads with a backend down, tombstones, 
     message: /1 of 3 backends, 2 needed/,
   });
   servers[1] = await start(1, backends[1]!.port);
-  servers[2] = await start(2, port);
+  servers[2] = await start(2, third);
   assert.equal(await store.read('docs/c.txt'), undefined, 'the refused write was undone where it landed');
+});
 
-  // delete: a tombstone, then purged by sync once every backend holds it
+test('delete: a tombstone, purged by sync once every backend holds it', async () => {
   const gone = await store.write('docs/b.txt', undefined, await store.read('docs/b.txt'));
   assert.equal(gone.deleted, true);
   assert.equal((await store.read('docs/b.txt'))!.deleted, true);
   assert.deepEqual(await store.sync(), { copied: 0, purged: 1 });
   assert.equal(await store.read('docs/b.txt'), undefined);
+});
 
-  // a copy moved under another path's key does not open (sealed to its key); nor under another owner key
+test("a copy moved under another path's key does not open, nor under another owner's key", async () => {
   const admin = new ZdbClient({ port: backends[0]!.port });
   const sealedA = await admin.get(store.keyOf('docs/a.txt'));
   await admin.set(store.keyOf('docs/evil.txt'), sealedA!);
@@ -116,7 +129,9 @@ test('metadata: generations on a quorum, reads with a backend down, tombstones, 
   const stranger = new MetaStore(backends, randomBytes(32));
   assert.deepEqual(await stranger.records(), []);
   stranger.close();
+});
 
+test('an empty path, a NUL in a path and a path over 4 KiB are EPATH', async () => {
   await assert.rejects(store.read(''), { code: 'EPATH' });
   await assert.rejects(store.read('a\0b'), { code: 'EPATH' });
   await assert.rejects(store.read('x'.repeat(5000)), { code: 'EPATH' });

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
+import { MemoryShardStore } from '../src/memory-store.ts';
 import {
   decodeMetadata,
   encodeMetadata,
-  MemoryShardStore,
   type ObjectMetadata,
   openMetadata,
-  putObject,
   sealMetadata,
-} from '../src/index.ts';
+} from '../src/metadata.ts';
+import { putObject } from '../src/object.ts';
 
 /** Metadata with every byte string as hex, to compare content whatever the buffer classes. */
 function hex(value: unknown): unknown {

@@ -1,23 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, test } from 'node:test';
-import {
-  type BlockRunner,
-  checkObject,
-  decodeStream,
-  type EncodedBlock,
-  encodeStream,
-  getObject,
-  InlineRunner,
-  isAbsent,
-  MemoryShardStore,
-  putObject,
-  repairObject,
-  type ShardContext,
-  type ShardDamage,
-  type ShardLocation,
-  WorkerPool,
-} from '../src/index.ts';
+import type { EncodedBlock } from '../src/block.ts';
+import { MemoryShardStore } from '../src/memory-store.ts';
+import { checkObject, getObject, putObject, repairObject, type ShardDamage } from '../src/object.ts';
+import { decodeStream, encodeStream } from '../src/pipeline.ts';
+import { type BlockRunner, InlineRunner, WorkerPool } from '../src/runner.ts';
+import { isAbsent, type ShardContext, type ShardLocation } from '../src/store.ts';
 
 const pool = new WorkerPool(2);
 after(() => pool.close());

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { cauchyParityRows, gfInv, gfMul, invert } from '../src/gf256.ts';
-import { ReedSolomon } from '../src/index.ts';
+import { ReedSolomon } from '../src/reed-solomon.ts';
 
 const shardsOf = (k: number, len: number) =>
   Array.from({ length: k }, () => new Uint8Array(randomBytes(len)));

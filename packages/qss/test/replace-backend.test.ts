@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ZdbServer } from '@twin/zdb';
-import { parseConfig, Qss } from '../src/index.ts';
+import { parseConfig } from '../src/config.ts';
+import { Qss } from '../src/qss.ts';
 
 let dir: string;
 const servers: ZdbServer[] = [];

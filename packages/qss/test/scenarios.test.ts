@@ -23,7 +23,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { spawnZdb, ZdbClient } from '@twin/zdb';
-import { parseConfig, Qss, type QssConfig, QssError } from '../src/index.ts';
+import { parseConfig, type QssConfig } from '../src/config.ts';
+import { QssError } from '../src/errors.ts';
+import { Qss } from '../src/qss.ts';
 
 const ADMIN = 'scenario-admin';
 const DATA_NS = 'qss';
@@ -64,10 +66,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const alive = (s: Server) => !!s.proc && s.proc.exitCode === null && s.proc.signalCode === null;
 
+/** How long a zdb process may take to start: the machines that run the tests are often loaded. */
+const ZDB_START_MS = 120_000;
+
 /** One zdb process on the server's directories; resolves with the port from its ready line. */
 async function spawnOn(s: Server): Promise<ChildProcess> {
   const args = ['--listen', '127.0.0.1', '--data', join(s.root, 'data'), '--index', join(s.root, 'index')];
-  const { proc, port } = await spawnZdb([...args, '--mode', 'mix', '--admin', ADMIN], { port: s.port });
+  const { proc, port } = await spawnZdb([...args, '--mode', 'mix', '--admin', ADMIN], {
+    port: s.port,
+    timeoutMs: ZDB_START_MS,
+  });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   s.port = port;

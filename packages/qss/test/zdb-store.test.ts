@@ -5,14 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import {
-  getObject,
-  isAbsent,
-  putObject,
-  QssError,
-  type ZdbGroupConfig,
-  ZdbShardStore,
-} from '../src/index.ts';
+import { QssError } from '../src/errors.ts';
+import { getObject, putObject } from '../src/object.ts';
+import { isAbsent } from '../src/store.ts';
+import { type ZdbGroupConfig, ZdbShardStore } from '../src/zdb-store.ts';
 
 let dir: string;
 const servers: ZdbServer[] = [];
