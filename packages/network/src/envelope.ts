@@ -18,7 +18,8 @@ import { NetworkError, type NetworkErrorCode } from './errors.ts';
 export const ENVELOPE_CONTEXT = 'twin/bus/envelope/v1';
 const SIGNATURE = 64;
 
-export type EnvelopeKind = 'request' | 'response' | 'message' | 'ack';
+/** A request, its response, a one-way message, or the opening of a byte stream (streams.ts). */
+export type EnvelopeKind = 'request' | 'response' | 'message' | 'stream';
 
 export interface EnvelopeHeader {
   /** Unique per sender (random 128-bit hex). */
@@ -31,7 +32,7 @@ export interface EnvelopeHeader {
   created: number;
   /** Milliseconds the envelope stays valid after `created`. */
   ttl: number;
-  /** For responses and acks: the id of the envelope answered. */
+  /** For responses: the id of the envelope answered. */
   re?: string;
   /** For error responses. */
   error?: { code: NetworkErrorCode; message: string };
@@ -54,7 +55,7 @@ export interface Envelope {
 
 const headerSchema = z.object({
   id: z.string().min(1).max(64),
-  kind: z.enum(['request', 'response', 'message', 'ack']),
+  kind: z.enum(['request', 'response', 'message', 'stream']),
   from: z.number().int().nonnegative(),
   to: z.number().int().nonnegative(),
   command: z.string().max(256),

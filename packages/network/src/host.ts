@@ -7,9 +7,10 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PeerId } from '@libp2p/interface';
+import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
@@ -55,4 +56,9 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
 export function peerSigningKey(peer: PeerId): string | null {
   const raw = peer.publicKey?.raw;
   return raw ? Buffer.from(raw).toString('base64') : null;
+}
+
+/** The PeerId of a twin's record: its ed25519 signing key (base64) as a libp2p peer. Never throws for a verified record. */
+export function peerIdOf(record: { signingKey: string }): PeerId {
+  return peerIdFromPublicKey(publicKeyFromRaw(Buffer.from(record.signingKey, 'base64')));
 }

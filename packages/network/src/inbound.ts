@@ -174,7 +174,7 @@ export class Inbound {
   private async request(env: Envelope, connection: Connection): Promise<Buffer | null> {
     const h = env.header;
     try {
-      this.check(env, await this.peers.twin(connection));
+      this.checkEnvelope(env, await this.peers.twin(connection));
       const handler = this.handlers.get(h.command);
       if (!handler) throw new NetworkError('unknown_command', `no handler for "${h.command}"`);
       this.stats.requests++;
@@ -203,7 +203,7 @@ export class Inbound {
     for (const env of envs) {
       try {
         if (sender instanceof NetworkError) throw sender;
-        this.check(env, sender);
+        this.checkEnvelope(env, sender);
         checked.push(env);
       } catch (e) {
         refused.set(env, asNetworkError(e));
@@ -243,7 +243,7 @@ export class Inbound {
    * connection is authenticated as (peers.ts): an envelope claiming any other `from` is refused,
    * signed or not, so no twin — nor a relay, nor a stranger — can speak as another.
    */
-  private check(env: Envelope, sender: TwinRecord): void {
+  checkEnvelope(env: Envelope, sender: TwinRecord): void {
     const h = env.header;
     if (env.payload.length > this.ctx.maxPayload)
       throw new NetworkError(
