@@ -73,3 +73,15 @@ export const STREAM_OPEN_TIMEOUT_MS = 10_000;
 export const MAX_INBOUND_BYTE_STREAMS = 64;
 /** Twins whose last-seen time (and peer) the presence book keeps; the least recently seen go first. */
 export const MAX_PRESENCE_ENTRIES = 10_000;
+/** How often, at most, the replay memory is swept of expired ids when it is full. */
+export const REPLAY_SWEEP_INTERVAL_MS = 1_000;
+
+/** Longest command name of an envelope. */
+export const MAX_COMMAND = 256;
+/** Longest error message an envelope or a byte stream carries. */
+export const MAX_ERROR_MESSAGE = 4096;
+
+/** Relay reservations a twin serving as a circuit relay holds at once. */
+export const MAX_RELAY_RESERVATIONS = 128;
+/** Connections the libp2p host keeps open at once. */
+export const MAX_CONNECTIONS = 512;

@@ -12,7 +12,7 @@ import type { TwinIdentity } from '@twin/identity';
 import { verify } from '@twin/identity';
 import { canonical } from '@twin/phonebook';
 import { z } from 'zod';
-import { MAX_HEADER, REQUEST_TTL_MS } from './constants.ts';
+import { MAX_COMMAND, MAX_ERROR_MESSAGE, MAX_HEADER, REQUEST_TTL_MS } from './constants.ts';
 import { NetworkError, type NetworkErrorCode } from './errors.ts';
 
 export const ENVELOPE_CONTEXT = 'twin/bus/envelope/v1';
@@ -58,11 +58,13 @@ const headerSchema = z.object({
   kind: z.enum(['request', 'response', 'message', 'stream']),
   from: z.number().int().nonnegative(),
   to: z.number().int().nonnegative(),
-  command: z.string().max(256),
+  command: z.string().max(MAX_COMMAND),
   created: z.number().int(),
   ttl: z.number().int(),
   re: z.string().max(64).optional(),
-  error: z.object({ code: z.string().regex(/^[a-z_]{1,64}$/), message: z.string().max(4096) }).optional(),
+  error: z
+    .object({ code: z.string().regex(/^[a-z_]{1,64}$/), message: z.string().max(MAX_ERROR_MESSAGE) })
+    .optional(),
   epoch: z
     .string()
     .regex(/^[0-9a-f]{16}$/)

@@ -16,6 +16,7 @@ import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import type { TwinIdentity } from '@twin/identity';
 import { createLibp2p } from 'libp2p';
+import { MAX_CONNECTIONS, MAX_RELAY_RESERVATIONS } from './constants.ts';
 
 export interface HostOptions {
   /** Multiaddrs to listen on (default: TCP on 127.0.0.1, any port). */
@@ -40,7 +41,9 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
   const services: Record<string, unknown> = { identify: identify(), ping: ping() };
   // Our relays carry whole twin conversations: no default per-connection data or time limit.
   if (o.relay)
-    services.relay = circuitRelayServer({ reservations: { maxReservations: 128, applyDefaultLimit: false } });
+    services.relay = circuitRelayServer({
+      reservations: { maxReservations: MAX_RELAY_RESERVATIONS, applyDefaultLimit: false },
+    });
   return (await createLibp2p({
     privateKey,
     addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'], appendAnnounce: o.appendAnnounce ?? [] },
@@ -48,7 +51,7 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: services as never,
-    connectionManager: { maxConnections: 512 },
+    connectionManager: { maxConnections: MAX_CONNECTIONS },
   })) as unknown as TwinHost;
 }
 

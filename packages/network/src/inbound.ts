@@ -12,6 +12,7 @@ import {
   MAX_REMEMBERED_REQUESTS,
   MAX_STREAM_INFLIGHT,
   MAX_TTL_MS,
+  REPLAY_SWEEP_INTERVAL_MS,
 } from './constants.ts';
 import { type BusContext, type BusLogger, background, scopedLogger } from './context.ts';
 import {
@@ -282,7 +283,7 @@ export class Inbound {
     const now = Date.now();
     const full = () =>
       this.remembered >= MAX_REMEMBERED_REQUESTS || (ids?.size ?? 0) >= MAX_REMEMBERED_PER_TWIN;
-    if (full() && now - this.swept >= 1000) {
+    if (full() && now - this.swept >= REPLAY_SWEEP_INTERVAL_MS) {
       this.swept = now;
       for (const [twin, m] of this.seen) {
         for (const [k, t] of m)

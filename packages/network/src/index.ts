@@ -139,4 +139,4 @@ export type { Presence } from './presence.ts';
  * Byte streams between twins (`TwinBus.openStream()` / `handleStream()`): reading throws
  * NetworkError with the code the other side failed with, `unreachable` or `stopped`.
  */
-export { type StreamContext, type StreamHandler, TwinStream } from './streams.ts';
+export type { StreamContext, StreamHandler, TwinStream } from './streams.ts';

@@ -12,7 +12,14 @@
  */
 import type { Connection, Stream } from '@libp2p/interface';
 import type { TwinRecord } from '@twin/phonebook';
-import { STREAM_CHUNK, STREAM_OPEN_TIMEOUT_MS, STREAM_PROTOCOL, STREAM_WINDOW } from './constants.ts';
+import {
+  FRAME_OVERHEAD,
+  MAX_ERROR_MESSAGE,
+  STREAM_CHUNK,
+  STREAM_OPEN_TIMEOUT_MS,
+  STREAM_PROTOCOL,
+  STREAM_WINDOW,
+} from './constants.ts';
 import type { BusContext } from './context.ts';
 import {
   type Envelope,
@@ -31,7 +38,7 @@ const ERROR = 4;
 const CREDIT = 5;
 const HEADER = 5;
 /** Largest body of a frame: a chunk, or an envelope of the handshake. */
-const MAX_BODY = STREAM_CHUNK + 64 * 1024;
+const MAX_BODY = STREAM_CHUNK + FRAME_OVERHEAD;
 
 /** What a stream handler is told about the caller. */
 export interface StreamContext {
@@ -45,12 +52,33 @@ export type StreamHandler = (stream: TwinStream, ctx: StreamContext) => Promise<
 
 /**
  * One side of a byte stream to another twin. Read the other side's bytes with `for await`; write
- * with `write()` (resolves when the bytes are handed to the connection: back-pressure) and
- * finish with `end()`. Reading throws NetworkError: the code the other side failed with
- * (`handler_error` when its handler threw), `unreachable` when the connection broke, `stopped`
- * when this bus stopped.
+ * with `write()` and finish with `end()`. Reading throws NetworkError: the code the other side
+ * failed with (`handler_error` when its handler threw), `unreachable` when the connection broke,
+ * `stopped` when this bus stopped; writing throws the same.
  */
-export class TwinStream implements AsyncIterable<Uint8Array> {
+export interface TwinStream extends AsyncIterable<Uint8Array> {
+  /** The twin on the other side (verified by its connection's key). */
+  readonly twin: number;
+  /** The command the stream was opened for. */
+  readonly command: string;
+  /**
+   * Writes bytes, cut into chunks of STREAM_CHUNK and copied (the buffer may be reused once this
+   * resolves). Waits while the reader is STREAM_WINDOW bytes behind: back-pressure. Throws
+   * NetworkError as reading does, `bad_envelope` after `end()`.
+   */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Writes every chunk of `source`, then `end()`. Throws as `write()` does. */
+  writeAll(source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void>;
+  /** Tells the other side that no more bytes follow. Idempotent; throws as `write()` does. */
+  end(): Promise<void>;
+  /** Aborts both directions at once: the other side's reader throws `unreachable`. Never throws. */
+  abort(error?: NetworkError): void;
+  /** Reads (and drops) the rest of the other side's bytes; resolves at its end, throws as reading does. */
+  done(): Promise<void>;
+}
+
+/** The implementation of {@link TwinStream} over one libp2p stream (internal). */
+class ByteStream implements TwinStream {
   private pending = Buffer.alloc(0);
   private readonly chunks: Buffer[] = [];
   private queued = 0;
@@ -139,7 +167,7 @@ export class TwinStream implements AsyncIterable<Uint8Array> {
       try {
         const e = JSON.parse(body.toString()) as { code?: unknown; message?: unknown };
         if (typeof e.code === 'string' && typeof e.message === 'string')
-          error = { code: e.code, message: e.message.slice(0, 4096) };
+          error = { code: e.code, message: e.message.slice(0, MAX_ERROR_MESSAGE) };
       } catch {
         // keep bad_envelope
       }
@@ -241,7 +269,9 @@ export class TwinStream implements AsyncIterable<Uint8Array> {
   async endWithError(error: NetworkError): Promise<void> {
     if (this.sentEnd) return;
     this.sentEnd = true;
-    const body = Buffer.from(JSON.stringify({ code: error.code, message: error.message.slice(0, 4096) }));
+    const body = Buffer.from(
+      JSON.stringify({ code: error.code, message: error.message.slice(0, MAX_ERROR_MESSAGE) }),
+    );
     await this.sendFrame(ERROR, body).catch(() => {});
     await this.stream.close().catch(() => {});
   }
@@ -285,7 +315,7 @@ export class TwinStream implements AsyncIterable<Uint8Array> {
 /** Byte streams of a bus: opening them to other twins, serving those opened to this one. */
 export class Streams {
   readonly handlers = new Map<string, StreamHandler>();
-  private readonly open = new Set<TwinStream>();
+  private readonly open = new Set<ByteStream>();
 
   constructor(
     private readonly ctx: BusContext,
@@ -295,7 +325,7 @@ export class Streams {
     private readonly check: (env: Envelope, sender: TwinRecord) => void,
   ) {}
 
-  private track(s: TwinStream, stream: Stream): void {
+  private track(s: ByteStream, stream: Stream): void {
     this.open.add(s);
     stream.addEventListener('close', () => this.open.delete(s), { once: true });
   }
@@ -318,7 +348,7 @@ export class Streams {
         },
       );
     }
-    const s = new TwinStream(twin.id, command, stream);
+    const s = new ByteStream(twin.id, command, stream);
     this.track(s, stream);
     if (this.ctx.stopped()) s.abort(new NetworkError('stopped', 'the bus is stopped'));
     const header = envelopeHeader('stream', this.ctx.twinId, twin.id, command);
@@ -354,7 +384,7 @@ export class Streams {
       stream.abort(new NetworkError('stopped', 'the bus is stopped'));
       return;
     }
-    const s = new TwinStream(-1, '', stream);
+    const s = new ByteStream(-1, '', stream);
     this.track(s, stream);
     const open = await s.nextControl(STREAM_OPEN_TIMEOUT_MS);
     if (!open || open.type !== OPEN) {
