@@ -40,7 +40,10 @@ const responder = spawn(
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 const info = JSON.parse(
-  await new Promise<string>((r) => createInterface({ input: responder.stdout! }).once('line', r)),
+  await new Promise<string>((resolve, reject) => {
+    createInterface({ input: responder.stdout! }).once('line', resolve);
+    responder.once('exit', (code) => reject(new Error(`the responder exited (${code}) before it started`)));
+  }),
 ) as { twin: number; addr: string; http: number };
 
 const identity = TwinIdentity.fromMnemonic('requester', newMnemonic());
