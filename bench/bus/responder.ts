@@ -17,6 +17,10 @@ const record = await phonebook.publish(identity, host.getMultiaddrs().map(String
 const mailbox = new Mailbox(join(mkdtempSync(join(tmpdir(), 'bench-bus-')), 'bus.sqlite'));
 const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
 bus.handle('echo', (p) => p);
+bus.handle('cpu', () => {
+  const u = process.cpuUsage();
+  return Buffer.from(String(u.user + u.system));
+});
 bus.handle('inbox-count', () =>
   Buffer.from(String((mailbox.db.prepare('SELECT count(*) AS n FROM inbox').get() as { n: number }).n)),
 );

@@ -40,7 +40,10 @@ const responder = spawn(
   { stdio: ['ignore', 'pipe', 'inherit'] },
 );
 const info = JSON.parse(
-  await new Promise<string>((r) => createInterface({ input: responder.stdout! }).once('line', r)),
+  await new Promise<string>((resolve, reject) => {
+    createInterface({ input: responder.stdout! }).once('line', resolve);
+    responder.once('exit', (code) => reject(new Error(`the responder exited (${code}) before it started`)));
+  }),
 ) as { twin: number; addr: string; http: number };
 
 const identity = TwinIdentity.fromMnemonic('requester', newMnemonic());
@@ -55,6 +58,16 @@ interface Row {
   p50: number;
   p99: number;
   opsPerSec: number;
+  /** CPU microseconds per operation at 64 in flight: this process, and the responder's. */
+  cpuUsLocal: number;
+  cpuUsRemote: number;
+}
+
+/** CPU microseconds used so far by this process and by the responder (asked over the bus). */
+async function cpuNow(): Promise<{ local: number; remote: number }> {
+  const remote = Number((await bus.request(info.twin, 'cpu', Buffer.alloc(0))).toString());
+  const u = process.cpuUsage();
+  return { local: u.user + u.system, remote };
 }
 
 const pct = (xs: number[], p: number) =>
@@ -70,6 +83,7 @@ async function measure(once: (i: number) => Promise<unknown>, secs = seconds): P
     rtts.push(performance.now() - t0);
   }
   let done = 0;
+  const cpu0 = await cpuNow();
   const end = performance.now() + (secs * 1000) / 2;
   const t0 = performance.now();
   await Promise.all(
@@ -80,10 +94,14 @@ async function measure(once: (i: number) => Promise<unknown>, secs = seconds): P
       }
     }),
   );
+  const opsPerSec = Math.round(done / ((performance.now() - t0) / 1000));
+  const cpu1 = await cpuNow();
   return {
     p50: +pct(rtts, 0.5).toFixed(3),
     p99: +pct(rtts, 0.99).toFixed(3),
-    opsPerSec: Math.round(done / ((performance.now() - t0) / 1000)),
+    opsPerSec,
+    cpuUsLocal: Math.round((cpu1.local - cpu0.local) / done),
+    cpuUsRemote: Math.round((cpu1.remote - cpu0.remote) / done),
   };
 }
 
@@ -115,8 +133,9 @@ bus.on('delivery', (e) => {
   if (e.status === 'delivered') delivered++;
 });
 let sentTotal = 0;
-async function reliableSends(): Promise<number> {
+async function reliableSends(): Promise<{ perSec: number; cpuUsLocal: number; cpuUsRemote: number }> {
   const target = delivered + sendsPerRound;
+  const cpu0 = await cpuNow();
   const t0 = performance.now();
   // 64 senders, each awaiting its own send (as the request benchmark keeps 64 in flight)
   await Promise.all(
@@ -126,10 +145,21 @@ async function reliableSends(): Promise<number> {
   );
   sentTotal += sendsPerRound;
   while (delivered < target) await new Promise((r) => setTimeout(r, 2));
-  return Math.round(sendsPerRound / ((performance.now() - t0) / 1000));
+  const perSec = Math.round(sendsPerRound / ((performance.now() - t0) / 1000));
+  const cpu1 = await cpuNow();
+  return {
+    perSec,
+    cpuUsLocal: Math.round((cpu1.local - cpu0.local) / sendsPerRound),
+    cpuUsRemote: Math.round((cpu1.remote - cpu0.remote) / sendsPerRound),
+  };
 }
 
-const perRound: { bus: Row; raw: Row; sends: number; ratioOps: number }[] = [];
+const perRound: {
+  bus: Row;
+  raw: Row;
+  sends: { perSec: number; cpuUsLocal: number; cpuUsRemote: number };
+  ratioOps: number;
+}[] = [];
 for (let r = 0; r < rounds; r++) {
   log(`round ${r + 1}/${rounds}: bus request/response, raw echo, reliable sends ...`);
   // alternate the order so neither side always runs first
@@ -179,7 +209,21 @@ const result = {
   busP50Ms: summary(perRound.map((r) => r.bus.p50)),
   busP99Ms: summary(perRound.map((r) => r.bus.p99)),
   rawP99Ms: summary(perRound.map((r) => r.raw.p99)),
-  reliableSendsPerSec: summary(perRound.map((r) => r.sends)),
+  reliableSendsPerSec: summary(perRound.map((r) => r.sends.perSec)),
+  // CPU per operation does not depend on how loaded the machine is: the throughput one free core
+  // per side would give is 1e6 / the larger of the two sides' microseconds
+  busCpuUs: summary(perRound.map((r) => r.bus.cpuUsLocal + r.bus.cpuUsRemote)),
+  rawCpuUs: summary(perRound.map((r) => r.raw.cpuUsLocal + r.raw.cpuUsRemote)),
+  busVsRawCpu: summary(
+    perRound.map(
+      (r) => +((r.raw.cpuUsLocal + r.raw.cpuUsRemote) / (r.bus.cpuUsLocal + r.bus.cpuUsRemote)).toFixed(3),
+    ),
+  ),
+  sendCpuUsSender: summary(perRound.map((r) => r.sends.cpuUsLocal)),
+  sendCpuUsReceiver: summary(perRound.map((r) => r.sends.cpuUsRemote)),
+  sendsPerSecOneCorePerSide: summary(
+    perRound.map((r) => Math.round(1e6 / Math.max(r.sends.cpuUsLocal, r.sends.cpuUsRemote))),
+  ),
   http: httpRow,
   inboxStoredOnResponder: inboxCount,
   sent: sentTotal,
@@ -196,6 +240,12 @@ else {
   console.log(`bus / raw (same round) ${f(result.busVsRawOps)}×`);
   console.log(
     `reliable sends (outbox → inbox → ack recorded, both SQLite) ${f(result.reliableSendsPerSec)}/s`,
+  );
+  console.log(
+    `CPU µs per op (both sides): bus ${f(result.busCpuUs)}, raw ${f(result.rawCpuUs)}, raw/bus ${f(result.busVsRawCpu)}×`,
+  );
+  console.log(
+    `CPU µs per reliable send: sender ${f(result.sendCpuUsSender)}, receiver ${f(result.sendCpuUsReceiver)} → ${f(result.sendsPerSecOneCorePerSide)}/s with one free core per side`,
   );
   console.log(`responder inbox holds ${inboxCount} of ${sentTotal} sent`);
   console.log(`HTTP POST to fastify  ops/s@64 ${httpRow.opsPerSec}  p50 ${httpRow.p50} ms`);

@@ -3,6 +3,7 @@
  * delivery (delivery.ts, over the same channels and inbound streams), with one lifecycle.
  */
 import { EventEmitter } from 'node:events';
+import type { PeerId } from '@libp2p/interface';
 import type { TwinIdentity } from '@twin/identity';
 import type { PhonebookClient, TwinRecord } from '@twin/phonebook';
 import { pino } from 'pino';
@@ -11,17 +12,28 @@ import {
   BUS_PROTOCOL,
   DEFAULT_MAX_PAYLOAD,
   DEFAULT_SKEW_MS,
+  MAX_INBOUND_BYTE_STREAMS,
   MAX_INBOUND_STREAMS,
   REQUEST_TIMEOUT_MS,
+  STREAM_PROTOCOL,
 } from './constants.ts';
-import { type BusContext, type BusLogger, checkPayload, resolveTwin } from './context.ts';
+import {
+  type BusContext,
+  type BusLogger,
+  background,
+  checkPayload,
+  resolveTwin,
+  scopedLogger,
+} from './context.ts';
 import { Delivery, type DeliveryEvent, type MessageHandler, type SendOptions } from './delivery.ts';
 import { envelopeHeader, frameEnvelope } from './envelope.ts';
 import { NetworkError, type NetworkErrorCode } from './errors.ts';
-import type { TwinHost } from './host.ts';
+import { peerIdOf, type TwinHost } from './host.ts';
 import { type Handler, Inbound } from './inbound.ts';
 import type { InboxMessage, Mailbox } from './mailbox.ts';
 import { Peers } from './peers.ts';
+import { type Presence, PresenceBook } from './presence.ts';
+import { type StreamHandler, Streams, type TwinStream } from './streams.ts';
 
 export interface BusOptions {
   identity: TwinIdentity;
@@ -46,14 +58,31 @@ export interface RequestOptions {
   ttlMs?: number;
 }
 
-export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: [InboxMessage] }> {
+export class TwinBus extends EventEmitter<{
+  delivery: [DeliveryEvent];
+  message: [InboxMessage];
+  presence: [Presence];
+}> {
   /** Requests answered, and envelopes refused by code. */
   readonly stats = { requests: 0, refused: new Map<NetworkErrorCode, number>() };
   private readonly ctx: BusContext;
   private readonly channels: Channels;
   private readonly inbound: Inbound;
   private readonly delivery: Delivery;
+  private readonly streams: Streams;
+  private readonly log: BusLogger;
   private stopped = false;
+  private readonly onPeer = (evt: CustomEvent<PeerId>, connected: boolean) => {
+    const twin = this.ctx.presence.twinOf(evt.detail);
+    if (twin === undefined) return;
+    try {
+      this.emit('presence', { twin, connected, lastSeen: this.ctx.presence.last(twin) });
+    } catch (err) {
+      this.log.warn({ err }, 'twin bus: a presence listener threw');
+    }
+  };
+  private readonly onConnect = (evt: CustomEvent<PeerId>) => this.onPeer(evt, true);
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>) => this.onPeer(evt, false);
 
   /** Throws nothing; `start()` registers the protocol. */
   constructor(o: BusOptions) {
@@ -68,15 +97,21 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
       skewMs: o.skewMs ?? DEFAULT_SKEW_MS,
       log: o.logger ?? pino({ name: 'twin-bus' }, pino.destination(2)),
       stopped: () => this.stopped,
+      presence: new PresenceBook(),
     };
     this.channels = new Channels(this.ctx);
     this.delivery = new Delivery(this.ctx, this.channels, {
       delivery: (e) => this.emit('delivery', e),
       message: (m) => this.emit('message', m),
     });
-    this.inbound = new Inbound(this.ctx, this.stats, new Peers(this.ctx), (env) =>
-      this.delivery.receive(env),
+    const peers = new Peers(this.ctx);
+    this.inbound = new Inbound(this.ctx, this.stats, peers, (envs) => this.delivery.receive(envs));
+    this.streams = new Streams(
+      this.ctx,
+      (connection) => peers.twin(connection),
+      (env, sender) => this.inbound.checkEnvelope(env, sender),
     );
+    this.log = scopedLogger(this.ctx.log, 'bus');
   }
 
   /** Serves the bus protocol and resumes deliveries a previous run left in the outbox; throws libp2p's errors. */
@@ -86,6 +121,14 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
       (stream, connection) => this.inbound.accept(stream, connection),
       { maxInboundStreams: MAX_INBOUND_STREAMS, runOnLimitedConnection: true },
     );
+    await this.ctx.host.handle(
+      STREAM_PROTOCOL,
+      (stream, connection) =>
+        background(this.log, 'serving a byte stream', () => this.streams.serve(stream, connection)),
+      { maxInboundStreams: MAX_INBOUND_BYTE_STREAMS, runOnLimitedConnection: true },
+    );
+    this.ctx.host.addEventListener('peer:connect', this.onConnect);
+    this.ctx.host.addEventListener('peer:disconnect', this.onDisconnect);
     this.flushOutbox();
   }
 
@@ -150,6 +193,38 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
     return this.delivery.send(twin, command, payload, o);
   }
 
+  /**
+   * Serves byte streams of `command` (see {@link TwinStream}): the handler reads the caller's
+   * bytes and may write back; when it returns the stream ends, when it throws the caller's
+   * reader throws NetworkError `handler_error` with its message. Throws nothing.
+   */
+  handleStream(command: string, handler: StreamHandler): void {
+    this.streams.handlers.set(command, handler);
+  }
+
+  /**
+   * Opens a byte stream to a twin's handler of `command`, on a connection authenticated as the
+   * twin's key (the handler learns which twin calls, as for requests). Resolves once accepted.
+   * Rejects with NetworkError `unknown_twin`, `unreachable`, `unknown_command`, `bad_signature`,
+   * `timeout`, `stopped`. `stop()` aborts every open byte stream (readers throw `stopped`).
+   */
+  async openStream(twin: string | number, command: string): Promise<TwinStream> {
+    const { twin: record, connection } = await this.channels.connect(twin);
+    return this.streams.openTo(record, connection, command);
+  }
+
+  /**
+   * Whether a twin's connection is open now and when it was last heard from — no network
+   * involved beyond the (cached) phonebook lookup of `twin`. The same arrives as 'presence'
+   * events when a connection to a twin this bus has verified opens or closes. Rejects with
+   * NetworkError `unknown_twin` or `unreachable` (the phonebook could not be asked).
+   */
+  async presence(twin: string | number): Promise<Presence> {
+    const record = await resolveTwin(this.ctx, twin);
+    const connected = this.ctx.host.getConnections(peerIdOf(record)).some((c) => c.status === 'open');
+    return { twin: record.id, connected, lastSeen: this.ctx.presence.last(record.id) };
+  }
+
   /** A twin's verified phonebook record; rejects with NetworkError `unknown_twin` or `unreachable`. */
   phonebookTwin(ref: string | number): Promise<TwinRecord> {
     return resolveTwin(this.ctx, ref);
@@ -164,8 +239,12 @@ export class TwinBus extends EventEmitter<{ delivery: [DeliveryEvent]; message: 
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.ctx.host.removeEventListener('peer:connect', this.onConnect);
+    this.ctx.host.removeEventListener('peer:disconnect', this.onDisconnect);
     await this.ctx.host.unhandle(BUS_PROTOCOL).catch(() => {});
+    await this.ctx.host.unhandle(STREAM_PROTOCOL).catch(() => {});
     this.inbound.close();
+    this.streams.close();
     await this.channels.closeAll();
     await this.delivery.stop();
   }

@@ -4,7 +4,7 @@
  * peer key is the key in the twin's phonebook record, so every response read from it is the
  * twin's own: responses are not signed and not verified one by one.
  */
-import type { Stream } from '@libp2p/interface';
+import type { Connection, Stream } from '@libp2p/interface';
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { TwinRecord } from '@twin/phonebook';
@@ -13,7 +13,7 @@ import { type BusContext, type BusLogger, background, resolveTwin, scopedLogger 
 import { type Envelope, openEnvelope } from './envelope.ts';
 import { NetworkError, remoteError } from './errors.ts';
 import { FrameWriter } from './frames.ts';
-import { peerSigningKey } from './host.ts';
+import { peerIdOf, peerSigningKey } from './host.ts';
 
 interface Pending {
   resolve: (b: Buffer) => void;
@@ -88,8 +88,42 @@ export class Channels {
     });
   }
 
-  /** Dials the twin's published addresses; on failure re-resolves (it may have moved) and retries. */
+  /**
+   * A connection authenticated as the twin's current key: an open one if there is one, else a
+   * dial of its published addresses. NetworkError `unknown_twin`, `unreachable`, `stopped`.
+   */
+  async connect(ref: string | number): Promise<{ twin: TwinRecord; connection: Connection }> {
+    if (this.ctx.stopped()) throw new NetworkError('stopped', 'the bus is stopped');
+    const twin = await resolveTwin(this.ctx, ref);
+    const open = this.ctx.host.getConnections(peerIdOf(twin)).find((c) => c.status === 'open');
+    if (open) return { twin, connection: open };
+    return this.dialTwin(twin, ref);
+  }
+
   private async dial(twin: TwinRecord, ref: string | number): Promise<Channel> {
+    const { twin: record, connection } = await this.dialTwin(twin, ref);
+    try {
+      const stream = await connection.newStream(BUS_PROTOCOL, { runOnLimitedConnection: true });
+      return this.attach(record, stream);
+    } catch (e) {
+      throw new NetworkError(
+        'unreachable',
+        `twin ${record.id} refused a bus stream: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+  }
+
+  /**
+   * Dials the twin's published addresses and keeps the first connection whose Noise-proven key is
+   * the record's; on failure re-resolves (the twin may have moved) and tries once more.
+   */
+  private async dialTwin(
+    twin: TwinRecord,
+    ref: string | number,
+  ): Promise<{ twin: TwinRecord; connection: Connection }> {
     let record = twin;
     let lastError = 'no addresses published';
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -102,8 +136,8 @@ export class Channels {
             lastError = `${addr} is not twin ${record.id}`;
             continue;
           }
-          const stream = await connection.newStream(BUS_PROTOCOL, { runOnLimitedConnection: true });
-          return this.attach(record, stream);
+          this.ctx.presence.seen(record.id, connection.remotePeer);
+          return { twin: record, connection };
         } catch (e) {
           lastError = (e as Error).message;
         }
@@ -149,6 +183,7 @@ export class Channels {
           continue;
         channel.pending.delete(h.re!);
         clearTimeout(pending.timer);
+        this.ctx.presence.seen(channel.twin.id);
         if (h.error) pending.reject(remoteError(channel.twin.id, h.error));
         else pending.resolve(Buffer.from(env.payload));
       }

@@ -2,6 +2,8 @@
 
 /** The libp2p protocol of the twin bus (v2: connection-authenticated requests, signed messages). */
 export const BUS_PROTOCOL = '/twin/bus/2.0.0';
+/** The libp2p protocol of byte streams between twins (one libp2p stream per byte stream). */
+export const STREAM_PROTOCOL = '/twin/stream/1.0.0';
 
 /** Largest payload a bus accepts or sends unless `BusOptions.maxPayload` says otherwise. */
 export const DEFAULT_MAX_PAYLOAD = 4 * 1024 * 1024;
@@ -56,3 +58,30 @@ export const MAX_STREAM_INFLIGHT = 256;
 export const PEER_RECHECK_MS = 10_000;
 /** How long "this connection's key is no twin's" (or "the phonebook did not answer") is kept. */
 export const PEER_UNKNOWN_RECHECK_MS = 1_000;
+
+/** Largest chunk of a byte stream in one frame: bigger writes are cut into chunks of this size. */
+export const STREAM_CHUNK = 64 * 1024;
+/**
+ * Bytes of a byte stream a writer may send beyond what the reader has read: the reader grants
+ * more (CREDIT frames) as its consumer reads, so `write()` waits for a slow reader, and a reader
+ * never holds more than this (a writer that sends past its credit is cut off).
+ */
+export const STREAM_WINDOW = 1024 * 1024;
+/** How long opening a byte stream waits for the other twin to accept or refuse it. */
+export const STREAM_OPEN_TIMEOUT_MS = 10_000;
+/** Byte streams one connection may have open towards this twin at once. */
+export const MAX_INBOUND_BYTE_STREAMS = 64;
+/** Twins whose last-seen time (and peer) the presence book keeps; the least recently seen go first. */
+export const MAX_PRESENCE_ENTRIES = 10_000;
+/** How often, at most, the replay memory is swept of expired ids when it is full. */
+export const REPLAY_SWEEP_INTERVAL_MS = 1_000;
+
+/** Longest command name of an envelope. */
+export const MAX_COMMAND = 256;
+/** Longest error message an envelope or a byte stream carries. */
+export const MAX_ERROR_MESSAGE = 4096;
+
+/** Relay reservations a twin serving as a circuit relay holds at once. */
+export const MAX_RELAY_RESERVATIONS = 128;
+/** Connections the libp2p host keeps open at once. */
+export const MAX_CONNECTIONS = 512;

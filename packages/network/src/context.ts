@@ -4,6 +4,7 @@ import { type PhonebookClient, PhonebookError, type TwinRecord } from '@twin/pho
 import { NetworkError } from './errors.ts';
 import type { TwinHost } from './host.ts';
 import type { Mailbox } from './mailbox.ts';
+import type { PresenceBook } from './presence.ts';
 
 /** The logging the bus needs: a pino logger fits. */
 export interface BusLogger {
@@ -32,6 +33,7 @@ export interface BusContext {
   skewMs: number;
   log: BusLogger;
   stopped: () => boolean;
+  presence: PresenceBook;
 }
 
 /** A twin's verified phonebook record; NetworkError `unknown_twin` or `unreachable`. */

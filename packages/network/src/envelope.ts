@@ -12,13 +12,14 @@ import type { TwinIdentity } from '@twin/identity';
 import { verify } from '@twin/identity';
 import { canonical } from '@twin/phonebook';
 import { z } from 'zod';
-import { MAX_HEADER, REQUEST_TTL_MS } from './constants.ts';
+import { MAX_COMMAND, MAX_ERROR_MESSAGE, MAX_HEADER, REQUEST_TTL_MS } from './constants.ts';
 import { NetworkError, type NetworkErrorCode } from './errors.ts';
 
 export const ENVELOPE_CONTEXT = 'twin/bus/envelope/v1';
 const SIGNATURE = 64;
 
-export type EnvelopeKind = 'request' | 'response' | 'message' | 'ack';
+/** A request, its response, a one-way message, or the opening of a byte stream (streams.ts). */
+export type EnvelopeKind = 'request' | 'response' | 'message' | 'stream';
 
 export interface EnvelopeHeader {
   /** Unique per sender (random 128-bit hex). */
@@ -31,7 +32,7 @@ export interface EnvelopeHeader {
   created: number;
   /** Milliseconds the envelope stays valid after `created`. */
   ttl: number;
-  /** For responses and acks: the id of the envelope answered. */
+  /** For responses: the id of the envelope answered. */
   re?: string;
   /** For error responses. */
   error?: { code: NetworkErrorCode; message: string };
@@ -54,14 +55,16 @@ export interface Envelope {
 
 const headerSchema = z.object({
   id: z.string().min(1).max(64),
-  kind: z.enum(['request', 'response', 'message', 'ack']),
+  kind: z.enum(['request', 'response', 'message', 'stream']),
   from: z.number().int().nonnegative(),
   to: z.number().int().nonnegative(),
-  command: z.string().max(256),
+  command: z.string().max(MAX_COMMAND),
   created: z.number().int(),
   ttl: z.number().int(),
   re: z.string().max(64).optional(),
-  error: z.object({ code: z.string().regex(/^[a-z_]{1,64}$/), message: z.string().max(4096) }).optional(),
+  error: z
+    .object({ code: z.string().regex(/^[a-z_]{1,64}$/), message: z.string().max(MAX_ERROR_MESSAGE) })
+    .optional(),
   epoch: z
     .string()
     .regex(/^[0-9a-f]{16}$/)

@@ -1,7 +1,8 @@
 /**
- * Writes length-prefixed frames to a stream, coalescing the frames queued while a write is under
- * way into a single write: one Yamux frame, one Noise seal and one syscall for many envelopes,
- * which is most of what a small request or acknowledgement costs on the wire.
+ * Writes length-prefixed frames to a stream, coalescing the frames queued in one turn of the event
+ * loop (and while a write is under way) into a single write: one Yamux frame, one Noise seal and
+ * one syscall for many envelopes, which is most of what a small request or acknowledgement costs
+ * on the wire.
  */
 import type { Stream } from '@libp2p/interface';
 import type { LengthPrefixedStream } from '@libp2p/utils';
@@ -30,7 +31,8 @@ export class FrameWriter {
     if (done) this.written.push(done);
     if (!this.flushing) {
       this.flushing = true;
-      void this.flush();
+      // after this turn of the event loop: every frame produced in it goes out in one write
+      setImmediate(() => void this.flush());
     }
   }
 

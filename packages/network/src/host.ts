@@ -7,14 +7,16 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2';
-import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
+import { generateKeyPairFromSeed, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import { identify } from '@libp2p/identify';
 import type { Libp2p, PeerId } from '@libp2p/interface';
+import { peerIdFromPublicKey } from '@libp2p/peer-id';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
 import type { TwinIdentity } from '@twin/identity';
 import { createLibp2p } from 'libp2p';
+import { MAX_CONNECTIONS, MAX_RELAY_RESERVATIONS } from './constants.ts';
 
 export interface HostOptions {
   /** Multiaddrs to listen on (default: TCP on 127.0.0.1, any port). */
@@ -39,7 +41,9 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
   const services: Record<string, unknown> = { identify: identify(), ping: ping() };
   // Our relays carry whole twin conversations: no default per-connection data or time limit.
   if (o.relay)
-    services.relay = circuitRelayServer({ reservations: { maxReservations: 128, applyDefaultLimit: false } });
+    services.relay = circuitRelayServer({
+      reservations: { maxReservations: MAX_RELAY_RESERVATIONS, applyDefaultLimit: false },
+    });
   return (await createLibp2p({
     privateKey,
     addresses: { listen: o.listen ?? ['/ip4/127.0.0.1/tcp/0'], appendAnnounce: o.appendAnnounce ?? [] },
@@ -47,7 +51,7 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     services: services as never,
-    connectionManager: { maxConnections: 512 },
+    connectionManager: { maxConnections: MAX_CONNECTIONS },
   })) as unknown as TwinHost;
 }
 
@@ -55,4 +59,9 @@ export async function createTwinHost(identity: TwinIdentity, o: HostOptions = {}
 export function peerSigningKey(peer: PeerId): string | null {
   const raw = peer.publicKey?.raw;
   return raw ? Buffer.from(raw).toString('base64') : null;
+}
+
+/** The PeerId of a twin's record: its ed25519 signing key (base64) as a libp2p peer. Never throws for a verified record. */
+export function peerIdOf(record: { signingKey: string }): PeerId {
+  return peerIdFromPublicKey(publicKeyFromRaw(Buffer.from(record.signingKey, 'base64')));
 }

@@ -12,6 +12,7 @@ import {
   MAX_REMEMBERED_REQUESTS,
   MAX_STREAM_INFLIGHT,
   MAX_TTL_MS,
+  REPLAY_SWEEP_INTERVAL_MS,
 } from './constants.ts';
 import { type BusContext, type BusLogger, background, scopedLogger } from './context.ts';
 import {
@@ -174,7 +175,7 @@ export class Inbound {
   private async request(env: Envelope, connection: Connection): Promise<Buffer | null> {
     const h = env.header;
     try {
-      this.check(env, await this.peers.twin(connection));
+      this.checkEnvelope(env, await this.peers.twin(connection));
       const handler = this.handlers.get(h.command);
       if (!handler) throw new NetworkError('unknown_command', `no handler for "${h.command}"`);
       this.stats.requests++;
@@ -203,7 +204,7 @@ export class Inbound {
     for (const env of envs) {
       try {
         if (sender instanceof NetworkError) throw sender;
-        this.check(env, sender);
+        this.checkEnvelope(env, sender);
         checked.push(env);
       } catch (e) {
         refused.set(env, asNetworkError(e));
@@ -243,7 +244,7 @@ export class Inbound {
    * connection is authenticated as (peers.ts): an envelope claiming any other `from` is refused,
    * signed or not, so no twin — nor a relay, nor a stranger — can speak as another.
    */
-  private check(env: Envelope, sender: TwinRecord): void {
+  checkEnvelope(env: Envelope, sender: TwinRecord): void {
     const h = env.header;
     if (env.payload.length > this.ctx.maxPayload)
       throw new NetworkError(
@@ -282,7 +283,7 @@ export class Inbound {
     const now = Date.now();
     const full = () =>
       this.remembered >= MAX_REMEMBERED_REQUESTS || (ids?.size ?? 0) >= MAX_REMEMBERED_PER_TWIN;
-    if (full() && now - this.swept >= 1000) {
+    if (full() && now - this.swept >= REPLAY_SWEEP_INTERVAL_MS) {
       this.swept = now;
       for (const [twin, m] of this.seen) {
         for (const [k, t] of m)

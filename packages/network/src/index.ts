@@ -10,6 +10,11 @@
  * - {@link TwinBus}: `request()` (request/response, many in flight on one stream per peer) and
  *   `send()` (reliable one-way delivery through a durable {@link Mailbox}: exactly once, across
  *   crashes and lost sender state — see mailbox.ts for sender epochs and duplicates).
+ * - {@link TwinStream}: a byte stream to another twin for large bytes (`openStream()` /
+ *   `handleStream()`): any size, read as it arrives, written with back-pressure (a writer is
+ *   allowed STREAM_WINDOW bytes beyond what the reader has read), aborted by `stop()`.
+ * - `presence()` and the 'presence' event: whether a twin's connection is open and when it was
+ *   last heard from, without touching the network.
  * - {@link NetworkError}: the one error class, with a snake_case `code` and a `cause`.
  *
  * What the connection proves. Every bus stream rides a libp2p connection whose Noise handshake
@@ -28,6 +33,9 @@
  *   the requests pending on the one stream it arrives on (so only the twin asked can answer it),
  *   and must name that twin as `from` and this twin as `to`. A peer may answer only with the codes
  *   in REMOTE_ERROR_CODES; `stopped`, `timeout` or an unknown string becomes `bad_envelope`.
+ * - A byte stream is opened with a `stream` envelope checked exactly like a request (the
+ *   connection's twin, `from`, `to`, expiry, a handler), so its handler learns the calling twin as
+ *   a request handler does; its bytes then ride the same authenticated stream, unsigned.
  * - Replays: inside a Noise session nobody can replay a frame; across sessions a stranger would
  *   have to hold the sender's key. So unsigned requests need no replay memory.
  *
@@ -56,6 +64,16 @@
  * const reply = await bus.request('bob', 'echo', Buffer.from('hi'));   // NetworkError on failure
  * const id = await bus.send('bob', 'note', Buffer.from('hello'));      // stored, then delivered
  * bus.on('delivery', (e) => e.id === id && console.log(e.status));
+ *
+ * // large bytes move as streams, not envelopes
+ * bus.handleStream('experience.put', async (stream, { from }) => {
+ *   for await (const chunk of stream) await file.write(chunk);   // throw: the caller gets handler_error
+ *   await stream.write(Buffer.from('stored'));
+ * });
+ * const s = await bus.openStream('bob', 'experience.put');       // NetworkError unknown_command, …
+ * await s.writeAll(createReadStream(path));                       // waits for a slow reader
+ * for await (const reply of s) console.log(reply.toString());     // NetworkError if bob's handler threw
+ * const { connected, lastSeen } = await bus.presence('bob');
  * ```
  */
 
@@ -115,3 +133,10 @@ export {
   type ReceiveOutcome,
   type SealFor,
 } from './mailbox.ts';
+/** Presence: whether a twin's connection is open and when it was last heard from (`TwinBus.presence()`, 'presence' events). */
+export type { Presence } from './presence.ts';
+/**
+ * Byte streams between twins (`TwinBus.openStream()` / `handleStream()`): reading throws
+ * NetworkError with the code the other side failed with, `unreachable` or `stopped`.
+ */
+export type { StreamContext, StreamHandler, TwinStream } from './streams.ts';

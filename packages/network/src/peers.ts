@@ -40,6 +40,7 @@ export class Peers {
     }
     const r = await b.twin;
     if (r instanceof NetworkError) throw r;
+    this.ctx.presence.seen(r.id, connection.remotePeer);
     return r;
   }
 
