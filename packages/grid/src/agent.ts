@@ -200,7 +200,11 @@ export class NodeAgent {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.phonebook.heartbeat(this.o.identity, this.nodeId, this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    const used = this.statistics().used;
+    await this.phonebook.heartbeat(this.o.identity, this.nodeId, this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, {
+      ...used,
+      cpu: Math.round(used.cpu * 1000) / 1000,
+    });
   }
 
   private serve(bus: TwinBus): void {
