@@ -122,10 +122,15 @@ test('three nodes in two farms; zdb workloads back a QSS store; kill → suspect
     startNode(farmerA, farmA, join(root, 'n2')),
     startNode(farmerB, farmB, join(root, 'n3')),
   ]);
+  // polled in-process (a CLI start per poll is slow here); `twin nodes` is checked once after
+  const client = new PhonebookClient({ url: pb.url });
   await until('three nodes up', async () => {
-    const r = JSON.parse((await twin('nodes', ...env, '--json')).stdout) as { status: string }[];
+    const r = await client.backend.nodeStatus();
     return r.length === 3 && r.every((n) => n.status === 'up');
   });
+  const table = await twin('nodes', ...env);
+  assert.equal(table.code, 0, table.stderr);
+  assert.equal(table.stdout.split('\n').filter((l) => /\tup\t/.test(l)).length, 3);
   const inB = JSON.parse((await twin('nodes', '--farm', String(farmB), ...env, '--json')).stdout) as {
     id: number;
   }[];
@@ -233,10 +238,9 @@ test('three nodes in two farms; zdb workloads back a QSS store; kill → suspect
   const c = results[0]!.contract;
   const cancel = await twin('cancel', String(c), '--home', alice, ...env);
   assert.equal(cancel.code, 0, cancel.stderr);
-  await until('removed', async () => {
-    const g = await twin('deployment', 'get', String(c), '--home', alice, ...env, '--json');
-    return JSON.parse(g.stdout).deployment.state === 'deleted';
-  });
+  await new Promise((r) => setTimeout(r, 3000)); // the node follows the ledger every second
+  const gone = await twin('deployment', 'get', String(c), '--home', alice, ...env, '--json');
+  assert.equal(JSON.parse(gone.stdout).deployment.state, 'deleted');
   const wrong = await twin('deployment', 'get', '99999', '--home', alice, ...env);
   assert.equal(wrong.code, 1);
   assert.match(wrong.stderr, /^twin: there is no contract 99999 \(not_found\)\n$/);
