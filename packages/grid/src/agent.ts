@@ -95,6 +95,8 @@ export class NodeAgent {
   /** Active deployments not yet re-verified since start (restored once verified). */
   private readonly unrestored = new Set<number>();
   private following = false;
+  /** The node's own ledger writes (accept, cancel), one at a time: each takes its next nonce. */
+  private writes: Promise<unknown> = Promise.resolve();
   private readonly removing = new Set<number>();
   private readonly log: NonNullable<NodeAgentOptions['log']>;
 
@@ -482,31 +484,39 @@ export class NodeAgent {
   private async acceptIfPending(contract: number, hash: string): Promise<void> {
     const v = await this.phonebook.contract(contract);
     if (v?.contract.state !== 'pending' || v.contract.deploymentHash !== hash) return;
-    await this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-      kind: 'contract.accept',
-      twin: t.id,
-      nonce,
-      timestamp,
-      contract,
-      deploymentHash: hash,
-    }));
+    await this.write(() =>
+      this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+        kind: 'contract.accept',
+        twin: t.id,
+        nonce,
+        timestamp,
+        contract,
+        deploymentHash: hash,
+      })),
+    );
+  }
+
+  private write<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(f, f);
+    this.writes = next.catch(() => {});
+    return next;
   }
 
   private async cancelPending(contract: number): Promise<void> {
-    await this.phonebook
-      .submitAs(this.o.identity, (t, nonce, timestamp) => ({
+    await this.write(() =>
+      this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
         kind: 'contract.cancel',
         twin: t.id,
         nonce,
         timestamp,
         contract,
-      }))
-      .catch((e) =>
-        this.log('warn', 'could not cancel a contract it could not provision', {
-          contract,
-          error: (e as Error).message,
-        }),
-      );
+      })),
+    ).catch((e) =>
+      this.log('warn', 'could not cancel a contract it could not provision', {
+        contract,
+        error: (e as Error).message,
+      }),
+    );
   }
 
   private setResult(contract: number, workload: string, r: Omit<WorkloadResult, 'created'>): void {
