@@ -40,6 +40,8 @@ import { type Reservation, reservationOf, type WorkloadResult } from './workload
 import { NodeZdb } from './workloads/zdb.ts';
 
 export const AGENT_VERSION = '0.1.0';
+/** How long stop() waits for queued jobs before stopping the workloads anyway. */
+export const STOP_WAIT_MS = 10_000;
 
 export interface NodeAgentOptions {
   /** The node's own twin identity. */
@@ -594,7 +596,8 @@ export class NodeAgent {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.bus?.stop();
-    await this.idle();
+    // a job stuck on an unreachable phonebook must not keep the processes running
+    await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     await this.runtime?.stop();
     await this.host?.stop();
     await this.zdb?.stop();
