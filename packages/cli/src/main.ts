@@ -84,6 +84,41 @@ const COMMANDS: Entry[] = [
     description: 'Quantum Safe Storage: files encrypted, erasure-coded and dispersed over 0-db backends',
     load: async () => (await import('./commands/qss.ts')).qssCommand(),
   },
+  {
+    name: 'farm',
+    description: 'grid farms: create one owned by this twin, or list them',
+    load: async () => (await import('./commands/grid/farm.ts')).farmCommand(),
+  },
+  {
+    name: 'node',
+    description: 'run a grid node agent (Zero-OS: storage, compute, network) in a farm',
+    load: async () => (await import('./commands/grid/node.ts')).nodeCommand(),
+  },
+  {
+    name: 'nodes',
+    description: 'list grid nodes with their status and capacity',
+    load: async () => (await import('./commands/grid/nodes.ts')).nodesCommand(),
+  },
+  {
+    name: 'deploy',
+    description: 'deploy workloads on a grid node under a contract',
+    load: async () => (await import('./commands/grid/deploy.ts')).deployCommand(),
+  },
+  {
+    name: 'deployments',
+    description: "this twin's contracts on the grid",
+    load: async () => (await import('./commands/grid/deploy.ts')).deploymentsCommand(),
+  },
+  {
+    name: 'deployment',
+    description: 'one deployment: get its workloads and their state',
+    load: async () => (await import('./commands/grid/deploy.ts')).deploymentCommand(),
+  },
+  {
+    name: 'cancel',
+    description: 'cancel a contract: its node removes the workloads',
+    load: async () => (await import('./commands/grid/deploy.ts')).cancelCommand(),
+  },
 ];
 
 /** This package's version (package.json sits one level above both src/ and dist/). */

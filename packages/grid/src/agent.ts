@@ -40,6 +40,8 @@ import { type Reservation, reservationOf, type WorkloadResult } from './workload
 import { NodeZdb } from './workloads/zdb.ts';
 
 export const AGENT_VERSION = '0.1.0';
+/** How long stop() waits for queued jobs before stopping the workloads anyway. */
+export const STOP_WAIT_MS = 10_000;
 
 export interface NodeAgentOptions {
   /** The node's own twin identity. */
@@ -95,6 +97,8 @@ export class NodeAgent {
   /** Active deployments not yet re-verified since start (restored once verified). */
   private readonly unrestored = new Set<number>();
   private following = false;
+  /** The node's own ledger writes (accept, cancel), one at a time: each takes its next nonce. */
+  private writes: Promise<unknown> = Promise.resolve();
   private readonly removing = new Set<number>();
   private readonly log: NonNullable<NodeAgentOptions['log']>;
 
@@ -200,7 +204,11 @@ export class NodeAgent {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.phonebook.heartbeat(this.o.identity, this.nodeId, this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+    const used = this.statistics().used;
+    await this.phonebook.heartbeat(this.o.identity, this.nodeId, this.o.heartbeatMs ?? DEFAULT_HEARTBEAT_MS, {
+      ...used,
+      cpu: Math.round(used.cpu * 1000) / 1000,
+    });
   }
 
   private serve(bus: TwinBus): void {
@@ -478,31 +486,39 @@ export class NodeAgent {
   private async acceptIfPending(contract: number, hash: string): Promise<void> {
     const v = await this.phonebook.contract(contract);
     if (v?.contract.state !== 'pending' || v.contract.deploymentHash !== hash) return;
-    await this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-      kind: 'contract.accept',
-      twin: t.id,
-      nonce,
-      timestamp,
-      contract,
-      deploymentHash: hash,
-    }));
+    await this.write(() =>
+      this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+        kind: 'contract.accept',
+        twin: t.id,
+        nonce,
+        timestamp,
+        contract,
+        deploymentHash: hash,
+      })),
+    );
+  }
+
+  private write<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(f, f);
+    this.writes = next.catch(() => {});
+    return next;
   }
 
   private async cancelPending(contract: number): Promise<void> {
-    await this.phonebook
-      .submitAs(this.o.identity, (t, nonce, timestamp) => ({
+    await this.write(() =>
+      this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
         kind: 'contract.cancel',
         twin: t.id,
         nonce,
         timestamp,
         contract,
-      }))
-      .catch((e) =>
-        this.log('warn', 'could not cancel a contract it could not provision', {
-          contract,
-          error: (e as Error).message,
-        }),
-      );
+      })),
+    ).catch((e) =>
+      this.log('warn', 'could not cancel a contract it could not provision', {
+        contract,
+        error: (e as Error).message,
+      }),
+    );
   }
 
   private setResult(contract: number, workload: string, r: Omit<WorkloadResult, 'created'>): void {
@@ -580,7 +596,8 @@ export class NodeAgent {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     await this.bus?.stop();
-    await this.idle();
+    // a job stuck on an unreachable phonebook must not keep the processes running
+    await Promise.race([this.idle(), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
     await this.runtime?.stop();
     await this.host?.stop();
     await this.zdb?.stop();

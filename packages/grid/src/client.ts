@@ -29,7 +29,16 @@ export interface GridClientOptions {
 }
 
 export class GridClient {
+  /** Ledger writes of this client, one at a time (each takes the twin's next nonce). */
+  private writes: Promise<unknown> = Promise.resolve();
+
   constructor(private readonly o: GridClientOptions) {}
+
+  private write<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.writes.then(f, f);
+    this.writes = next.catch(() => {});
+    return next;
+  }
 
   /** The twin id of a node (its agent's identity on the bus). */
   async nodeTwin(node: number): Promise<number> {
@@ -64,15 +73,17 @@ export class GridClient {
   ): Promise<number> {
     const signed = d.signatures?.length ? (d as Deployment) : this.sign(d);
     const hash = deploymentHash(signed);
-    const { contract } = await this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-      kind: 'contract.create',
-      twin: t.id,
-      nonce,
-      timestamp,
-      node: signed.node,
-      deploymentHash: hash,
-      acceptWithin,
-    }));
+    const { contract } = await this.write(() =>
+      this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+        kind: 'contract.create',
+        twin: t.id,
+        nonce,
+        timestamp,
+        node: signed.node,
+        deploymentHash: hash,
+        acceptWithin,
+      })),
+    );
     try {
       await this.send(COMMANDS.deploy, contract!, signed);
     } catch (e) {
@@ -90,25 +101,29 @@ export class GridClient {
   /** Updates a deployment: the contract's hash first, then the node. */
   async update(contract: number, d: UnsignedDeployment | Deployment): Promise<void> {
     const signed = d.signatures?.length ? (d as Deployment) : this.sign(d);
-    await this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-      kind: 'contract.update',
-      twin: t.id,
-      nonce,
-      timestamp,
-      contract,
-      deploymentHash: deploymentHash(signed),
-    }));
+    await this.write(() =>
+      this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+        kind: 'contract.update',
+        twin: t.id,
+        nonce,
+        timestamp,
+        contract,
+        deploymentHash: deploymentHash(signed),
+      })),
+    );
     await this.send(COMMANDS.update, contract, signed);
   }
 
   async cancel(contract: number): Promise<void> {
-    await this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-      kind: 'contract.cancel',
-      twin: t.id,
-      nonce,
-      timestamp,
-      contract,
-    }));
+    await this.write(() =>
+      this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+        kind: 'contract.cancel',
+        twin: t.id,
+        nonce,
+        timestamp,
+        contract,
+      })),
+    );
   }
 
   get(node: number, contract: number): Promise<DeploymentInfo> {

@@ -242,8 +242,14 @@ export class PhonebookClient {
   }
 
   /** Signs and sends a node's heartbeat (the node's twin identity signs it). */
-  heartbeat(identity: TwinIdentity, node: number, interval: number, now = Date.now()): Promise<NodeStatus> {
-    const bytes = canonicalBytes({ node, timestamp: now, interval });
+  heartbeat(
+    identity: TwinIdentity,
+    node: number,
+    interval: number,
+    used?: NodeStatus['used'],
+    now = Date.now(),
+  ): Promise<NodeStatus> {
+    const bytes = canonicalBytes({ node, timestamp: now, interval, ...(used ? { used } : {}) });
     return this.backend.heartbeat({
       heartbeat: bytes.toString('base64'),
       signature: b64(identity.sign(HEARTBEAT_CONTEXT, bytes)),

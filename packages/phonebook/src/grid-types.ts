@@ -106,6 +106,14 @@ export const heartbeatSchema = z.strictObject({
   timestamp,
   /** The node's heartbeat period (ms): its status is computed against it. */
   interval: z.number().int().min(1000).max(60_000),
+  /** What the node has reserved for deployments (cores, bytes, bytes), as it reports. */
+  used: z
+    .strictObject({
+      cpu: z.number().nonnegative(),
+      memory: z.number().int().nonnegative(),
+      storage: z.number().int().nonnegative(),
+    })
+    .optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -124,6 +132,8 @@ export interface NodeStatus {
   /** Server time of the last accepted heartbeat (null: none since the server started). */
   lastSeen: number | null;
   interval: number;
+  /** The node's reserved capacity as of its last heartbeat (self-reported, unverified). */
+  used?: { cpu: number; memory: number; storage: number };
 }
 
 /** Bounds of a contract proof as a client receives it. */

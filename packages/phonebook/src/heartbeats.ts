@@ -25,6 +25,7 @@ interface Seen {
   /** The node's own timestamp (strictly increasing: a replay is refused). */
   timestamp: number;
   interval: number;
+  used?: NodeStatus['used'];
 }
 
 export class HeartbeatBoard {
@@ -72,7 +73,12 @@ export class HeartbeatBoard {
       throw new PhonebookError('bad_nonce', 'heartbeat is not newer than the last one (replayed)');
     if (last && now - last.at < MIN_HEARTBEAT_GAP_MS)
       throw new PhonebookError('rate_limited', `heartbeats from node ${hb.node} come too fast`);
-    this.seen.set(hb.node, { at: now, timestamp: hb.timestamp, interval: hb.interval });
+    this.seen.set(hb.node, {
+      at: now,
+      timestamp: hb.timestamp,
+      interval: hb.interval,
+      ...(hb.used ? { used: hb.used } : {}),
+    });
     return this.status(hb.node);
   }
 
@@ -81,7 +87,7 @@ export class HeartbeatBoard {
     if (!s) return { node, status: 'down', lastSeen: null, interval: DEFAULT_HEARTBEAT_MS };
     const missed = Math.floor((this.clock() - s.at) / s.interval);
     const status = missed >= DOWN_AFTER_MISSED ? 'down' : missed >= SUSPECT_AFTER_MISSED ? 'suspect' : 'up';
-    return { node, status, lastSeen: s.at, interval: s.interval };
+    return { node, status, lastSeen: s.at, interval: s.interval, ...(s.used ? { used: s.used } : {}) };
   }
 
   all(): NodeStatus[] {
