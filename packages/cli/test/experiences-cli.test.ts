@@ -226,3 +226,22 @@ test('through a running twin: no token 401, malformed JSON 400, a 20 MB message 
     true,
   );
 });
+
+test('every experience command says in one line that the twin is not running', async () => {
+  const stopped = join(root, 'nobody');
+  for (const args of [
+    ['contacts', 'list'],
+    ['contacts', 'add', 'bob'],
+    ['chat', 'send', 'bob', 'hi'],
+    ['chat', 'search', 'hi'],
+    ['profile', 'get'],
+    ['profile', 'set', '--status', 'away'],
+  ]) {
+    const r = await twin(...args, '--home', stopped);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(
+      r.stderr,
+      /^twin: twin is not running at .*: start it with `twin start --home .*` \(twin_not_running\)\n$/,
+    );
+  }
+});

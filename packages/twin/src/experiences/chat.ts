@@ -82,7 +82,8 @@ const toMessage = (r: Row): Message => ({
 
 export interface ChatSummary {
   chat: string;
-  twin: number;
+  /** The other twin of a 1:1 chat; null for a group (chat `g:<id>`). */
+  twin: number | null;
   name: string | null;
   unread: number;
   last: Message | null;
@@ -306,6 +307,19 @@ export class Chat {
     return toMessage(this.row(id)!);
   }
 
+  /** Marks a chat's received messages read, sending no receipts (groups); returns their ids. */
+  markReadOf(chat: string): string[] {
+    const ids = (
+      this.store.db
+        .prepare("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
+        .all(chat) as { id: string }[]
+    ).map((r) => r.id);
+    this.store.db
+      .prepare("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'")
+      .run(chat);
+    return ids;
+  }
+
   /** Marks every received message of the chat read and sends the receipts. Returns how many. */
   async markRead(chatRef: string | number): Promise<number> {
     const twin = this.peer(chatRef);
@@ -342,7 +356,11 @@ export class Chat {
     before?: number,
     limit = 50,
   ): { messages: Message[]; before: number | null } {
-    const chat = String(this.peer(chatRef));
+    return this.historyOf(String(this.peer(chatRef)), before, limit);
+  }
+
+  /** A page of any chat's history by its key (a twin id, or `g:<group>`). */
+  historyOf(chat: string, before?: number, limit = 50): { messages: Message[]; before: number | null } {
     const n = Math.min(Math.max(1, limit), MAX_PAGE);
     const rows = this.store.db
       .prepare('SELECT * FROM messages WHERE chat = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
@@ -380,10 +398,16 @@ export class Chat {
       .all() as { chat: string; last: number; unread: number }[];
     const names = new Map(this.contacts.list().map((c) => [c.twin, c.name]));
     const bySeq = this.store.db.prepare('SELECT * FROM messages WHERE seq = ?');
+    const group = this.store.db.prepare('SELECT state FROM groups WHERE id = ?');
+    const nameOf = (chat: string) => {
+      if (!chat.startsWith('g:')) return names.get(Number(chat)) ?? null;
+      const row = group.get(chat.slice(2)) as { state: string } | undefined;
+      return row ? (JSON.parse(row.state) as { name: string }).name : null;
+    };
     return chats.map((c) => ({
       chat: c.chat,
-      twin: Number(c.chat),
-      name: names.get(Number(c.chat)) ?? null,
+      twin: c.chat.startsWith('g:') ? null : Number(c.chat),
+      name: nameOf(c.chat),
       unread: c.unread,
       last: toMessage(bySeq.get(c.last) as Row),
     }));

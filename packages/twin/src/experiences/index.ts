@@ -8,6 +8,7 @@ import type { Mailbox, TwinBus } from '@twin/network';
 import { Chat } from './chat.ts';
 import { Contacts } from './contacts.ts';
 import { EventHub } from './events.ts';
+import { Groups } from './groups.ts';
 import { Profiles } from './profile.ts';
 import { ExperienceStore, experiencesPath } from './store.ts';
 
@@ -18,6 +19,7 @@ export interface Experiences {
   contacts: Contacts;
   profile: Profiles;
   chat: Chat;
+  groups: Groups;
   /** Resends what a previous run stored but did not queue; reconciles the profile's ACL. */
   resume(): Promise<void>;
   close(): Promise<void>;
@@ -37,7 +39,9 @@ export function openExperiences(o: {
   const contacts = new Contacts(store, o.bus, events, o.self);
   const profile = new Profiles(store, o.bus, o.bcdb, contacts, events, o.log);
   const chat = new Chat(store, o.bus, contacts, events, o.self);
+  const groups = new Groups(store, o.bus, contacts, events, o.self, (id) => o.mailbox.status(id));
   contacts.serve();
+  groups.serve();
   profile.serve();
   chat.serve();
   chat.followOutbox((id) => o.mailbox.status(id));
@@ -48,6 +52,7 @@ export function openExperiences(o: {
     contacts,
     profile,
     chat,
+    groups,
     async resume() {
       await chat.resume();
       await profile.reconcile();
@@ -62,4 +67,4 @@ export function openExperiences(o: {
 export type { Message, MessageState } from './chat.ts';
 export type { Contact, ContactRequestRow } from './contacts.ts';
 export type { TwinEvent } from './events.ts';
-export type { Profile } from './protocol.ts';
+export type { GroupState, Profile } from './protocol.ts';

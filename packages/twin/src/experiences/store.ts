@@ -33,6 +33,8 @@ export class ExperienceStore {
         PRIMARY KEY (twin, direction)
       );
       CREATE TABLE IF NOT EXISTS blocked (twin INTEGER PRIMARY KEY, name TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS groups (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS group_deliveries (bus_id TEXT PRIMARY KEY, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS messages (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
