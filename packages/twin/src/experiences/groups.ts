@@ -24,6 +24,7 @@ import {
   MAX_TEXT,
   parsePayload,
 } from './protocol.ts';
+import type { Sealer } from './sealer.ts';
 import type { ExperienceStore } from './store.ts';
 
 export const groupChat = (id: string) => `g:${id}`;
@@ -39,6 +40,7 @@ export class Groups {
     private readonly self: number,
     /** The bus outbox's status of a message (an acknowledgement may come before we noted its id). */
     private readonly outboxStatus: (busId: string) => string | null,
+    private readonly sealer: Sealer,
   ) {}
 
   serve(): void {
@@ -51,12 +53,12 @@ export class Groups {
     const row = this.store.db.prepare('SELECT state FROM groups WHERE id = ?').get(id) as
       | { state: string }
       | undefined;
-    return row ? (JSON.parse(row.state) as GroupState) : null;
+    return row ? (JSON.parse(this.store.vault.open(row.state)) as GroupState) : null;
   }
 
   list(): GroupState[] {
     return (this.store.db.prepare('SELECT state FROM groups ORDER BY id').all() as { state: string }[]).map(
-      (r) => JSON.parse(r.state) as GroupState,
+      (r) => JSON.parse(this.store.vault.open(r.state)) as GroupState,
     );
   }
 
@@ -65,7 +67,7 @@ export class Groups {
       .prepare(
         'INSERT INTO groups (id, state) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state',
       )
-      .run(s.id, JSON.stringify(s));
+      .run(s.id, this.store.vault.seal(JSON.stringify(s)));
   }
 
   /** Whether `next`, signed by `from`, may replace `cur` (see the module comment). */
@@ -99,17 +101,21 @@ export class Groups {
 
   private receivedMessage(m: InboxMessage): void {
     if (this.contacts.isBlocked(m.from)) return;
-    const p = parsePayload(GroupMessage, m.payload);
+    const p = this.sealer.open(GroupMessage, m.payload);
     const g = this.get(p.group);
     if (!g?.members.some((x) => x.twin === m.from) || !g.members.some((x) => x.twin === this.self))
       throw new TwinError('not_contact', `twin ${m.from} is not a member of group ${p.group}`);
     const chat = groupChat(p.group);
-    const r = this.store.db
-      .prepare(
-        "INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, 'received') ON CONFLICT(id) DO NOTHING",
-      )
-      .run(p.id, chat, m.from, p.sent, p.text, p.replyTo);
-    if (r.changes)
+    const stored = this.store.insertMessage({
+      id: p.id,
+      chat,
+      author: m.from,
+      sent: p.sent,
+      text: p.text,
+      replyTo: p.replyTo,
+      state: 'received',
+    });
+    if (stored)
       this.events.publish({
         type: 'message',
         chat,
@@ -226,15 +232,10 @@ export class Groups {
       throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
     const chat = groupChat(id);
     const msg = { group: id, id: randomBytes(12).toString('base64url'), sent: Date.now(), text, replyTo };
-    this.store.db
-      .prepare(
-        "INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, 'sending')",
-      )
-      .run(msg.id, chat, this.self, msg.sent, text, replyTo);
-    const payload = encode(msg);
+    this.store.insertMessage({ ...msg, chat, author: this.self, state: 'sending' });
     for (const m of g.members) {
       if (m.twin === this.self) continue;
-      const busId = await this.bus.send(m.twin, COMMANDS.groupMessage, payload);
+      const busId = await this.bus.send(m.twin, COMMANDS.groupMessage, await this.sealer.seal(m.twin, msg));
       this.store.db
         .prepare('INSERT INTO group_deliveries (bus_id, message) VALUES (?, ?)')
         .run(busId, msg.id);
