@@ -233,7 +233,8 @@ export class Chat {
     const chat = String(twin);
     if (replyTo !== null && this.row(replyTo)?.chat !== chat)
       throw new TwinError('not_found', `no message ${replyTo} in this chat`);
-    const id = randomBytes(12).toString('base64url');
+    // Hex, never base64url: an id starting with '-' would read as an option on a command line.
+    const id = randomBytes(12).toString('hex');
     const sent = Date.now();
     this.store.insertMessage({ id, chat, author: this.self, sent, text, replyTo, state: 'sending' });
     await this.queue(twin, id, { id, sent, text, replyTo });

@@ -175,7 +175,7 @@ export class Groups {
     if (unique.length + 1 > MAX_GROUP_MEMBERS)
       throw new TwinError('too_large', `at most ${MAX_GROUP_MEMBERS} members`);
     const g: GroupState = {
-      id: randomBytes(16).toString('base64url'),
+      id: randomBytes(16).toString('hex'),
       name,
       version: 1,
       members: [
@@ -231,7 +231,7 @@ export class Groups {
     if (text.length === 0 || text.length > MAX_TEXT)
       throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
     const chat = groupChat(id);
-    const msg = { group: id, id: randomBytes(12).toString('base64url'), sent: Date.now(), text, replyTo };
+    const msg = { group: id, id: randomBytes(12).toString('hex'), sent: Date.now(), text, replyTo };
     this.store.insertMessage({ ...msg, chat, author: this.self, state: 'sending' });
     for (const m of g.members) {
       if (m.twin === this.self) continue;
