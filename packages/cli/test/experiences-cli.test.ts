@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -83,6 +84,40 @@ async function api(
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
   return { status: res.status, json: await res.json() };
+}
+
+/**
+ * POSTs a body the API refuses before reading it all: the answer (413) may come while the body is
+ * still being written, and the server then closes the connection; the answer is what counts.
+ */
+function postLarge(name: string, path: string, body: string): Promise<{ status: number; code: string }> {
+  const token = readFileSync(join(home(name), 'api-token'), 'utf8').trim();
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: running.get(name)!.port,
+        method: 'POST',
+        path,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        answered = true;
+        let text = '';
+        res.on('data', (d) => {
+          text += d;
+        });
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, code: (JSON.parse(text) as { code: string }).code }),
+        );
+      },
+    );
+    req.on('error', (e) => {
+      if (!answered) reject(e);
+    });
+    req.end(body);
+  });
 }
 
 async function until(f: () => Promise<boolean>, ms = 60_000): Promise<void> {
@@ -212,10 +247,13 @@ test('through a running twin: no token 401, malformed JSON 400, a 20 MB message 
   assert.equal((await fetch(`http://127.0.0.1:${port}/api/chats`)).status, 401);
   const bad = await api('alice', 'POST', `/api/chats/${ids.bob}/messages`, '{"text":');
   assert.deepEqual([bad.status, bad.json.code], [400, 'bad_json']);
-  const huge = await api('alice', 'POST', `/api/chats/${ids.bob}/messages`, {
-    text: 'x'.repeat(20 * 1024 * 1024),
-  });
-  assert.deepEqual([huge.status, huge.json.code], [413, 'too_large']);
+  const huge = await postLarge(
+    'alice',
+    `/api/chats/${ids.bob}/messages`,
+    JSON.stringify({ text: 'x'.repeat(20 * 1024 * 1024) }),
+  );
+  assert.deepEqual([huge.status, huge.code], [413, 'too_large']);
+  assert.equal((await api('alice', 'GET', '/api/search?q=xxxxxxxx')).json.messages.length, 0);
   const stranger = await twin('chat', 'send', 'alice', 'hello?', '--home', home('carol'));
   assert.equal(stranger.code, 1);
   assert.match(stranger.stderr, /^twin: .*not a contact.*\(not_contact\)\n$/);
@@ -225,4 +263,23 @@ test('through a running twin: no token 401, malformed JSON 400, a 20 MB message 
     ),
     true,
   );
+});
+
+test('every experience command says in one line that the twin is not running', async () => {
+  const stopped = join(root, 'nobody');
+  for (const args of [
+    ['contacts', 'list'],
+    ['contacts', 'add', 'bob'],
+    ['chat', 'send', 'bob', 'hi'],
+    ['chat', 'search', 'hi'],
+    ['profile', 'get'],
+    ['profile', 'set', '--status', 'away'],
+  ]) {
+    const r = await twin(...args, '--home', stopped);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(
+      r.stderr,
+      /^twin: twin is not running at .*: start it with `twin start --home .*` \(twin_not_running\)\n$/,
+    );
+  }
 });

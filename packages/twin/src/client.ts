@@ -9,4 +9,4 @@ export { API_FILE, TOKEN_FILE } from './api/files.ts';
 export type { Message, MessageState } from './experiences/chat.ts';
 export type { Contact, ContactRequestRow } from './experiences/contacts.ts';
 export type { TwinEvent } from './experiences/events.ts';
-export type { Profile } from './experiences/protocol.ts';
+export type { GroupState, Profile } from './experiences/protocol.ts';

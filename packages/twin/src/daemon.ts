@@ -221,6 +221,7 @@ async function run(
   // Before the bus starts: no experience message may arrive unhandled.
   const experiences = openExperiences({
     home,
+    identity,
     self: record.id,
     name: record.name,
     bus,

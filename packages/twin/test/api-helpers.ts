@@ -1,7 +1,7 @@
 /** Test helpers: twins started in this process with their API, and calls to that API. */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initIdentity } from '@twin/identity';
+import { initIdentity, keystorePath } from '@twin/identity';
 import WebSocket from 'ws';
 import { type Daemon, startDaemon, type TwinEvent } from '../src/index.ts';
 
@@ -23,11 +23,7 @@ export async function startTwin(
   passphrase?: string,
 ): Promise<TestTwin> {
   const home = join(root, name);
-  try {
-    readFileSync(join(home, 'keystore.json'));
-  } catch {
-    initIdentity({ home, name, passphrase });
-  }
+  if (!existsSync(keystorePath(home))) initIdentity({ home, name, passphrase });
   const daemon = await startDaemon({
     home,
     phonebook,

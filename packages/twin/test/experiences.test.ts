@@ -3,10 +3,11 @@
  * bus, BCDB and API), through the API and, for what a hostile twin does, straight on its bus.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { seal } from '@twin/identity';
 import { type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import { events, startTwin, type TestTwin, waitFor } from './api-helpers.ts';
 
@@ -30,6 +31,20 @@ after(async () => {
 });
 
 const payload = (v: unknown) => Buffer.from(JSON.stringify(v));
+const sealedFor = (t: TestTwin, v: unknown) =>
+  payload({ sealed: seal(payload(v), t.daemon.identity.encryptionPublicKey).toString('base64') });
+
+/** Every file under `dir` whose bytes contain `text`. */
+function filesHolding(dir: string, text: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = statSync(path);
+    if (st.isDirectory()) found.push(...filesHolding(path, text));
+    else if (st.isFile() && readFileSync(path).includes(Buffer.from(text))) found.push(path);
+  }
+  return found;
+}
 
 test('contact request with a message, accepted; both sides list each other', async () => {
   const bobEvents = await events(bob);
@@ -106,10 +121,19 @@ test('chat both ways: reply, edit, delete, reaction, read receipts, unread, hist
     (await bob.call('PATCH', `/api/chats/${alice.id}/messages/${m1.id}`, { text: 'x' })).json.code,
     'denied',
   );
-  await bob.daemon.bus.send(alice.id, 'chat.edit', payload({ id: m1.id, text: 'forged' }));
+  const forged = await bob.daemon.bus.send(
+    alice.id,
+    'chat.edit',
+    sealedFor(alice, { id: m1.id, text: 'forged' }),
+  );
   const react = await bob.call('POST', `/api/chats/${alice.id}/messages/${m1.id}/reactions`, { emoji: '👍' });
   assert.deepEqual(react.json.reactions, { '👍': [bob.id] });
   await aliceEvents.until((l) => l.some((e) => e.type === 'reaction' && e.id === m1.id));
+  assert.equal(
+    bob.daemon.mailbox.status(forged),
+    'delivered',
+    'acknowledged (a known sender) but not applied',
+  );
   const onAlice = (await alice.call('GET', `/api/chats/${bob.id}/messages`)).json.messages;
   assert.equal(onAlice.find((m: { id: string }) => m.id === m1.id).text, 'lunch at one?');
   assert.deepEqual(onAlice.find((m: { id: string }) => m.id === m1.id).reactions, { '👍': [bob.id] });
@@ -131,7 +155,7 @@ test('chat both ways: reply, edit, delete, reaction, read receipts, unread, hist
   assert.equal((await alice.call('POST', `/api/chats/${bob.id}/typing`)).json.told, true);
   await bobEvents.until((l) => l.some((e) => e.type === 'typing' && e.twin === alice.id));
   // search and pagination
-  const found = (await alice.call('GET', '/api/search?q=usual plac')).json.messages;
+  const found = (await alice.call('GET', '/api/search?q=usual place')).json.messages;
   assert.deepEqual(
     found.map((m: { id: string }) => m.id),
     [reply.id],
@@ -146,6 +170,16 @@ test('chat both ways: reply, edit, delete, reaction, read receipts, unread, hist
   );
   bobEvents.close();
   aliceEvents.close();
+});
+
+test("no file in alice's or bob's home holds a message text or a contact request message in plain text", async () => {
+  // let SQLite write its WAL pages and 0-db its files
+  await new Promise((r) => setTimeout(r, 500));
+  for (const t of [alice, bob])
+    for (const text of ['lunch at', 'usual place', 'hi, it is alice', 'oops wrong'])
+      assert.deepEqual(filesHolding(t.home, text), [], `${t.name}: "${text}"`);
+  // and search still finds what the owner wrote
+  assert.equal((await bob.call('GET', '/api/search?q=usual place')).json.messages.length, 1);
 });
 
 test("a non-contact's chat message is refused and nothing is stored", async () => {

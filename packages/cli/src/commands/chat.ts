@@ -1,5 +1,5 @@
 /** `twin chat ...`: one-to-one chats, through the running twin's API. */
-import type { Message } from '@twin/twin/client';
+import type { GroupState, Message } from '@twin/twin/client';
 import { callApi } from '@twin/twin/client';
 import { Command } from 'commander';
 import { integer, type JsonOptions, print } from '../options.ts';
@@ -134,6 +134,119 @@ export function chatCommand(): Command {
           `/api/search?${new URLSearchParams({ q: query })}`,
         );
         print(o, r, () => r.messages.map(line).join('\n'));
+      }),
+  );
+  cmd.addCommand(groupCommand());
+  return cmd;
+}
+
+const showGroup = (g: GroupState) =>
+  `${g.id} "${g.name}" v${g.version}: ${g.members.map((m) => `${m.twin}${m.role === 'admin' ? ' (admin)' : ''}`).join(', ')}`;
+
+/** `twin chat group ...`: group chats (membership held by every member, messages fanned out by their sender). */
+function groupCommand(): Command {
+  const cmd = new Command('group').description(
+    'group chats: create, add, remove, leave, rename, send, history, list',
+  );
+  cmd.addCommand(
+    sub('list', 'groups this twin is in').action(async (o: O) => {
+      const r = await callApi<{ groups: GroupState[] }>(o.home, 'GET', '/api/groups');
+      print(o, r, () => r.groups.map(showGroup).join('\n'));
+    }),
+  );
+  cmd.addCommand(
+    sub('create', 'create a group with contacts (you are its admin)')
+      .argument('<name>')
+      .argument('<members...>')
+      .action(async (name: string, members: string[], o: O) => {
+        const g = await callApi<GroupState>(o.home, 'POST', '/api/groups', { name, members });
+        print(o, g, () => showGroup(g));
+      }),
+  );
+  cmd.addCommand(
+    sub('add', 'add a contact to a group (admins)')
+      .argument('<group>')
+      .argument('<contact>')
+      .option('--admin', 'as an admin')
+      .action(async (group: string, who: string, o: O & { admin?: boolean }) => {
+        const g = await callApi<GroupState>(o.home, 'POST', `/api/groups/${path(group)}/members`, {
+          name: who,
+          role: o.admin ? 'admin' : 'member',
+        });
+        print(o, g, () => showGroup(g));
+      }),
+  );
+  cmd.addCommand(
+    sub('remove', 'remove a member (admins); it is sent nothing afterwards')
+      .argument('<group>')
+      .argument('<member>')
+      .action(async (group: string, who: string, o: O) => {
+        const g = await callApi<GroupState>(
+          o.home,
+          'DELETE',
+          `/api/groups/${path(group)}/members/${path(who)}`,
+        );
+        print(o, g, () => showGroup(g));
+      }),
+  );
+  cmd.addCommand(
+    sub('rename', 'rename a group (admins)')
+      .argument('<group>')
+      .argument('<name>')
+      .action(async (group: string, name: string, o: O) => {
+        const g = await callApi<GroupState>(o.home, 'PATCH', `/api/groups/${path(group)}`, { name });
+        print(o, g, () => showGroup(g));
+      }),
+  );
+  cmd.addCommand(
+    sub('leave', 'leave a group')
+      .argument('<group>')
+      .action(async (group: string, o: O) => {
+        const r = await callApi(o.home, 'POST', `/api/groups/${path(group)}/leave`);
+        print(o, r, () => `${group}: left`);
+      }),
+  );
+  cmd.addCommand(
+    sub('send', 'send a message to every member')
+      .argument('<group>')
+      .argument('<text>')
+      .option('--reply-to <message-id>', 'quote another message')
+      .action(async (group: string, text: string, o: O & { replyTo?: string }) => {
+        const m = await callApi<Message>(o.home, 'POST', `/api/groups/${path(group)}/messages`, {
+          text,
+          replyTo: o.replyTo ?? null,
+        });
+        print(o, m, () => line(m));
+      }),
+  );
+  cmd.addCommand(
+    sub('history', "a group's messages, newest first")
+      .argument('<group>')
+      .option('--limit <n>', 'messages per page', integer(1, 200), 50)
+      .option('--before <seq>', 'the page before this position', integer(1))
+      .action(async (group: string, o: O & { limit: number; before?: number }) => {
+        const q = new URLSearchParams({
+          limit: String(o.limit),
+          ...(o.before ? { before: String(o.before) } : {}),
+        });
+        const r = await callApi<{ messages: Message[]; before: number | null }>(
+          o.home,
+          'GET',
+          `/api/groups/${path(group)}/messages?${q}`,
+        );
+        print(o, r, () =>
+          [...r.messages.reverse().map(line), ...(r.before ? [`(more: --before ${r.before})`] : [])].join(
+            '\n',
+          ),
+        );
+      }),
+  );
+  cmd.addCommand(
+    sub('read', "mark a group's messages read")
+      .argument('<group>')
+      .action(async (group: string, o: O) => {
+        const r = await callApi<{ read: number }>(o.home, 'POST', `/api/groups/${path(group)}/read`);
+        print(o, r, () => `${r.read} marked read`);
       }),
   );
   return cmd;

@@ -27,6 +27,7 @@ export interface Route {
 
 const TwinRef = z.strictObject({ twin: z.string().min(1).max(64) });
 const MessageRef = z.strictObject({ twin: z.string().min(1).max(64), id: z.string().min(1).max(64) });
+const GroupRef = z.strictObject({ group: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/) });
 const limit = z.coerce.number().int().min(1).max(200).optional();
 
 export function routes(x: Experiences): Route[] {
@@ -233,6 +234,94 @@ export function routes(x: Experiences): Route[] {
       summary: 'tell the other twin we are typing (ephemeral, never queued)',
       params: TwinRef,
       handler: async ({ params }) => ({ told: await x.chat.typing(await twin(params.twin)) }),
+    },
+    {
+      method: 'GET',
+      url: '/api/groups',
+      tag: 'groups',
+      summary: 'groups this twin is a member of, with their membership',
+      handler: () => ({ groups: x.groups.list() }),
+    },
+    {
+      method: 'POST',
+      url: '/api/groups',
+      tag: 'groups',
+      summary: 'create a group with contacts (this twin is its admin)',
+      body: z.strictObject({
+        name: z.string().min(1).max(100),
+        members: z.array(z.string().min(1).max(64)).max(255),
+      }),
+      handler: async ({ body }) => x.groups.create(body.name, await Promise.all(body.members.map(twin))),
+    },
+    {
+      method: 'PATCH',
+      url: '/api/groups/:group',
+      tag: 'groups',
+      summary: 'rename a group (admins)',
+      params: GroupRef,
+      body: z.strictObject({ name: z.string().min(1).max(100) }),
+      handler: ({ params, body }) => x.groups.rename(params.group, body.name),
+    },
+    {
+      method: 'POST',
+      url: '/api/groups/:group/members',
+      tag: 'groups',
+      summary: 'add a contact to a group (admins)',
+      params: GroupRef,
+      body: z.strictObject({
+        name: z.string().min(1).max(64),
+        role: z.enum(['admin', 'member']).default('member'),
+      }),
+      handler: async ({ params, body }) => x.groups.add(params.group, await twin(body.name), body.role),
+    },
+    {
+      method: 'DELETE',
+      url: '/api/groups/:group/members/:twin',
+      tag: 'groups',
+      summary: 'remove a member from a group (admins); it is sent nothing afterwards',
+      params: z.strictObject({ group: GroupRef.shape.group, twin: z.string().min(1).max(64) }),
+      handler: async ({ params }) => x.groups.remove(params.group, await twin(params.twin)),
+    },
+    {
+      method: 'POST',
+      url: '/api/groups/:group/leave',
+      tag: 'groups',
+      summary: 'leave a group',
+      params: GroupRef,
+      handler: async ({ params }) => {
+        await x.groups.leave(params.group);
+        return { group: params.group, status: 'left' };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/groups/:group/messages',
+      tag: 'groups',
+      summary: "a group's history, newest first",
+      params: GroupRef,
+      query: z.strictObject({ before: z.coerce.number().int().positive().optional(), limit }),
+      handler: ({ params, query }) => x.chat.historyOf(`g:${params.group}`, query.before, query.limit),
+    },
+    {
+      method: 'POST',
+      url: '/api/groups/:group/messages',
+      tag: 'groups',
+      summary: 'send a message to every member of a group',
+      params: GroupRef,
+      body: z.strictObject({
+        text: z.string().min(1).max(MAX_TEXT),
+        replyTo: z.string().max(64).nullable().default(null),
+      }),
+      handler: async ({ params, body }) =>
+        x.chat.message((await x.groups.send(params.group, body.text, body.replyTo)).id),
+    },
+    {
+      method: 'POST',
+      url: '/api/groups/:group/read',
+      tag: 'groups',
+      summary: "mark a group's messages read (no receipts in groups)",
+      params: GroupRef,
+      handler: ({ params }) => ({ read: x.chat.markReadOf(`g:${params.group}`).length }),
     },
     {
       method: 'GET',

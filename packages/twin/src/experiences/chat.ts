@@ -27,7 +27,9 @@ import {
   MAX_TEXT,
   parsePayload,
 } from './protocol.ts';
+import type { Sealer } from './sealer.ts';
 import type { ExperienceStore } from './store.ts';
+import type { Vault } from './vault.ts';
 
 /** Messages one history page returns at most. */
 export const MAX_PAGE = 200;
@@ -66,13 +68,13 @@ interface Row {
   reactions: string;
 }
 
-const toMessage = (r: Row): Message => ({
+export const toMessage = (r: Row, vault: Vault): Message => ({
   seq: r.seq,
   id: r.id,
   chat: r.chat,
   author: r.author,
   sent: r.sent,
-  text: r.text,
+  text: vault.open(r.text),
   replyTo: r.reply_to,
   edited: r.edited,
   deleted: r.deleted === 1,
@@ -82,7 +84,8 @@ const toMessage = (r: Row): Message => ({
 
 export interface ChatSummary {
   chat: string;
-  twin: number;
+  /** The other twin of a 1:1 chat; null for a group (chat `g:<id>`). */
+  twin: number | null;
   name: string | null;
   unread: number;
   last: Message | null;
@@ -95,14 +98,21 @@ export class Chat {
     private readonly contacts: Contacts,
     private readonly events: EventHub,
     private readonly self: number,
+    private readonly sealer: Sealer,
   ) {}
+
+  private toMessage(r: Row): Message {
+    return toMessage(r, this.store.vault);
+  }
 
   /** Registers the bus handlers and follows deliveries; call before the bus starts. */
   serve(): void {
     this.bus.onMessage(COMMANDS.chatMessage, (m) =>
-      this.apply(m, ChatMessage, (p) => this.received(m.from, p)),
+      this.apply(m, ChatMessage, (p) => this.received(m.from, p), true),
     );
-    this.bus.onMessage(COMMANDS.chatEdit, (m) => this.apply(m, ChatEdit, (p) => this.edited(m.from, p)));
+    this.bus.onMessage(COMMANDS.chatEdit, (m) =>
+      this.apply(m, ChatEdit, (p) => this.edited(m.from, p), true),
+    );
     this.bus.onMessage(COMMANDS.chatDelete, (m) =>
       this.apply(m, ChatDelete, (p) => this.deletedBy(m.from, p.id)),
     );
@@ -121,11 +131,11 @@ export class Chat {
    * Runs inside the inbox transaction. A stranger's message throws (refused, nothing kept); a
    * blocked twin's returns without applying (acknowledged, dropped, the sender not told).
    */
-  private apply<T>(m: InboxMessage, schema: z.ZodType<T>, f: (payload: T) => void): void {
+  private apply<T>(m: InboxMessage, schema: z.ZodType<T>, f: (payload: T) => void, sealed = false): void {
     if (this.contacts.isBlocked(m.from)) return;
     if (!this.contacts.isContact(m.from))
       throw new TwinError('not_contact', `twin ${m.from} is not a contact of this twin`);
-    const payload = parsePayload(schema, m.payload);
+    const payload = sealed ? this.sealer.open(schema, m.payload) : parsePayload(schema, m.payload);
     this.contacts.seen(m.from);
     f(payload);
   }
@@ -136,12 +146,8 @@ export class Chat {
 
   private received(from: number, p: z.infer<typeof ChatMessage>): void {
     const chat = String(from);
-    const r = this.store.db
-      .prepare(
-        "INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, 'received') ON CONFLICT(id) DO NOTHING",
-      )
-      .run(p.id, chat, from, p.sent, p.text, p.replyTo);
-    if (r.changes)
+    const stored = this.store.insertMessage({ ...p, chat, author: from, state: 'received' });
+    if (stored)
       this.events.publish({
         type: 'message',
         chat,
@@ -153,22 +159,17 @@ export class Chat {
   }
 
   private edited(from: number, p: z.infer<typeof ChatEdit>): void {
-    const r = this.store.db
-      .prepare(
-        'UPDATE messages SET text = ?, edited = ? WHERE id = ? AND author = ? AND chat = ? AND deleted = 0',
-      )
-      .run(p.text, Date.now(), p.id, from, String(from));
-    if (r.changes)
-      this.events.publish({ type: 'message.edited', chat: String(from), id: p.id, text: p.text });
+    const row = this.row(p.id);
+    if (!row || row.author !== from || row.chat !== String(from) || row.deleted) return;
+    this.store.setText(p.id, p.text, { edited: Date.now() });
+    this.events.publish({ type: 'message.edited', chat: String(from), id: p.id, text: p.text });
   }
 
   private deletedBy(from: number, id: string): void {
-    const r = this.store.db
-      .prepare(
-        "UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE id = ? AND author = ? AND chat = ?",
-      )
-      .run(id, from, String(from));
-    if (r.changes) this.events.publish({ type: 'message.deleted', chat: String(from), id });
+    const row = this.row(id);
+    if (!row || row.author !== from || row.chat !== String(from)) return;
+    this.store.setText(id, '', { deleted: true });
+    this.events.publish({ type: 'message.deleted', chat: String(from), id });
   }
 
   private react(id: string, chat: string, twin: number, emoji: string, on: boolean): boolean {
@@ -232,19 +233,16 @@ export class Chat {
     const chat = String(twin);
     if (replyTo !== null && this.row(replyTo)?.chat !== chat)
       throw new TwinError('not_found', `no message ${replyTo} in this chat`);
-    const id = randomBytes(12).toString('base64url');
+    // Hex, never base64url: an id starting with '-' would read as an option on a command line.
+    const id = randomBytes(12).toString('hex');
     const sent = Date.now();
-    this.store.db
-      .prepare(
-        "INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, 'sending')",
-      )
-      .run(id, chat, this.self, sent, text, replyTo);
+    this.store.insertMessage({ id, chat, author: this.self, sent, text, replyTo, state: 'sending' });
     await this.queue(twin, id, { id, sent, text, replyTo });
-    return toMessage(this.row(id)!);
+    return this.toMessage(this.row(id)!);
   }
 
   private async queue(twin: number, id: string, payload: z.infer<typeof ChatMessage>): Promise<void> {
-    const busId = await this.bus.send(twin, COMMANDS.chatMessage, encode(payload));
+    const busId = await this.bus.send(twin, COMMANDS.chatMessage, await this.sealer.seal(twin, payload));
     this.store.db.prepare('UPDATE messages SET bus_id = ? WHERE id = ?').run(busId, id);
     // The acknowledgement may have come before bus_id was written.
     if (this.mailboxDelivered(busId)) this.delivered({ id: busId, to: twin, status: 'delivered' });
@@ -265,7 +263,12 @@ export class Chat {
       )
       .all(this.self) as Row[];
     for (const r of rows)
-      await this.queue(Number(r.chat), r.id, { id: r.id, sent: r.sent, text: r.text, replyTo: r.reply_to });
+      await this.queue(Number(r.chat), r.id, {
+        id: r.id,
+        sent: r.sent,
+        text: this.store.vault.open(r.text),
+        replyTo: r.reply_to,
+      });
     return rows.length;
   }
 
@@ -283,17 +286,15 @@ export class Chat {
       throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
     const { twin } = this.own(chatRef, id);
     this.mustBeContact(twin);
-    this.store.db.prepare('UPDATE messages SET text = ?, edited = ? WHERE id = ?').run(text, Date.now(), id);
-    await this.bus.send(twin, COMMANDS.chatEdit, encode({ id, text }));
-    return toMessage(this.row(id)!);
+    this.store.setText(id, text, { edited: Date.now() });
+    await this.bus.send(twin, COMMANDS.chatEdit, await this.sealer.seal(twin, { id, text }));
+    return this.toMessage(this.row(id)!);
   }
 
   /** Deletes our message for everyone: its text is gone from both stores. */
   async delete(chatRef: string | number, id: string): Promise<void> {
     const { twin } = this.own(chatRef, id);
-    this.store.db
-      .prepare("UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE id = ?")
-      .run(id);
+    this.store.setText(id, '', { deleted: true });
     if (this.contacts.isContact(twin)) await this.bus.send(twin, COMMANDS.chatDelete, encode({ id }));
   }
 
@@ -303,7 +304,20 @@ export class Chat {
     if (!this.react(id, String(twin), this.self, emoji, on))
       throw new TwinError('not_found', `no message ${id} in this chat`);
     await this.bus.send(twin, COMMANDS.chatReact, encode({ id, emoji, on }));
-    return toMessage(this.row(id)!);
+    return this.toMessage(this.row(id)!);
+  }
+
+  /** Marks a chat's received messages read, sending no receipts (groups); returns their ids. */
+  markReadOf(chat: string): string[] {
+    const ids = (
+      this.store.db
+        .prepare("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
+        .all(chat) as { id: string }[]
+    ).map((r) => r.id);
+    this.store.db
+      .prepare("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'")
+      .run(chat);
+    return ids;
   }
 
   /** Marks every received message of the chat read and sends the receipts. Returns how many. */
@@ -342,32 +356,35 @@ export class Chat {
     before?: number,
     limit = 50,
   ): { messages: Message[]; before: number | null } {
-    const chat = String(this.peer(chatRef));
+    return this.historyOf(String(this.peer(chatRef)), before, limit);
+  }
+
+  /** A page of any chat's history by its key (a twin id, or `g:<group>`). */
+  historyOf(chat: string, before?: number, limit = 50): { messages: Message[]; before: number | null } {
     const n = Math.min(Math.max(1, limit), MAX_PAGE);
     const rows = this.store.db
       .prepare('SELECT * FROM messages WHERE chat = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
       .all(chat, before ?? Number.MAX_SAFE_INTEGER, n) as Row[];
-    return { messages: rows.map(toMessage), before: rows.length === n ? rows[rows.length - 1]!.seq : null };
+    return {
+      messages: rows.map((r) => this.toMessage(r)),
+      before: rows.length === n ? rows[rows.length - 1]!.seq : null,
+    };
   }
 
   message(id: string): Message {
     const row = this.row(id);
     if (!row) throw new TwinError('not_found', `no message ${id}`);
-    return toMessage(row);
+    return this.toMessage(row);
   }
 
-  /** Full-text search over this twin's messages (each word must appear; prefix match on the last). */
+  /** Full-text search over this twin's messages: each word of the query must appear (whole words). */
   search(query: string, limit = 50): Message[] {
-    const words = query.match(/[\p{L}\p{N}_]+/gu) ?? [];
-    if (words.length === 0) return [];
-    const match = words.map((w, i) => `"${w}"${i === words.length - 1 ? '*' : ''}`).join(' ');
-    return (
-      this.store.db
-        .prepare(
-          'SELECT m.* FROM messages_fts f JOIN messages m ON m.seq = f.rowid WHERE messages_fts MATCH ? ORDER BY m.seq DESC LIMIT ?',
-        )
-        .all(match, Math.min(Math.max(1, limit), MAX_PAGE)) as Row[]
-    ).map(toMessage);
+    const bySeq = this.store.db.prepare('SELECT * FROM messages WHERE seq = ?');
+    return this.store
+      .search(query, Math.min(Math.max(1, limit), MAX_PAGE))
+      .map((seq) => bySeq.get(seq) as Row | undefined)
+      .filter((r): r is Row => r !== undefined)
+      .map((r) => this.toMessage(r));
   }
 
   /** Every chat with its unread count and last message. */
@@ -380,12 +397,18 @@ export class Chat {
       .all() as { chat: string; last: number; unread: number }[];
     const names = new Map(this.contacts.list().map((c) => [c.twin, c.name]));
     const bySeq = this.store.db.prepare('SELECT * FROM messages WHERE seq = ?');
+    const group = this.store.db.prepare('SELECT state FROM groups WHERE id = ?');
+    const nameOf = (chat: string) => {
+      if (!chat.startsWith('g:')) return names.get(Number(chat)) ?? null;
+      const row = group.get(chat.slice(2)) as { state: string } | undefined;
+      return row ? (JSON.parse(this.store.vault.open(row.state)) as { name: string }).name : null;
+    };
     return chats.map((c) => ({
       chat: c.chat,
-      twin: Number(c.chat),
-      name: names.get(Number(c.chat)) ?? null,
+      twin: c.chat.startsWith('g:') ? null : Number(c.chat),
+      name: nameOf(c.chat),
       unread: c.unread,
-      last: toMessage(bySeq.get(c.last) as Row),
+      last: this.toMessage(bySeq.get(c.last) as Row),
     }));
   }
 }

@@ -125,9 +125,11 @@ export class Contacts {
   }
 
   requests(): ContactRequestRow[] {
-    return this.store.db
-      .prepare('SELECT twin, direction, name, message, at FROM requests ORDER BY at DESC')
-      .all() as ContactRequestRow[];
+    return (
+      this.store.db
+        .prepare('SELECT twin, direction, name, message, at FROM requests ORDER BY at DESC')
+        .all() as ContactRequestRow[]
+    ).map((r) => ({ ...r, message: this.store.vault.open(r.message) }));
   }
 
   blocked(): { twin: number; name: string; at: number }[] {
@@ -197,7 +199,7 @@ export class Contacts {
       .prepare(
         "INSERT INTO requests (twin, direction, name, message, at) VALUES (?, 'out', ?, ?, ?) ON CONFLICT DO UPDATE SET message = excluded.message, at = excluded.at",
       )
-      .run(twin, name, message, Date.now());
+      .run(twin, name, this.store.vault.seal(message), Date.now());
     return { twin, name, status: 'requested' };
   }
 
@@ -245,7 +247,7 @@ export class Contacts {
       .prepare(
         "INSERT INTO requests (twin, direction, name, message, at) VALUES (?, 'in', ?, ?, ?) ON CONFLICT DO UPDATE SET message = excluded.message, at = excluded.at",
       )
-      .run(from, record.name, message, Date.now());
+      .run(from, record.name, this.store.vault.seal(message), Date.now());
     this.events.publish({ type: 'contact.request', twin: from, name: record.name, message });
     return { ok: true };
   }

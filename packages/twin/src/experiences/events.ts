@@ -16,7 +16,8 @@ export type TwinEvent =
   | { type: 'message.deleted'; chat: string; id: string }
   | { type: 'reaction'; chat: string; id: string; twin: number; emoji: string; on: boolean }
   | { type: 'receipt'; chat: string; id: string; state: 'delivered' | 'read' }
-  | { type: 'typing'; chat: string; twin: number };
+  | { type: 'typing'; chat: string; twin: number }
+  | { type: 'group'; id: string; version: number };
 
 export class EventHub extends EventEmitter<{ event: [TwinEvent] }> {
   /** Emits after the current transaction (handlers run inside the inbox's): listeners see committed state. */

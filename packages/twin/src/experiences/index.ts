@@ -4,12 +4,16 @@
  * `resume` once it runs.
  */
 import type { Bcdb } from '@twin/bcdb';
+import type { TwinIdentity } from '@twin/identity';
 import type { Mailbox, TwinBus } from '@twin/network';
 import { Chat } from './chat.ts';
 import { Contacts } from './contacts.ts';
 import { EventHub } from './events.ts';
+import { Groups } from './groups.ts';
 import { Profiles } from './profile.ts';
+import { Sealer } from './sealer.ts';
 import { ExperienceStore, experiencesPath } from './store.ts';
+import { Vault } from './vault.ts';
 
 export interface Experiences {
   self: number;
@@ -18,6 +22,7 @@ export interface Experiences {
   contacts: Contacts;
   profile: Profiles;
   chat: Chat;
+  groups: Groups;
   /** Resends what a previous run stored but did not queue; reconciles the profile's ACL. */
   resume(): Promise<void>;
   close(): Promise<void>;
@@ -25,6 +30,8 @@ export interface Experiences {
 
 export function openExperiences(o: {
   home: string;
+  /** The at-rest key is derived from its secret (vault.ts). */
+  identity: TwinIdentity;
   self: number;
   name: string;
   bus: TwinBus;
@@ -32,12 +39,15 @@ export function openExperiences(o: {
   bcdb: Bcdb;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }): Experiences {
-  const store = ExperienceStore.open(experiencesPath(o.home));
+  const store = ExperienceStore.open(experiencesPath(o.home), new Vault(o.identity.signingSecret));
   const events = new EventHub();
   const contacts = new Contacts(store, o.bus, events, o.self);
   const profile = new Profiles(store, o.bus, o.bcdb, contacts, events, o.log);
-  const chat = new Chat(store, o.bus, contacts, events, o.self);
+  const sealer = new Sealer(o.identity, o.bus);
+  const chat = new Chat(store, o.bus, contacts, events, o.self, sealer);
+  const groups = new Groups(store, o.bus, contacts, events, o.self, (id) => o.mailbox.status(id), sealer);
   contacts.serve();
+  groups.serve();
   profile.serve();
   chat.serve();
   chat.followOutbox((id) => o.mailbox.status(id));
@@ -48,6 +58,7 @@ export function openExperiences(o: {
     contacts,
     profile,
     chat,
+    groups,
     async resume() {
       await chat.resume();
       await profile.reconcile();
@@ -62,4 +73,4 @@ export function openExperiences(o: {
 export type { Message, MessageState } from './chat.ts';
 export type { Contact, ContactRequestRow } from './contacts.ts';
 export type { TwinEvent } from './events.ts';
-export type { Profile } from './protocol.ts';
+export type { GroupState, Profile } from './protocol.ts';

@@ -25,7 +25,12 @@ export const COMMANDS = {
   chatReact: 'chat.react', // one-way
   chatRead: 'chat.read', // one-way
   chatTyping: 'chat.typing', // request, never queued
+  groupState: 'group.state', // one-way, from the member who changed the membership to every member
+  groupMessage: 'group.message', // one-way, from the sender to every member
 } as const;
+
+/** Members of one group at most. */
+export const MAX_GROUP_MEMBERS = 256;
 
 const messageId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 
@@ -59,6 +64,31 @@ export const ChatEdit = z.strictObject({ id: messageId, text: z.string().min(1).
 export const ChatDelete = z.strictObject({ id: messageId });
 export const ChatReact = z.strictObject({ id: messageId, emoji: z.string().min(1).max(16), on: z.boolean() });
 export const ChatRead = z.strictObject({ ids: z.array(messageId).min(1).max(1000) });
+
+const groupId = z.string().regex(/^[A-Za-z0-9_-]{16,64}$/);
+
+/** A group's membership at one version; the bus envelope that carries it is signed by `by`. */
+export const GroupState = z.strictObject({
+  id: groupId,
+  name: z.string().min(1).max(100),
+  version: z.number().int().positive(),
+  members: z
+    .array(z.strictObject({ twin: z.number().int().positive(), role: z.enum(['admin', 'member']) }))
+    .min(1)
+    .max(MAX_GROUP_MEMBERS),
+  /** The twin that made this version (must be the envelope's signer). */
+  by: z.number().int().positive(),
+  at: z.number().int().nonnegative(),
+});
+export type GroupState = z.infer<typeof GroupState>;
+
+export const GroupMessage = z.strictObject({
+  group: groupId,
+  id: messageId,
+  sent: z.number().int().nonnegative(),
+  text: z.string().min(1).max(MAX_TEXT),
+  replyTo: messageId.nullable(),
+});
 
 /** Parses a payload from another twin; TwinError `bad_request` when it does not fit. */
 export function parsePayload<T>(schema: z.ZodType<T>, payload: Buffer): T {

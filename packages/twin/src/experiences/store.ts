@@ -1,7 +1,8 @@
 /**
  * The experiences' store: one SQLite database in the twin's home (`experiences.sqlite`, WAL)
- * holding contacts, contact requests, blocked twins, the profile's BCDB ids and chat messages with
- * their full-text index (FTS5). It is synchronous on purpose: the bus runs a one-way message's
+ * holding contacts, contact requests, blocked twins, the profile's BCDB ids, groups and chat
+ * messages with their full-text index (FTS5). Texts are sealed at rest and the index holds keyed
+ * tokens, not words (vault.ts). It is synchronous on purpose: the bus runs a one-way message's
  * handler inside the inbox transaction, so what the handler writes here is written before the
  * message is acknowledged, and a message the store refuses (the handler throws) is not
  * acknowledged and not kept in the inbox either. Writes are idempotent by message id, so a crash
@@ -9,6 +10,7 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { Vault } from './vault.ts';
 
 export function experiencesPath(home: string): string {
   return join(home, 'experiences.sqlite');
@@ -17,7 +19,11 @@ export function experiencesPath(home: string): string {
 export class ExperienceStore {
   readonly db: Database.Database;
 
-  private constructor(path: string) {
+  private constructor(
+    path: string,
+    /** Seals texts at rest and makes the search index's keyed tokens. */
+    readonly vault: Vault,
+  ) {
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -33,6 +39,8 @@ export class ExperienceStore {
         PRIMARY KEY (twin, direction)
       );
       CREATE TABLE IF NOT EXISTS blocked (twin INTEGER PRIMARY KEY, name TEXT NOT NULL, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS groups (id TEXT PRIMARY KEY, state TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS group_deliveries (bus_id TEXT PRIMARY KEY, message TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS messages (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
@@ -50,22 +58,67 @@ export class ExperienceStore {
       CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat, seq);
       CREATE INDEX IF NOT EXISTS messages_by_bus_id ON messages (bus_id);
       CREATE INDEX IF NOT EXISTS messages_unread ON messages (chat, state);
-      CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(text, content='messages', content_rowid='seq');
-      CREATE TRIGGER IF NOT EXISTS messages_ai AFTER INSERT ON messages BEGIN
-        INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
-      END;
-      CREATE TRIGGER IF NOT EXISTS messages_ad AFTER DELETE ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
-      END;
-      CREATE TRIGGER IF NOT EXISTS messages_au AFTER UPDATE OF text ON messages BEGIN
-        INSERT INTO messages_fts (messages_fts, rowid, text) VALUES ('delete', old.seq, old.text);
-        INSERT INTO messages_fts (rowid, text) VALUES (new.seq, new.text);
-      END;
+      CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(tokens, content='', contentless_delete=1);
     `);
   }
 
-  static open(path: string): ExperienceStore {
-    return new ExperienceStore(path);
+  static open(path: string, vault: Vault): ExperienceStore {
+    return new ExperienceStore(path, vault);
+  }
+
+  /** Stores a message (its text sealed, its words indexed as keyed tokens); false when its id is known. */
+  insertMessage(m: {
+    id: string;
+    chat: string;
+    author: number;
+    sent: number;
+    text: string;
+    replyTo: string | null;
+    state: string;
+  }): boolean {
+    const r = this.db
+      .prepare(
+        'INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+      )
+      .run(m.id, m.chat, m.author, m.sent, this.vault.seal(m.text), m.replyTo, m.state);
+    if (r.changes === 0) return false;
+    this.index(Number(r.lastInsertRowid), m.text);
+    return true;
+  }
+
+  /** Replaces a message's text (an edit, or '' when deleted for everyone). */
+  setText(id: string, text: string, change: { edited?: number; deleted?: boolean }): void {
+    const row = this.db.prepare('SELECT seq FROM messages WHERE id = ?').get(id) as
+      | { seq: number }
+      | undefined;
+    if (!row) return;
+    if (change.deleted)
+      this.db
+        .prepare("UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE seq = ?")
+        .run(row.seq);
+    else
+      this.db
+        .prepare('UPDATE messages SET text = ?, edited = ? WHERE seq = ?')
+        .run(this.vault.seal(text), change.edited ?? Date.now(), row.seq);
+    this.db.prepare('DELETE FROM messages_fts WHERE rowid = ?').run(row.seq);
+    if (!change.deleted) this.index(row.seq, text);
+  }
+
+  private index(seq: number, text: string): void {
+    const tokens = this.vault.tokens(text);
+    if (tokens) this.db.prepare('INSERT INTO messages_fts (rowid, tokens) VALUES (?, ?)').run(seq, tokens);
+  }
+
+  /** Seqs of messages holding every word of `query`, newest first. */
+  search(query: string, limit: number): number[] {
+    const words = Vault.words(query);
+    if (words.length === 0) return [];
+    const match = words.map((w) => `"${this.vault.token(w)}"`).join(' ');
+    return (
+      this.db
+        .prepare('SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?')
+        .all(match, limit) as { rowid: number }[]
+    ).map((r) => r.rowid);
   }
 
   get(key: string): string | undefined {
