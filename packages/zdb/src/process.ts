@@ -3,6 +3,7 @@
  * itself): spawned from this package's binary, ready once it logs the port it listens on.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { ZdbError } from './client/errors.ts';
 
 export const ZDB_BIN = new URL('../bin/zdb.js', import.meta.url).pathname;
 
@@ -16,8 +17,8 @@ export interface ZdbProcessOptions {
 }
 
 /**
- * Spawns `zdb --port PORT ...args` and resolves with the process and its port once it is ready;
- * rejects with what it printed if it exits (or is not ready in time) first.
+ * Spawns `zdb --port PORT ...args` and resolves with the process and its port once it is ready.
+ * @throws ZdbError `not_ready` with what it printed, when it exits (or is not ready in time) first.
  */
 export function spawnZdb(
   args: string[],
@@ -45,12 +46,20 @@ export function spawnZdb(
     };
     const onExit = (code: number | null, signal: string | null) => {
       done();
-      reject(new Error(`zdb exited (${signal ?? code}) before it was ready: ${err}`));
+      reject(
+        new ZdbError(`zdb exited (${signal ?? code}) before it was ready: ${err}`, 'connection', 'not_ready'),
+      );
     };
     const timer = setTimeout(() => {
       done();
       proc.kill('SIGKILL');
-      reject(new Error(`zdb was not ready within ${options.timeoutMs ?? 15_000} ms: ${err}`));
+      reject(
+        new ZdbError(
+          `zdb was not ready within ${options.timeoutMs ?? 15_000} ms: ${err}`,
+          'timeout',
+          'not_ready',
+        ),
+      );
     }, options.timeoutMs ?? 15_000);
     proc.stderr!.on('data', onData);
     proc.once('exit', onExit);
