@@ -76,6 +76,27 @@ describe('NSDEL of a namespace another client has selected (item 4)', () => {
   });
 });
 
+test('a write that fails to reach the file is answered with an error and is not readable after', async () => {
+  const s = await startServer();
+  const c = new ZdbClient({ port: s.port });
+  await c.set('a', 'stored');
+  const storage = (s.server.engine.namespace('default') as unknown as { storage: { commit(): void } })
+    .storage;
+  const commit = storage.commit.bind(storage);
+  storage.commit = () => {
+    storage.commit = commit;
+    throw new Error('no space left on device'); // one failing commit, as a full disk gives
+  };
+  await assert.rejects(c.set('b', 'lost'), err('Internal Error: write failed'));
+  assert.equal(await c.get('b'), null, 'a write that was not stored is not readable');
+  assert.deepEqual(await c.get('a'), Buffer.from('stored'));
+  await c.set('c', 'after');
+  assert.deepEqual(await c.get('c'), Buffer.from('after'));
+  assert.equal(await c.dbsize(), 2);
+  c.close();
+  await s.stop();
+});
+
 describe('mixed mode by default, NSSET ns mode (item 12)', () => {
   test('without --mode the server runs in mixed mode; NSSET ns mode seq / user on a fresh namespace', async () => {
     assert.equal(DEFAULT_OPTIONS.mode, 'mix');

@@ -128,6 +128,20 @@ class EngineImpl implements Engine {
     this.options.onHook?.('namespace-reloaded', [name]);
   }
 
+  /**
+   * After a failed commit: what was staged is dropped and the namespace reloaded from its files,
+   * so nothing that was not stored can be read (its writes are answered with an error).
+   */
+  private recover(ns: NamespaceImpl, cause: Error): void {
+    this.options.onRecovery?.(ns.name, `write failed (${cause.message}): reloading from the files`);
+    try {
+      ns.storage.discard();
+      ns.reload();
+    } catch (e) {
+      this.options.onRecovery?.(ns.name, `reload after a failed write failed: ${(e as Error).message}`);
+    }
+  }
+
   list(): string[] {
     return [...this.namespaces.keys()];
   }
@@ -141,7 +155,7 @@ class EngineImpl implements Engine {
         ns.storage.commit();
       } catch (e) {
         failure ??= e;
-        continue;
+        this.recover(ns, e as Error);
       }
       ns.dirty = false;
       this.dirty.delete(ns);

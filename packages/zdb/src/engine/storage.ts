@@ -91,6 +91,14 @@ class Stage {
     return out;
   }
 
+  /** Forgets every staged byte (a commit failed: they are not in the file). */
+  discard(): void {
+    this.parts = [];
+    this.staged = 0;
+    this.length = 0;
+    this.mark = 0;
+  }
+
   flush(fd: number): void {
     if (this.parts.length === 0) {
       let done = 0;
@@ -176,6 +184,12 @@ export class Storage {
       this.index.flush(this.indexFd);
       this.dirtyFds.add(this.indexFd);
     }
+  }
+
+  /** Drops the staged writes of both files (after a failed commit). */
+  discard(): void {
+    this.data.discard();
+    this.index.discard();
   }
 
   /** Reads `length` bytes at `position` of data file `id`, from staging when not yet committed. */
