@@ -8,8 +8,15 @@ import type { Connection, Stream } from '@libp2p/interface';
 import { type LengthPrefixedStream, lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { TwinRecord } from '@twin/phonebook';
-import { BUS_PROTOCOL, DIAL_TIMEOUT_MS, FRAME_OVERHEAD } from './constants.ts';
-import { type BusContext, type BusLogger, background, resolveTwin, scopedLogger } from './context.ts';
+import { BUS_PROTOCOL, DIAL_TIMEOUT_MS } from './constants.ts';
+import {
+  type BusContext,
+  type BusLogger,
+  background,
+  busStreamLimits,
+  resolveTwin,
+  scopedLogger,
+} from './context.ts';
 import { type Envelope, openEnvelope } from './envelope.ts';
 import { NetworkError, remoteError } from './errors.ts';
 import { FrameWriter } from './frames.ts';
@@ -148,7 +155,7 @@ export class Channels {
   }
 
   private attach(twin: TwinRecord, stream: Stream): Channel {
-    const lp = lpStream(stream, { maxDataLength: this.ctx.maxPayload + FRAME_OVERHEAD });
+    const lp = lpStream(stream, busStreamLimits(this.ctx.maxPayload));
     const channel: Channel = {
       twin,
       stream,

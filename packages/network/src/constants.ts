@@ -25,8 +25,12 @@ export const DELIVERY_TIMEOUT_MS = 15_000;
 /** How long one dial of one of a twin's addresses may take. */
 export const DIAL_TIMEOUT_MS = 5_000;
 
-/** Inbound bus streams libp2p lets one connection open at once. */
-export const MAX_INBOUND_STREAMS = 256;
+/**
+ * Inbound bus streams libp2p lets one connection open at once. A bus needs one per peer (its
+ * channel); each may hold two frames of `maxPayload` in libp2p's read buffer, so this bounds what
+ * one connection can make a twin buffer (16 × 2 × 4 MiB with the defaults).
+ */
+export const MAX_INBOUND_STREAMS = 16;
 /** Outbox messages one delivery worker sends down a stream before it waits for their acks. */
 export const DELIVERY_BATCH = 512;
 /** Delivery retries: backoff starts here, doubles per failed attempt … */

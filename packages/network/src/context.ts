@@ -1,6 +1,7 @@
 /** What the parts of a bus share: who this twin is, how to find others, limits, and where to log. */
 import type { TwinIdentity } from '@twin/identity';
 import { type PhonebookClient, PhonebookError, type TwinRecord } from '@twin/phonebook';
+import { FRAME_OVERHEAD } from './constants.ts';
 import { NetworkError } from './errors.ts';
 import type { TwinHost } from './host.ts';
 import type { Mailbox } from './mailbox.ts';
@@ -65,4 +66,12 @@ export function background(log: BusLogger, what: string, work: () => Promise<unk
 export function checkPayload(ctx: BusContext, length: number): void {
   if (length > ctx.maxPayload)
     throw new NetworkError('too_large', `payload of ${length} bytes exceeds ${ctx.maxPayload}`);
+}
+
+/**
+ * Limits of a bus stream's reader: a frame holds one payload and its envelope, and libp2p may
+ * buffer two such frames before the bus reads them (more and it resets the stream).
+ */
+export function busStreamLimits(maxPayload: number): { maxDataLength: number; maxBufferSize: number } {
+  return { maxDataLength: maxPayload + FRAME_OVERHEAD, maxBufferSize: 2 * (maxPayload + FRAME_OVERHEAD) };
 }

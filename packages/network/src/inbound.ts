@@ -7,14 +7,13 @@ import type { Connection, Stream } from '@libp2p/interface';
 import { lpStream } from '@libp2p/utils';
 import type { TwinRecord } from '@twin/phonebook';
 import {
-  FRAME_OVERHEAD,
   MAX_REMEMBERED_PER_TWIN,
   MAX_REMEMBERED_REQUESTS,
   MAX_STREAM_INFLIGHT,
   MAX_TTL_MS,
   REPLAY_SWEEP_INTERVAL_MS,
 } from './constants.ts';
-import { type BusContext, type BusLogger, background, scopedLogger } from './context.ts';
+import { type BusContext, type BusLogger, background, busStreamLimits, scopedLogger } from './context.ts';
 import {
   type Envelope,
   type EnvelopeHeader,
@@ -102,11 +101,11 @@ export class Inbound {
 
   /**
    * Serves one inbound bus stream until it closes; never rejects. At most MAX_STREAM_INFLIGHT
-   * envelopes are unanswered at once: past that the stream is not read (Yamux's window then
-   * pushes back on the peer) until answers are written.
+   * envelopes are unanswered at once: past that the stream is not read until answers are
+   * written (libp2p buffers what the peer sends meanwhile up to two frames, then resets it).
    */
   async serve(stream: Stream, connection: Connection): Promise<void> {
-    const lp = lpStream(stream, { maxDataLength: this.ctx.maxPayload + FRAME_OVERHEAD });
+    const lp = lpStream(stream, busStreamLimits(this.ctx.maxPayload));
     const writer = new FrameWriter(lp, () => {}); // the peer went away: the read side notices
     let inflight = 0;
     let resume: (() => void) | null = null;

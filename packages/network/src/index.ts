@@ -51,9 +51,11 @@
  * again. A signed request is still accepted and verified (its bytes are a transferable
  * statement, so its id is remembered until it expires, bounded per twin and in all).
  *
- * What a peer can make a twin hold: per inbound stream at most MAX_STREAM_INFLIGHT envelopes
- * unanswered (then the stream is not read and Yamux pushes back), MAX_INBOUND_STREAMS streams per
- * connection, frames of at most `maxPayload` + FRAME_OVERHEAD bytes.
+ * What a peer can make a twin hold: per inbound bus stream at most MAX_STREAM_INFLIGHT envelopes
+ * being answered (then the stream is not read) and two frames of at most `maxPayload` +
+ * FRAME_OVERHEAD bytes buffered (more and libp2p resets the stream), MAX_INBOUND_STREAMS bus
+ * streams and MAX_INBOUND_BYTE_STREAMS byte streams per connection, STREAM_WINDOW unread bytes
+ * per byte stream (a writer past its credit is cut off), one phonebook lookup per connection.
  *
  * @example
  * ```ts

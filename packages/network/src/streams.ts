@@ -6,9 +6,12 @@
  * unsigned `stream` envelope naming the command, checked like a request: the connection's twin,
  * recipient, expiry, a handler); the other side answers ACCEPT (body: a response envelope, with
  * an error when refused). Then each side sends DATA frames (at most STREAM_CHUNK bytes each) and
- * one END when it has no more, or ERROR (body: `{code, message}`) when it failed. Bytes are read
- * as they arrive; a reader that falls behind pauses its libp2p stream (Yamux then stops granting
- * window, so the writer's `write()` waits): memory is bounded whatever the size of the transfer.
+ * one END when it has no more, or ERROR (body: `{code, message}`) when it failed. Back-pressure is
+ * by credit: a writer may be STREAM_WINDOW bytes ahead of what its reader has read; the reader
+ * grants more (CREDIT: the u64 count of bytes it has read) as its consumer reads, so `write()`
+ * waits for a slow reader and a reader never holds more than a window — whatever the size of the
+ * transfer (pausing the libp2p stream did not hold a writer back in our tests: hence credit). The
+ * libp2p stream closes once both sides sent END.
  */
 import type { Connection, Stream } from '@libp2p/interface';
 import type { TwinRecord } from '@twin/phonebook';

@@ -12,6 +12,7 @@ import { HttpBackend, PhonebookClient, type RunningPhonebook, startPhonebook } f
 import {
   BUS_PROTOCOL,
   createTwinHost,
+  DEFAULT_MAX_PAYLOAD,
   envelopeHeader,
   frameEnvelope,
   MAX_STREAM_INFLIGHT,
@@ -174,4 +175,16 @@ test('a peer that sends requests and never reads the answers gets at most MAX_ST
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(started, MAX_STREAM_INFLIGHT);
   stream.abort(new Error('done'));
+});
+
+test('a request and its response of the largest payload allowed (4 MiB) get through', async () => {
+  const alice = await boot('alice-max');
+  const bob = await boot('bob-max');
+  bob.bus.handle('echo', (p) => p);
+  const big = Buffer.alloc(DEFAULT_MAX_PAYLOAD, 3);
+  assert.deepEqual(await alice.bus.request('bob-max', 'echo', big, { timeoutMs: 60_000 }), big);
+  await assert.rejects(
+    alice.bus.request('bob-max', 'echo', Buffer.alloc(DEFAULT_MAX_PAYLOAD + 1)),
+    code('too_large'),
+  );
 });
