@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -83,6 +84,26 @@ test('a request from another origin is refused, and no CORS header is ever sent'
     headers: { origin: 'https://evil.example' },
   });
   assert.equal(pre.headers.get('access-control-allow-origin'), null);
+});
+
+test('a request for another host name (DNS rebinding) is refused', async () => {
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: alice.daemon.api!.port,
+        path: '/api/me',
+        headers: { host: `evil.example:${alice.daemon.api!.port}`, authorization: `Bearer ${alice.token}` },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(status, 403);
 });
 
 test('malformed JSON, a wrong shape and a 20 MB body: 4xx with {code, message}', async () => {

@@ -69,6 +69,10 @@ export async function startApi(o: {
   let port = 0;
 
   app.addHook('onRequest', async (req) => {
+    // DNS rebinding: a page whose name now points at 127.0.0.1 still sends its own Host.
+    const host = req.headers.host;
+    if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)
+      throw new TwinError('cross_origin', `requests for host ${host} are refused`);
     const origin = req.headers.origin;
     if (
       origin !== undefined &&

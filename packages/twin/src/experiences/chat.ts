@@ -259,17 +259,24 @@ export class Chat {
   async resume(): Promise<number> {
     const rows = this.store.db
       .prepare(
-        "SELECT * FROM messages WHERE author = ? AND state = 'sending' AND bus_id IS NULL ORDER BY seq",
+        "SELECT * FROM messages WHERE author = ? AND state = 'sending' AND bus_id IS NULL AND chat NOT LIKE 'g:%' ORDER BY seq",
       )
       .all(this.self) as Row[];
-    for (const r of rows)
-      await this.queue(Number(r.chat), r.id, {
-        id: r.id,
-        sent: r.sent,
-        text: this.store.vault.open(r.text),
-        replyTo: r.reply_to,
-      });
-    return rows.length;
+    let queued = 0;
+    for (const r of rows) {
+      try {
+        await this.queue(Number(r.chat), r.id, {
+          id: r.id,
+          sent: r.sent,
+          text: this.store.vault.open(r.text),
+          replyTo: r.reply_to,
+        });
+        queued++;
+      } catch {
+        // the other twin cannot be looked up now: the next start tries again
+      }
+    }
+    return queued;
   }
 
   private own(chatRef: string | number, id: string): { twin: number; row: Row } {
