@@ -87,36 +87,38 @@ async function api(
 }
 
 /**
- * POSTs a body the API refuses before reading it all: the answer (413) may come while the body is
- * still being written, and the server then closes the connection; the answer is what counts.
+ * POSTs a body of `size` bytes as the API sees it: the headers declare the size and no byte of the
+ * body is sent, since the API must refuse it on the declared size alone, before reading any of it
+ * (sending it too races the answer against the server closing a connection it stopped reading).
  */
-function postLarge(name: string, path: string, body: string): Promise<{ status: number; code: string }> {
+function postLarge(name: string, path: string, size: number): Promise<{ status: number; code: string }> {
   const token = readFileSync(join(home(name), 'api-token'), 'utf8').trim();
   return new Promise((resolve, reject) => {
-    let answered = false;
     const req = request(
       {
         host: '127.0.0.1',
         port: running.get(name)!.port,
         method: 'POST',
         path,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'content-length': String(size),
+        },
       },
       (res) => {
-        answered = true;
         let text = '';
         res.on('data', (d) => {
           text += d;
         });
-        res.on('end', () =>
-          resolve({ status: res.statusCode!, code: (JSON.parse(text) as { code: string }).code }),
-        );
+        res.on('end', () => {
+          req.destroy();
+          resolve({ status: res.statusCode!, code: (JSON.parse(text) as { code: string }).code });
+        });
       },
     );
-    req.on('error', (e) => {
-      if (!answered) reject(e);
-    });
-    req.end(body);
+    req.on('error', reject);
+    req.flushHeaders();
   });
 }
 
@@ -247,11 +249,7 @@ test('through a running twin: no token 401, malformed JSON 400, a 20 MB message 
   assert.equal((await fetch(`http://127.0.0.1:${port}/api/chats`)).status, 401);
   const bad = await api('alice', 'POST', `/api/chats/${ids.bob}/messages`, '{"text":');
   assert.deepEqual([bad.status, bad.json.code], [400, 'bad_json']);
-  const huge = await postLarge(
-    'alice',
-    `/api/chats/${ids.bob}/messages`,
-    JSON.stringify({ text: 'x'.repeat(20 * 1024 * 1024) }),
-  );
+  const huge = await postLarge('alice', `/api/chats/${ids.bob}/messages`, 20 * 1024 * 1024);
   assert.deepEqual([huge.status, huge.code], [413, 'too_large']);
   assert.equal((await api('alice', 'GET', '/api/search?q=xxxxxxxx')).json.messages.length, 0);
   const stranger = await twin('chat', 'send', 'alice', 'hello?', '--home', home('carol'));
