@@ -124,6 +124,8 @@ class Connection {
   /** Not read from until its unsent replies drop under the output limit (see limits.ts). */
   stalled = false;
   private kickScheduled = false;
+  /** A 'drain' listener is waiting (one at a time). */
+  private draining = false;
   /** Bytes received since the last complete request (the request being received, roughly). */
   requestBytes = 0;
   /** Its pending WAITs. */
@@ -162,10 +164,14 @@ class Connection {
     if (bufs.length > 1) this.socket.uncork();
     if (!ok) {
       this.socket.pause();
-      this.socket.once('drain', () => {
-        if (this.stalled) this.kick();
-        else this.socket.resume();
-      });
+      if (!this.draining) {
+        this.draining = true;
+        this.socket.once('drain', () => {
+          this.draining = false;
+          if (this.stalled) this.kick();
+          else this.socket.resume();
+        });
+      }
     } else if (this.stalled) this.kick();
   }
 
