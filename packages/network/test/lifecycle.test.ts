@@ -180,3 +180,18 @@ test('requests travel unsigned on the authenticated connection; one-way messages
   await alice.stop();
   await bob.stop();
 });
+
+test('stop() aborts the inbound streams it serves: a caller waiting on a hanging handler learns at once', async () => {
+  const alice = await boot('alice-inbound-stop');
+  const bob = await boot('bob-inbound-stop');
+  bob.bus.handle('never', () => new Promise(() => {}));
+  const pending = alice.bus.request('bob-inbound-stop', 'never', Buffer.alloc(0), { timeoutMs: 120_000 });
+  const settled = assert.rejects(pending, code('unreachable'));
+  await new Promise((r) => setTimeout(r, 300)); // the request is being handled
+  const t0 = Date.now();
+  await bob.bus.stop(); // the host keeps running: only the bus stops
+  await settled;
+  assert.ok(Date.now() - t0 < 30_000);
+  await alice.stop();
+  await bob.stop();
+});
