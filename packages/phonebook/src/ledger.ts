@@ -252,68 +252,67 @@ export class LedgerState {
     // but must not mutate before everything passed.
     const updated = applyTwinTx(current, d, this.nextTwin);
     let result: { twin: number; farm?: number; node?: number; contract?: number };
-    if (isGridTx(tx)) {
-      result = { twin: tx.twin, ...this.grid.apply(tx, height, this.nextNode) };
-      if (tx.kind === 'node.register') this.nextNode++;
-    } else
-      switch (tx.kind) {
-        case 'farm.create': {
-          this.checkFarmName(tx.name);
-          const farm: FarmRecord = {
-            id: this.nextFarm++,
-            name: tx.name,
-            twin: tx.twin,
-            created: tx.timestamp,
-            updated: tx.timestamp,
-          };
-          this.farms.set(farm.id, farm);
-          this.farmByName.set(farm.name.toLowerCase(), farm.id);
-          result = { twin: tx.twin, farm: farm.id };
-          break;
-        }
-        case 'farm.update': {
-          const farm = this.ownedFarm(tx.farm, tx.twin);
-          this.checkFarmName(tx.name, farm.id);
-          this.farmByName.delete(farm.name.toLowerCase());
-          this.farms.set(farm.id, { ...farm, name: tx.name, updated: tx.timestamp });
-          this.farmByName.set(tx.name.toLowerCase(), farm.id);
-          result = { twin: tx.twin, farm: farm.id };
-          break;
-        }
-        case 'node.create': {
-          this.ownedFarm(tx.farm, tx.twin);
-          const node: NodeRecord = {
-            id: this.nextNode++,
-            farm: tx.farm,
-            twin: tx.twin,
-            capacity: tx.capacity,
-            location: tx.location,
-            addresses: tx.addresses,
-            created: tx.timestamp,
-            updated: tx.timestamp,
-          };
-          this.nodes.set(node.id, node);
-          result = { twin: tx.twin, node: node.id };
-          break;
-        }
-        case 'node.update': {
-          const node = this.nodes.get(tx.node);
-          if (!node) throw new PhonebookError('not_found', `node ${tx.node} does not exist`);
-          if (node.twin !== tx.twin)
-            throw new PhonebookError('forbidden', `node ${tx.node} belongs to twin ${node.twin}`);
-          this.nodes.set(node.id, {
-            ...node,
-            capacity: tx.capacity,
-            location: tx.location,
-            addresses: tx.addresses,
-            updated: tx.timestamp,
-          });
-          result = { twin: tx.twin, node: node.id };
-          break;
-        }
-        default:
-          result = { twin: subject ?? this.nextTwin };
+    // node.register and contracts: their rules live in contracts.ts (validated before any change)
+    const grid = isGridTx(tx) ? { twin: tx.twin, ...this.grid.apply(tx, height, this.nextNode) } : null;
+    if (tx.kind === 'node.register') this.nextNode++;
+    switch (tx.kind) {
+      case 'farm.create': {
+        this.checkFarmName(tx.name);
+        const farm: FarmRecord = {
+          id: this.nextFarm++,
+          name: tx.name,
+          twin: tx.twin,
+          created: tx.timestamp,
+          updated: tx.timestamp,
+        };
+        this.farms.set(farm.id, farm);
+        this.farmByName.set(farm.name.toLowerCase(), farm.id);
+        result = { twin: tx.twin, farm: farm.id };
+        break;
       }
+      case 'farm.update': {
+        const farm = this.ownedFarm(tx.farm, tx.twin);
+        this.checkFarmName(tx.name, farm.id);
+        this.farmByName.delete(farm.name.toLowerCase());
+        this.farms.set(farm.id, { ...farm, name: tx.name, updated: tx.timestamp });
+        this.farmByName.set(tx.name.toLowerCase(), farm.id);
+        result = { twin: tx.twin, farm: farm.id };
+        break;
+      }
+      case 'node.create': {
+        this.ownedFarm(tx.farm, tx.twin);
+        const node: NodeRecord = {
+          id: this.nextNode++,
+          farm: tx.farm,
+          twin: tx.twin,
+          capacity: tx.capacity,
+          location: tx.location,
+          addresses: tx.addresses,
+          created: tx.timestamp,
+          updated: tx.timestamp,
+        };
+        this.nodes.set(node.id, node);
+        result = { twin: tx.twin, node: node.id };
+        break;
+      }
+      case 'node.update': {
+        const node = this.nodes.get(tx.node);
+        if (!node) throw new PhonebookError('not_found', `node ${tx.node} does not exist`);
+        if (node.twin !== tx.twin)
+          throw new PhonebookError('forbidden', `node ${tx.node} belongs to twin ${node.twin}`);
+        this.nodes.set(node.id, {
+          ...node,
+          capacity: tx.capacity,
+          location: tx.location,
+          addresses: tx.addresses,
+          updated: tx.timestamp,
+        });
+        result = { twin: tx.twin, node: node.id };
+        break;
+      }
+      default:
+        result = grid ?? { twin: subject ?? this.nextTwin };
+    }
     // Commit the twin change.
     if (tx.kind === 'twin.register') this.nextTwin++;
     this.setTwin(result.twin, current, updated);
