@@ -141,7 +141,7 @@ export class Chat {
   }
 
   private row(id: string): Row | undefined {
-    return this.store.db.prepare('SELECT * FROM messages WHERE id = ?').get(id) as Row | undefined;
+    return this.store.sql('SELECT * FROM messages WHERE id = ?').get(id) as Row | undefined;
   }
 
   private received(from: number, p: z.infer<typeof ChatMessage>): void {
@@ -181,9 +181,7 @@ export class Chat {
     else who.delete(twin);
     if (who.size) reactions[emoji] = [...who].sort((a, b) => a - b);
     else delete reactions[emoji];
-    this.store.db
-      .prepare('UPDATE messages SET reactions = ? WHERE id = ?')
-      .run(JSON.stringify(reactions), id);
+    this.store.sql('UPDATE messages SET reactions = ? WHERE id = ?').run(JSON.stringify(reactions), id);
     this.events.publish({ type: 'reaction', chat, id, twin, emoji, on });
     return true;
   }
@@ -194,7 +192,7 @@ export class Chat {
 
   /** The other twin read these of our messages. */
   private readBy(from: number, ids: string[]): void {
-    const mark = this.store.db.prepare(
+    const mark = this.store.sql(
       "UPDATE messages SET state = 'read' WHERE id = ? AND chat = ? AND author = ? AND state != 'read'",
     );
     for (const id of ids)
@@ -205,11 +203,11 @@ export class Chat {
   /** The bus acknowledged one of our messages. */
   private delivered(e: DeliveryEvent): void {
     if (e.status !== 'delivered') return;
-    const row = this.store.db
-      .prepare("SELECT id, chat FROM messages WHERE bus_id = ? AND state = 'sending'")
+    const row = this.store
+      .sql("SELECT id, chat FROM messages WHERE bus_id = ? AND state = 'sending'")
       .get(e.id) as { id: string; chat: string } | undefined;
     if (!row) return;
-    this.store.db.prepare("UPDATE messages SET state = 'delivered' WHERE id = ?").run(row.id);
+    this.store.sql("UPDATE messages SET state = 'delivered' WHERE id = ?").run(row.id);
     this.contacts.seen(e.to);
     this.events.publish({ type: 'receipt', chat: row.chat, id: row.id, state: 'delivered' });
   }
@@ -243,7 +241,7 @@ export class Chat {
 
   private async queue(twin: number, id: string, payload: z.infer<typeof ChatMessage>): Promise<void> {
     const busId = await this.bus.send(twin, COMMANDS.chatMessage, await this.sealer.seal(twin, payload));
-    this.store.db.prepare('UPDATE messages SET bus_id = ? WHERE id = ?').run(busId, id);
+    this.store.sql('UPDATE messages SET bus_id = ? WHERE id = ?').run(busId, id);
     // The acknowledgement may have come before bus_id was written.
     if (this.mailboxDelivered(busId)) this.delivered({ id: busId, to: twin, status: 'delivered' });
   }
@@ -257,8 +255,8 @@ export class Chat {
 
   /** Queues our messages stored but never handed to the bus (the twin stopped in between). */
   async resume(): Promise<number> {
-    const rows = this.store.db
-      .prepare(
+    const rows = this.store
+      .sql(
         "SELECT * FROM messages WHERE author = ? AND state = 'sending' AND bus_id IS NULL AND chat NOT LIKE 'g:%' ORDER BY seq",
       )
       .all(this.self) as Row[];
@@ -317,13 +315,11 @@ export class Chat {
   /** Marks a chat's received messages read, sending no receipts (groups); returns their ids. */
   markReadOf(chat: string): string[] {
     const ids = (
-      this.store.db
-        .prepare("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
+      this.store
+        .sql("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
         .all(chat) as { id: string }[]
     ).map((r) => r.id);
-    this.store.db
-      .prepare("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'")
-      .run(chat);
+    this.store.sql("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'").run(chat);
     return ids;
   }
 
@@ -331,13 +327,13 @@ export class Chat {
   async markRead(chatRef: string | number): Promise<number> {
     const twin = this.peer(chatRef);
     const ids = (
-      this.store.db
-        .prepare("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
+      this.store
+        .sql("SELECT id FROM messages WHERE chat = ? AND state = 'received' ORDER BY seq")
         .all(String(twin)) as { id: string }[]
     ).map((r) => r.id);
     if (ids.length === 0) return 0;
-    this.store.db
-      .prepare("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'")
+    this.store
+      .sql("UPDATE messages SET state = 'read' WHERE chat = ? AND state = 'received'")
       .run(String(twin));
     if (this.contacts.isContact(twin))
       for (let i = 0; i < ids.length; i += 1000)
@@ -369,8 +365,8 @@ export class Chat {
   /** A page of any chat's history by its key (a twin id, or `g:<group>`). */
   historyOf(chat: string, before?: number, limit = 50): { messages: Message[]; before: number | null } {
     const n = Math.min(Math.max(1, limit), MAX_PAGE);
-    const rows = this.store.db
-      .prepare('SELECT * FROM messages WHERE chat = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+    const rows = this.store
+      .sql('SELECT * FROM messages WHERE chat = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
       .all(chat, before ?? Number.MAX_SAFE_INTEGER, n) as Row[];
     return {
       messages: rows.map((r) => this.toMessage(r)),
@@ -386,7 +382,7 @@ export class Chat {
 
   /** Full-text search over this twin's messages: each word of the query must appear (whole words). */
   search(query: string, limit = 50): Message[] {
-    const bySeq = this.store.db.prepare('SELECT * FROM messages WHERE seq = ?');
+    const bySeq = this.store.sql('SELECT * FROM messages WHERE seq = ?');
     return this.store
       .search(query, Math.min(Math.max(1, limit), MAX_PAGE))
       .map((seq) => bySeq.get(seq) as Row | undefined)
@@ -396,15 +392,15 @@ export class Chat {
 
   /** Every chat with its unread count and last message. */
   list(): ChatSummary[] {
-    const chats = this.store.db
-      .prepare(
+    const chats = this.store
+      .sql(
         `SELECT chat, max(seq) AS last, sum(CASE WHEN state = 'received' THEN 1 ELSE 0 END) AS unread
          FROM messages GROUP BY chat ORDER BY last DESC`,
       )
       .all() as { chat: string; last: number; unread: number }[];
     const names = new Map(this.contacts.list().map((c) => [c.twin, c.name]));
-    const bySeq = this.store.db.prepare('SELECT * FROM messages WHERE seq = ?');
-    const group = this.store.db.prepare('SELECT state FROM groups WHERE id = ?');
+    const bySeq = this.store.sql('SELECT * FROM messages WHERE seq = ?');
+    const group = this.store.sql('SELECT state FROM groups WHERE id = ?');
     const nameOf = (chat: string) => {
       if (!chat.startsWith('g:')) return names.get(Number(chat)) ?? null;
       const row = group.get(chat.slice(2)) as { state: string } | undefined;

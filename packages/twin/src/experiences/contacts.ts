@@ -72,14 +72,12 @@ export class Contacts {
     this.bus.onMessage(COMMANDS.contactAccepted, (m) => this.accepted(m));
     this.bus.onMessage(COMMANDS.contactDeclined, (m) => {
       parsePayload(Empty, m.payload);
-      if (
-        this.store.db.prepare("DELETE FROM requests WHERE twin = ? AND direction = 'out'").run(m.from).changes
-      )
+      if (this.store.sql("DELETE FROM requests WHERE twin = ? AND direction = 'out'").run(m.from).changes)
         this.events.publish({ type: 'contact.declined', twin: m.from });
     });
     this.bus.onMessage(COMMANDS.contactRemoved, (m) => {
       parsePayload(Empty, m.payload);
-      if (this.store.db.prepare('DELETE FROM contacts WHERE twin = ?').run(m.from).changes) {
+      if (this.store.sql('DELETE FROM contacts WHERE twin = ?').run(m.from).changes) {
         this.changed(m.from, false);
         this.events.publish({ type: 'contact.removed', twin: m.from });
       }
@@ -87,21 +85,21 @@ export class Contacts {
   }
 
   isContact(twin: number): boolean {
-    return this.store.db.prepare('SELECT 1 FROM contacts WHERE twin = ?').get(twin) !== undefined;
+    return this.store.sql('SELECT 1 FROM contacts WHERE twin = ?').get(twin) !== undefined;
   }
 
   isBlocked(twin: number): boolean {
-    return this.store.db.prepare('SELECT 1 FROM blocked WHERE twin = ?').get(twin) !== undefined;
+    return this.store.sql('SELECT 1 FROM blocked WHERE twin = ?').get(twin) !== undefined;
   }
 
   /** Notes that `twin` was heard from (presence). */
   seen(twin: number): void {
     const now = Date.now();
-    const row = this.store.db.prepare('SELECT last_seen FROM contacts WHERE twin = ?').get(twin) as
+    const row = this.store.sql('SELECT last_seen FROM contacts WHERE twin = ?').get(twin) as
       | { last_seen: number | null }
       | undefined;
     if (!row) return;
-    this.store.db.prepare('UPDATE contacts SET last_seen = ? WHERE twin = ?').run(now, twin);
+    this.store.sql('UPDATE contacts SET last_seen = ? WHERE twin = ?').run(now, twin);
     if (row.last_seen === null || now - row.last_seen > ONLINE_WINDOW_MS)
       this.events.publish({ type: 'presence', twin, online: true, lastSeen: now });
   }
@@ -109,7 +107,7 @@ export class Contacts {
   list(): Contact[] {
     const now = Date.now();
     return (
-      this.store.db.prepare('SELECT twin, name, since, last_seen FROM contacts ORDER BY name').all() as {
+      this.store.sql('SELECT twin, name, since, last_seen FROM contacts ORDER BY name').all() as {
         twin: number;
         name: string;
         since: number;
@@ -126,14 +124,14 @@ export class Contacts {
 
   requests(): ContactRequestRow[] {
     return (
-      this.store.db
-        .prepare('SELECT twin, direction, name, message, at FROM requests ORDER BY at DESC')
+      this.store
+        .sql('SELECT twin, direction, name, message, at FROM requests ORDER BY at DESC')
         .all() as ContactRequestRow[]
     ).map((r) => ({ ...r, message: this.store.vault.open(r.message) }));
   }
 
   blocked(): { twin: number; name: string; at: number }[] {
-    return this.store.db.prepare('SELECT twin, name, at FROM blocked ORDER BY at').all() as {
+    return this.store.sql('SELECT twin, name, at FROM blocked ORDER BY at').all() as {
       twin: number;
       name: string;
       at: number;
@@ -146,8 +144,8 @@ export class Contacts {
    */
   async resolve(ref: string | number): Promise<{ twin: number; name: string }> {
     const id = typeof ref === 'number' ? ref : /^\d+$/.test(ref) ? Number(ref) : null;
-    const local = this.store.db
-      .prepare(
+    const local = this.store
+      .sql(
         `SELECT twin, name FROM contacts WHERE twin = @id OR name = @name
          UNION ALL SELECT twin, name FROM requests WHERE twin = @id OR name = @name
          UNION ALL SELECT twin, name FROM blocked WHERE twin = @id OR name = @name LIMIT 1`,
@@ -170,9 +168,7 @@ export class Contacts {
     if (twin === this.self) throw new TwinError('bad_request', 'a twin cannot add itself');
     if (this.isContact(twin)) throw new TwinError('already_contact', `${name} is already a contact`);
     if (this.isBlocked(twin)) throw new TwinError('denied', `${name} is blocked: unblock it first`);
-    const incoming = this.store.db
-      .prepare("SELECT 1 FROM requests WHERE twin = ? AND direction = 'in'")
-      .get(twin);
+    const incoming = this.store.sql("SELECT 1 FROM requests WHERE twin = ? AND direction = 'in'").get(twin);
     if (incoming) {
       await this.accept(twin);
       return { twin, name, status: 'accepted' };
@@ -195,8 +191,8 @@ export class Contacts {
       this.makeContact(twin, name);
       return { twin, name, status: 'accepted' };
     }
-    this.store.db
-      .prepare(
+    this.store
+      .sql(
         "INSERT INTO requests (twin, direction, name, message, at) VALUES (?, 'out', ?, ?, ?) ON CONFLICT DO UPDATE SET message = excluded.message, at = excluded.at",
       )
       .run(twin, name, this.store.vault.seal(message), Date.now());
@@ -226,25 +222,19 @@ export class Contacts {
     if (this.isBlocked(from)) return { ok: true };
     const record = await this.bus.phonebookTwin(from);
     if (this.isContact(from)) return { ok: true, accepted: true };
-    const outgoing = this.store.db
-      .prepare("SELECT 1 FROM requests WHERE twin = ? AND direction = 'out'")
-      .get(from);
+    const outgoing = this.store.sql("SELECT 1 FROM requests WHERE twin = ? AND direction = 'out'").get(from);
     if (outgoing) {
       // Both asked: each side accepts the other's request.
       this.makeContact(from, record.name);
       return { ok: true, accepted: true };
     }
-    const pending = this.store.db
-      .prepare("SELECT count(*) AS n FROM requests WHERE direction = 'in'")
-      .get() as {
+    const pending = this.store.sql("SELECT count(*) AS n FROM requests WHERE direction = 'in'").get() as {
       n: number;
     };
-    const known = this.store.db
-      .prepare("SELECT 1 FROM requests WHERE twin = ? AND direction = 'in'")
-      .get(from);
+    const known = this.store.sql("SELECT 1 FROM requests WHERE twin = ? AND direction = 'in'").get(from);
     if (!known && pending.n >= MAX_PENDING_REQUESTS) return { ok: false, code: 'rate_limited' };
-    this.store.db
-      .prepare(
+    this.store
+      .sql(
         "INSERT INTO requests (twin, direction, name, message, at) VALUES (?, 'in', ?, ?, ?) ON CONFLICT DO UPDATE SET message = excluded.message, at = excluded.at",
       )
       .run(from, record.name, this.store.vault.seal(message), Date.now());
@@ -255,8 +245,8 @@ export class Contacts {
   /** `from` accepted our request (only a request we made can be accepted). */
   private accepted(m: InboxMessage): void {
     parsePayload(Empty, m.payload);
-    const req = this.store.db
-      .prepare("SELECT name FROM requests WHERE twin = ? AND direction = 'out'")
+    const req = this.store
+      .sql("SELECT name FROM requests WHERE twin = ? AND direction = 'out'")
       .get(m.from) as { name: string } | undefined;
     if (!req || this.isBlocked(m.from)) return;
     this.makeContact(m.from, req.name);
@@ -265,11 +255,9 @@ export class Contacts {
   private makeContact(twin: number, name: string): void {
     const now = Date.now();
     this.store.db.transaction(() => {
-      this.store.db.prepare('DELETE FROM requests WHERE twin = ?').run(twin);
-      this.store.db
-        .prepare(
-          'INSERT INTO contacts (twin, name, since, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING',
-        )
+      this.store.sql('DELETE FROM requests WHERE twin = ?').run(twin);
+      this.store
+        .sql('INSERT INTO contacts (twin, name, since, last_seen) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING')
         .run(twin, name, now, now);
     })();
     this.changed(twin, true);
@@ -277,9 +265,9 @@ export class Contacts {
   }
 
   private incoming(twin: number): { name: string } {
-    const req = this.store.db
-      .prepare("SELECT name FROM requests WHERE twin = ? AND direction = 'in'")
-      .get(twin) as { name: string } | undefined;
+    const req = this.store.sql("SELECT name FROM requests WHERE twin = ? AND direction = 'in'").get(twin) as
+      | { name: string }
+      | undefined;
     if (!req) throw new TwinError('not_found', `no contact request from twin ${twin}`);
     return req;
   }
@@ -293,18 +281,18 @@ export class Contacts {
   async decline(twin: number): Promise<void> {
     this.incoming(twin);
     await this.bus.send(twin, COMMANDS.contactDeclined, encode({}));
-    this.store.db.prepare("DELETE FROM requests WHERE twin = ? AND direction = 'in'").run(twin);
+    this.store.sql("DELETE FROM requests WHERE twin = ? AND direction = 'in'").run(twin);
   }
 
   /** Drops the request without telling its sender. */
   ignore(twin: number): void {
     this.incoming(twin);
-    this.store.db.prepare("DELETE FROM requests WHERE twin = ? AND direction = 'in'").run(twin);
+    this.store.sql("DELETE FROM requests WHERE twin = ? AND direction = 'in'").run(twin);
   }
 
   async remove(twin: number): Promise<void> {
     if (!this.isContact(twin)) throw new TwinError('not_found', `twin ${twin} is not a contact`);
-    this.store.db.prepare('DELETE FROM contacts WHERE twin = ?').run(twin);
+    this.store.sql('DELETE FROM contacts WHERE twin = ?').run(twin);
     this.changed(twin, false);
     await this.bus.send(twin, COMMANDS.contactRemoved, encode({}));
   }
@@ -313,17 +301,17 @@ export class Contacts {
   block(twin: number, name: string): void {
     const was = this.isContact(twin);
     this.store.db.transaction(() => {
-      this.store.db.prepare('DELETE FROM contacts WHERE twin = ?').run(twin);
-      this.store.db.prepare('DELETE FROM requests WHERE twin = ?').run(twin);
-      this.store.db
-        .prepare('INSERT INTO blocked (twin, name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
+      this.store.sql('DELETE FROM contacts WHERE twin = ?').run(twin);
+      this.store.sql('DELETE FROM requests WHERE twin = ?').run(twin);
+      this.store
+        .sql('INSERT INTO blocked (twin, name, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING')
         .run(twin, name, Date.now());
     })();
     if (was) this.changed(twin, false);
   }
 
   unblock(twin: number): void {
-    if (!this.store.db.prepare('DELETE FROM blocked WHERE twin = ?').run(twin).changes)
+    if (!this.store.sql('DELETE FROM blocked WHERE twin = ?').run(twin).changes)
       throw new TwinError('not_found', `twin ${twin} is not blocked`);
   }
 }

@@ -50,21 +50,21 @@ export class Groups {
   }
 
   get(id: string): GroupState | null {
-    const row = this.store.db.prepare('SELECT state FROM groups WHERE id = ?').get(id) as
+    const row = this.store.sql('SELECT state FROM groups WHERE id = ?').get(id) as
       | { state: string }
       | undefined;
     return row ? (JSON.parse(this.store.vault.open(row.state)) as GroupState) : null;
   }
 
   list(): GroupState[] {
-    return (this.store.db.prepare('SELECT state FROM groups ORDER BY id').all() as { state: string }[]).map(
+    return (this.store.sql('SELECT state FROM groups ORDER BY id').all() as { state: string }[]).map(
       (r) => JSON.parse(this.store.vault.open(r.state)) as GroupState,
     );
   }
 
   private save(s: GroupState): void {
-    this.store.db
-      .prepare(
+    this.store
+      .sql(
         'INSERT INTO groups (id, state) VALUES (?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state',
       )
       .run(s.id, this.store.vault.seal(JSON.stringify(s)));
@@ -129,15 +129,15 @@ export class Groups {
   /** A group message is delivered once every member acknowledged it. */
   private delivered(e: DeliveryEvent): void {
     if (e.status !== 'delivered') return;
-    const row = this.store.db.prepare('SELECT message FROM group_deliveries WHERE bus_id = ?').get(e.id) as
+    const row = this.store.sql('SELECT message FROM group_deliveries WHERE bus_id = ?').get(e.id) as
       | { message: string }
       | undefined;
     if (!row) return;
-    this.store.db.prepare('DELETE FROM group_deliveries WHERE bus_id = ?').run(e.id);
-    const left = this.store.db.prepare('SELECT 1 FROM group_deliveries WHERE message = ?').get(row.message);
+    this.store.sql('DELETE FROM group_deliveries WHERE bus_id = ?').run(e.id);
+    const left = this.store.sql('SELECT 1 FROM group_deliveries WHERE message = ?').get(row.message);
     if (left) return;
-    const msg = this.store.db
-      .prepare("UPDATE messages SET state = 'delivered' WHERE id = ? AND state = 'sending' RETURNING chat")
+    const msg = this.store
+      .sql("UPDATE messages SET state = 'delivered' WHERE id = ? AND state = 'sending' RETURNING chat")
       .get(row.message) as { chat: string } | undefined;
     if (msg) this.events.publish({ type: 'receipt', chat: msg.chat, id: row.message, state: 'delivered' });
   }
@@ -220,7 +220,7 @@ export class Groups {
     if (members.length > 0 && !members.some((m) => m.role === 'admin'))
       throw new TwinError('bad_request', 'the last admin makes another member admin before leaving');
     await this.publish(g, this.change(g, members));
-    this.store.db.prepare('DELETE FROM groups WHERE id = ?').run(id);
+    this.store.sql('DELETE FROM groups WHERE id = ?').run(id);
   }
 
   /** Stores our message and sends it to every other member. */
@@ -236,9 +236,7 @@ export class Groups {
     for (const m of g.members) {
       if (m.twin === this.self) continue;
       const busId = await this.bus.send(m.twin, COMMANDS.groupMessage, await this.sealer.seal(m.twin, msg));
-      this.store.db
-        .prepare('INSERT INTO group_deliveries (bus_id, message) VALUES (?, ?)')
-        .run(busId, msg.id);
+      this.store.sql('INSERT INTO group_deliveries (bus_id, message) VALUES (?, ?)').run(busId, msg.id);
       if (this.outboxStatus(busId) === 'delivered')
         this.delivered({ id: busId, to: m.twin, status: 'delivered' });
     }

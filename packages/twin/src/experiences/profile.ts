@@ -40,7 +40,7 @@ export class Profiles {
     this.bus.onMessage(COMMANDS.profileChanged, (m) => {
       if (!this.contacts.isContact(m.from) || this.contacts.isBlocked(m.from)) return;
       const p = parsePayload(Profile, m.payload);
-      this.store.db.prepare('UPDATE contacts SET profile = ? WHERE twin = ?').run(JSON.stringify(p), m.from);
+      this.store.sql('UPDATE contacts SET profile = ? WHERE twin = ?').run(JSON.stringify(p), m.from);
       this.events.publish({ type: 'profile', twin: m.from });
     });
     this.contacts.onChange((twin, isContact) => {
@@ -117,7 +117,7 @@ export class Profiles {
   /** A contact's profile: fetched from its twin (ACL-checked there), else the copy last sent to us. */
   async of(twin: number, fresh = false): Promise<Profile | null> {
     if (!this.contacts.isContact(twin)) throw new TwinError('not_contact', `twin ${twin} is not a contact`);
-    const cached = this.store.db.prepare('SELECT profile FROM contacts WHERE twin = ?').get(twin) as {
+    const cached = this.store.sql('SELECT profile FROM contacts WHERE twin = ?').get(twin) as {
       profile: string | null;
     };
     if (!fresh && cached.profile) return Profile.parse(JSON.parse(cached.profile));
@@ -131,7 +131,7 @@ export class Profiles {
       };
       if (!reply.ok) return null;
       const p = Profile.parse(reply.profile);
-      this.store.db.prepare('UPDATE contacts SET profile = ? WHERE twin = ?').run(JSON.stringify(p), twin);
+      this.store.sql('UPDATE contacts SET profile = ? WHERE twin = ?').run(JSON.stringify(p), twin);
       return p;
     } catch {
       return cached.profile ? Profile.parse(JSON.parse(cached.profile)) : null;

@@ -18,6 +18,7 @@ export function experiencesPath(home: string): string {
 
 export class ExperienceStore {
   readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
 
   private constructor(
     path: string,
@@ -76,11 +77,9 @@ export class ExperienceStore {
     replyTo: string | null;
     state: string;
   }): boolean {
-    const r = this.db
-      .prepare(
-        'INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
-      )
-      .run(m.id, m.chat, m.author, m.sent, this.vault.seal(m.text), m.replyTo, m.state);
+    const r = this.sql(
+      'INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+    ).run(m.id, m.chat, m.author, m.sent, this.vault.seal(m.text), m.replyTo, m.state);
     if (r.changes === 0) return false;
     this.index(Number(r.lastInsertRowid), m.text);
     return true;
@@ -88,25 +87,23 @@ export class ExperienceStore {
 
   /** Replaces a message's text (an edit, or '' when deleted for everyone). */
   setText(id: string, text: string, change: { edited?: number; deleted?: boolean }): void {
-    const row = this.db.prepare('SELECT seq FROM messages WHERE id = ?').get(id) as
-      | { seq: number }
-      | undefined;
+    const row = this.sql('SELECT seq FROM messages WHERE id = ?').get(id) as { seq: number } | undefined;
     if (!row) return;
     if (change.deleted)
-      this.db
-        .prepare("UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE seq = ?")
-        .run(row.seq);
+      this.sql("UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE seq = ?").run(row.seq);
     else
-      this.db
-        .prepare('UPDATE messages SET text = ?, edited = ? WHERE seq = ?')
-        .run(this.vault.seal(text), change.edited ?? Date.now(), row.seq);
-    this.db.prepare('DELETE FROM messages_fts WHERE rowid = ?').run(row.seq);
+      this.sql('UPDATE messages SET text = ?, edited = ? WHERE seq = ?').run(
+        this.vault.seal(text),
+        change.edited ?? Date.now(),
+        row.seq,
+      );
+    this.sql('DELETE FROM messages_fts WHERE rowid = ?').run(row.seq);
     if (!change.deleted) this.index(row.seq, text);
   }
 
   private index(seq: number, text: string): void {
     const tokens = this.vault.tokens(text);
-    if (tokens) this.db.prepare('INSERT INTO messages_fts (rowid, tokens) VALUES (?, ?)').run(seq, tokens);
+    if (tokens) this.sql('INSERT INTO messages_fts (rowid, tokens) VALUES (?, ?)').run(seq, tokens);
   }
 
   /** Seqs of messages holding every word of `query`, newest first. */
@@ -115,23 +112,31 @@ export class ExperienceStore {
     if (words.length === 0) return [];
     const match = words.map((w) => `"${this.vault.token(w)}"`).join(' ');
     return (
-      this.db
-        .prepare('SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?')
-        .all(match, limit) as { rowid: number }[]
+      this.sql('SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? ORDER BY rowid DESC LIMIT ?').all(
+        match,
+        limit,
+      ) as { rowid: number }[]
     ).map((r) => r.rowid);
   }
 
+  /** A prepared statement, compiled once per SQL text. */
+  sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
   get(key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined)
-      ?.value;
+    return (this.sql('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   }
 
   put(key: string, value: string): void {
-    this.db
-      .prepare(
-        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
-      )
-      .run(key, value);
+    this.sql(
+      'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+    ).run(key, value);
   }
 
   close(): void {
