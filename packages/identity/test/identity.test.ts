@@ -23,6 +23,9 @@ const home = () => {
   return d;
 };
 
+const FIXED_MNEMONIC =
+  'nest merit couple weasel close course twin stereo together engine plunge farm crater wing between birth clock call shrug muffin garden unknown destroy practice';
+
 test('a 24-word mnemonic derives distinct signing and encryption keys, deterministically', () => {
   const m = newMnemonic();
   assert.equal(m.split(' ').length, 24);
@@ -34,10 +37,12 @@ test('a 24-word mnemonic derives distinct signing and encryption keys, determini
   const other = TwinIdentity.fromMnemonic('alice', newMnemonic());
   assert.notDeepEqual(a.signingPublicKey, other.signingPublicKey);
   assert.throws(() => TwinIdentity.fromMnemonic('x', m.replace(/^\w+/, 'zzzz')), { code: 'bad_mnemonic' });
-  const words = m.split(' ');
+  // Two words transposed: the 8-bit checksum misses 1 in 256 such changes, so the case is a fixed
+  // mnemonic whose transposition it catches (a random one made this test fail now and then).
+  const words = FIXED_MNEMONIC.split(' ');
+  TwinIdentity.fromMnemonic('x', FIXED_MNEMONIC);
   [words[0], words[1]] = [words[1]!, words[0]!];
-  if (words[0] !== words[1])
-    assert.throws(() => TwinIdentity.fromMnemonic('x', words.join(' ')), { code: 'bad_mnemonic' });
+  assert.throws(() => TwinIdentity.fromMnemonic('x', words.join(' ')), { code: 'bad_mnemonic' });
 });
 
 test('signatures are domain-separated and bound to exact bytes', () => {
