@@ -20,6 +20,38 @@ function line(m: Message): string {
   return `${new Date(m.sent).toISOString()} ${m.id} twin ${m.author}: ${text} [${flags}]${reactions ? ` ${reactions}` : ''}`;
 }
 
+/** `history` of a chat or a group (`/api/<kind>/<id>/messages`): a page of messages, newest first. */
+function historyCommand(description: string, argument: string, kind: 'chats' | 'groups'): Command {
+  return sub('history', description)
+    .argument(argument)
+    .option('--limit <n>', 'messages per page', integer(1, 200), 50)
+    .option('--before <seq>', 'the page before this position (from the previous page)', integer(1))
+    .action(async (id: string, o: O & { limit: number; before?: number }) => {
+      const q = new URLSearchParams({
+        limit: String(o.limit),
+        ...(o.before ? { before: String(o.before) } : {}),
+      });
+      const r = await callApi<{ messages: Message[]; before: number | null }>(
+        o.home,
+        'GET',
+        `/api/${kind}/${path(id)}/messages?${q}`,
+      );
+      print(o, r, () =>
+        [...r.messages.reverse().map(line), ...(r.before ? [`(more: --before ${r.before})`] : [])].join('\n'),
+      );
+    });
+}
+
+/** `read` of a chat or a group (`/api/<kind>/<id>/read`): marks its messages read. */
+function readCommand(description: string, argument: string, kind: 'chats' | 'groups'): Command {
+  return sub('read', description)
+    .argument(argument)
+    .action(async (id: string, o: O) => {
+      const r = await callApi<{ read: number }>(o.home, 'POST', `/api/${kind}/${path(id)}/read`);
+      print(o, r, () => `${r.read} marked read`);
+    });
+}
+
 export function chatCommand(): Command {
   const cmd = new Command('chat').description('chats with contacts (talks to the running twin)');
   cmd.addCommand(
@@ -94,36 +126,8 @@ export function chatCommand(): Command {
         print(o, m, () => line(m));
       }),
   );
-  cmd.addCommand(
-    sub('read', 'mark a chat read (the contact gets read receipts)')
-      .argument('<contact>')
-      .action(async (who: string, o: O) => {
-        const r = await callApi<{ read: number }>(o.home, 'POST', `/api/chats/${path(who)}/read`);
-        print(o, r, () => `${r.read} marked read`);
-      }),
-  );
-  cmd.addCommand(
-    sub('history', 'messages of a chat, newest first')
-      .argument('<contact>')
-      .option('--limit <n>', 'messages per page', integer(1, 200), 50)
-      .option('--before <seq>', 'the page before this position (from the previous page)', integer(1))
-      .action(async (who: string, o: O & { limit: number; before?: number }) => {
-        const q = new URLSearchParams({
-          limit: String(o.limit),
-          ...(o.before ? { before: String(o.before) } : {}),
-        });
-        const r = await callApi<{ messages: Message[]; before: number | null }>(
-          o.home,
-          'GET',
-          `/api/chats/${path(who)}/messages?${q}`,
-        );
-        print(o, r, () =>
-          [...r.messages.reverse().map(line), ...(r.before ? [`(more: --before ${r.before})`] : [])].join(
-            '\n',
-          ),
-        );
-      }),
-  );
+  cmd.addCommand(readCommand('mark a chat read (the contact gets read receipts)', '<contact>', 'chats'));
+  cmd.addCommand(historyCommand('messages of a chat, newest first', '<contact>', 'chats'));
   cmd.addCommand(
     sub('search', 'full-text search over your messages')
       .argument('<query>')
@@ -219,35 +223,7 @@ function groupCommand(): Command {
         print(o, m, () => line(m));
       }),
   );
-  cmd.addCommand(
-    sub('history', "a group's messages, newest first")
-      .argument('<group>')
-      .option('--limit <n>', 'messages per page', integer(1, 200), 50)
-      .option('--before <seq>', 'the page before this position', integer(1))
-      .action(async (group: string, o: O & { limit: number; before?: number }) => {
-        const q = new URLSearchParams({
-          limit: String(o.limit),
-          ...(o.before ? { before: String(o.before) } : {}),
-        });
-        const r = await callApi<{ messages: Message[]; before: number | null }>(
-          o.home,
-          'GET',
-          `/api/groups/${path(group)}/messages?${q}`,
-        );
-        print(o, r, () =>
-          [...r.messages.reverse().map(line), ...(r.before ? [`(more: --before ${r.before})`] : [])].join(
-            '\n',
-          ),
-        );
-      }),
-  );
-  cmd.addCommand(
-    sub('read', "mark a group's messages read")
-      .argument('<group>')
-      .action(async (group: string, o: O) => {
-        const r = await callApi<{ read: number }>(o.home, 'POST', `/api/groups/${path(group)}/read`);
-        print(o, r, () => `${r.read} marked read`);
-      }),
-  );
+  cmd.addCommand(historyCommand("a group's messages, newest first", '<group>', 'groups'));
+  cmd.addCommand(readCommand("mark a group's messages read", '<group>', 'groups'));
   return cmd;
 }
