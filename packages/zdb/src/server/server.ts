@@ -240,12 +240,11 @@ class Connection {
     return seg;
   }
 
+  /** Fills a place reserved by hold() and writes what is ready at the head of the stream. */
   release(seg: Segment, buf: Buffer[]): void {
     this.queued += size(buf);
     seg.buf = buf;
-    while (this.segments.length > 0 && this.segments[0]!.buf !== null)
-      this.write(this.segments.shift()!.buf!);
-    if (this.ending && this.segments.length === 0) this.socket.end();
+    this.flush();
   }
 }
 
