@@ -16,7 +16,7 @@
  *
  * Worst case memory held for clients: maxclients × (maxOutput + maxRequest + one value).
  */
-import type { ParserLimits } from '../resp/parser.ts';
+import { DEFAULT_LIMITS, type ParserLimits } from '../resp/parser.ts';
 import { ReplyWriter } from '../resp/reply.ts';
 
 export interface ClientLimits {
@@ -34,12 +34,12 @@ export interface ClientLimits {
 
 const MiB = 1024 * 1024;
 
-/** Largest argument (a value): 0-db's REDIS_MAX_PAYLOAD. */
-export const MAX_BULK = 8 * MiB;
+/** Largest argument (a value): 0-db's REDIS_MAX_PAYLOAD, the parser's own default. */
+export const MAX_BULK = DEFAULT_LIMITS.maxBulk;
 /** Most arguments in one request: 0-db's limit. */
 export const MAX_ARGS = 1024;
 
-export const SERVER_PARSER_LIMITS: ParserLimits = { maxBulk: MAX_BULK, maxArgs: MAX_ARGS };
+export const SERVER_PARSER_LIMITS: ParserLimits = { ...DEFAULT_LIMITS, maxArgs: MAX_ARGS };
 
 export const DEFAULT_CLIENT_LIMITS: ClientLimits = {
   maxclients: 10_000,
