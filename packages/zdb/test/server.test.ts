@@ -6,30 +6,9 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ZdbClient, ZdbError, ZdbServer } from '../src/index.ts';
 import { ReplyError, Status } from '../src/resp/replies.ts';
-import { exchange, freePort, resp, tempDir } from './helpers.ts';
+import { ADMIN, exchange, freePort, resp, startServer, tempDir } from './helpers.ts';
 
-const ADMIN = 'admin-secret';
 const execFileAsync = promisify(execFile);
-
-async function startServer(extra: Partial<Parameters<typeof ZdbServer.start>[0]> = {}) {
-  const dir = tempDir('zdb-server-');
-  const server = await ZdbServer.start({
-    port: 0,
-    data: join(dir.path, 'data'),
-    index: join(dir.path, 'index'),
-    admin: ADMIN,
-    ...extra,
-  });
-  return {
-    server,
-    port: server.port,
-    dir: dir.path,
-    stop: async () => {
-      await server.close();
-      dir.cleanup();
-    },
-  };
-}
 
 const err = (message: string) => (e: unknown) =>
   e instanceof ZdbError && e.kind === 'reply' && e.message === message;
