@@ -149,16 +149,10 @@ export class PhonebookService {
     if (!twin || !pointers) return undefined;
     if (pointers.latest.height > size)
       throw new PhonebookError('unavailable', `twin ${id} changed after checkpoint ${size}: retry shortly`);
-    const heights = new Map<number, ProofPointer>();
-    for (const p of [pointers.registered, pointers.keys, pointers.addresses, pointers.latest])
-      heights.set(p.height, p);
-    const entries: ProvenEntry[] = [...heights.values()]
-      .sort((a, b) => a.height - b.height)
-      .map((p) => ({
-        ...this.store.entries(p.height, 1)[0]!,
-        meta: p.meta,
-        path: this.state.tree.inclusion(p.height - 1, size).map((h) => h.toString('hex')),
-      }));
+    const entries = this.provenEntries(
+      [pointers.registered, pointers.keys, pointers.addresses, pointers.latest],
+      size,
+    );
     const proof: TwinProof = { twin, entries, checkpoint };
     const json = JSON.stringify(proof);
     this.proofCache.delete(id);
@@ -166,6 +160,22 @@ export class PhonebookService {
       this.proofCache.delete(this.proofCache.keys().next().value!);
     this.proofCache.set(id, { size, root: checkpoint.checkpoint.root, json });
     return json;
+  }
+
+  /**
+   * The entries `pointers` name (each once, in ledger order), with their inclusion paths in the
+   * tree of `size` entries: what a twin proof and a contract proof both carry.
+   */
+  private provenEntries(pointers: (ProofPointer | undefined)[], size: number): ProvenEntry[] {
+    const heights = new Map<number, ProofPointer>();
+    for (const p of pointers) if (p) heights.set(p.height, p);
+    return [...heights.values()]
+      .sort((a, b) => a.height - b.height)
+      .map((p) => ({
+        ...this.store.entries(p.height, 1)[0]!,
+        meta: p.meta,
+        path: this.state.tree.inclusion(p.height - 1, size).map((h) => h.toString('hex')),
+      }));
   }
 
   /** RFC 9162 consistency proof (hex) between two tree sizes this ledger holds. */
@@ -219,16 +229,10 @@ export class PhonebookService {
         'unavailable',
         `contract ${id} changed after checkpoint ${size}: retry shortly`,
       );
-    const heights = new Map<number, ProofPointer>();
-    for (const p of [pointers.created, pointers.hashSet, pointers.accepted, pointers.latest])
-      if (p) heights.set(p.height, p);
-    const entries: ProvenEntry[] = [...heights.values()]
-      .sort((a, b) => a.height - b.height)
-      .map((p) => ({
-        ...this.store.entries(p.height, 1)[0]!,
-        meta: p.meta,
-        path: this.state.tree.inclusion(p.height - 1, size).map((h) => h.toString('hex')),
-      }));
+    const entries = this.provenEntries(
+      [pointers.created, pointers.hashSet, pointers.accepted, pointers.latest],
+      size,
+    );
     return { contract: { ...c, state: contractStateAt(c, Date.now()) }, entries, checkpoint };
   }
 
