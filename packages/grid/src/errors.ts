@@ -1,5 +1,7 @@
+import { type ErrorCodes, TwinBaseError } from '@twin/errors';
+
 /** The grid's one error class: a stable snake_case code callers match, and a message for people. */
-export type GridErrorCode =
+export type GridErrorCode = ErrorCodes<
   | 'bad_deployment' // not a well-formed deployment (shape, canonical bytes, size)
   | 'invalid_workload' // a workload name, type or data the node does not accept
   | 'bad_signature' // the signatures do not meet the deployment's requirement
@@ -14,14 +16,9 @@ export type GridErrorCode =
   | 'forbidden' // a twin asking about another twin's deployment
   | 'busy' // the node's provisioning queue is full
   | 'unavailable' // the phonebook or a backing service could not be reached
-  | 'provision_failed'; // a workload could not be provisioned
+  | 'provision_failed' // a workload could not be provisioned
+>;
 
-export class GridError extends Error {
-  constructor(
-    readonly code: GridErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'GridError';
-  }
+export class GridError extends TwinBaseError<GridErrorCode> {
+  override readonly name = 'GridError';
 }
