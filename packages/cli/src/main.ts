@@ -144,13 +144,7 @@ export async function program(argv: string[]): Promise<Command> {
     .description("Digital Twin: a person's own server on a peer-to-peer grid")
     .version(`twin ${version()}`, '-V, --version', 'print the version')
     .configureOutput({
-      outputError: (text, write) =>
-        write(
-          `twin: ${text
-            .replace(/^error: /, '')
-            .replace(/\s*\n\s*/g, ' ')
-            .trim()}\n`,
-        ),
+      outputError: (text, write) => write(`${oneLine(new Error(text.replace(/^error: /, '')))}\n`),
     });
   const words = argv.slice(2).filter((a) => !a.startsWith('-'));
   const wanted = words[0] === 'help' ? words[1] : words[0];
