@@ -1,9 +1,8 @@
 /** What the `twin bcdb` subcommands share: their options, id parsers, how a call runs, how an object prints. */
 import { BcdbError, type BcdbErrorCode, callBcdb } from '@twin/bcdb';
-import { controlCall } from '@twin/twin';
+import { controlCall } from '@twin/twin/client';
 import type { Command } from 'commander';
 import { commonOptions, integer, print, type Common as Shared } from '../../options.ts';
-import { ephemeralBus } from '../bus.ts';
 
 export interface Common extends Shared {
   twin?: string;
@@ -31,6 +30,7 @@ export async function run(
   let result: unknown;
   if (o.twin) {
     // another twin: over the bus, as this twin (its ACLs decide)
+    const { ephemeralBus } = await import('../bus.ts'); // libp2p only when another twin is asked
     const b = await ephemeralBus(o, false);
     try {
       result = await callBcdb<unknown>(b.bus, o.twin, command, args);
