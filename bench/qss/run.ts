@@ -33,6 +33,10 @@
  *             fetched instead and the lost data shards rebuilt); coder: decodeStream with 2 data
  *             shards missing per block; single zdb: none
  *   twin qss put / get: the same three steps through the command, timed from spawn to exit
+ *             (`twin qss get` deciphers blocks that need no rebuild on its main thread, which has
+ *             nothing else to do, instead of copying them to a worker: WorkerPoolOptions)
+ *   qss, intact inline: the library opened that same way (Qss option decodeIntactInline), read
+ *             right after the two reads above, for comparison
  *
  * Flags: --size MiB (default 1024), --json (result on stdout; progress always on stderr),
  * --workers N (block worker threads, default: available parallelism), --parallelism P (blocks in
@@ -270,6 +274,8 @@ async function twinCli(args: string[], sink?: Sink): Promise<{ stdout: string; c
 
 interface RoundFigures {
   qss: { store: number; retrieve: number; degraded: number };
+  /** The library opened as the command opens it for get: intact blocks deciphered inline. */
+  inline: { retrieve: number; degraded: number };
   cli: { store: number; retrieve: number; degraded: number };
   single: { store: number; retrieve: number };
   coder: { store: number; retrieve: number; degraded: number };
@@ -359,10 +365,11 @@ async function qssRound(
   dir: string,
   file: string,
   round: number,
-): Promise<{ qss: RoundFigures['qss']; cli: RoundFigures['cli'] }> {
+): Promise<Pick<RoundFigures, 'qss' | 'inline' | 'cli'>> {
   const started: ServerProc[] = [];
   const sites: ServerProc[][] = [];
   let qss: Qss | undefined;
+  let qssInline: Qss | undefined;
   try {
     for (let g = 0; g < 3; g++) {
       const site: ServerProc[] = [];
@@ -393,6 +400,14 @@ async function qssRound(
     // Warm up this instance's worker pool and connections on a small object.
     await qss.put('/warm-up', [randomBytes(Math.min(sizeBytes, 2 * blockSize))]);
     const q = qss;
+    qssInline = Qss.open(config, {
+      workers,
+      parallelism,
+      decodeIntactInline: true,
+      ...(hedgeMs !== undefined ? { hedgeMs } : {}),
+    });
+    await qssInline.stat('/warm-up');
+    const qi = qssInline;
     const both = async (
       lib: () => Promise<number>,
       cli: () => Promise<number>,
@@ -419,10 +434,10 @@ async function qssRound(
           return { cpu: r.cpu, note: `its own clock ${own.seconds.toFixed(2)} s` };
         }),
     );
-    const read = async (what: string, damage: ShardDamage[]) => {
+    const read = async (what: string, damage: ShardDamage[], from = q) => {
       const sink = new Sink(what);
       const rate = await timed(what, async () => {
-        const { stream } = await q.get('/bench/object', { onDamage: (d) => damage.push(d) });
+        const { stream } = await from.get('/bench/object', { onDamage: (d) => damage.push(d) });
         for await (const p of stream) sink.push(p);
       });
       sink.check();
@@ -445,6 +460,7 @@ async function qssRound(
     // Shards a loaded server was slow to send (past the hedge delay) are read around and reported
     // missing, though intact: noted, not failed (the bytes are checked either way).
     if (intact.length > 0) log(`  qss retrieve: ${intact.length} shards read around (slow servers)`);
+    const inlineRetrieve = skipLib ? 0 : await read('qss retrieve, intact inline', [], qi);
     log('  killing site 2 (2 of the 6 data servers) ...');
     for (const s of sites[1]!) await stopZdb(s, 'SIGKILL');
     const lost: ShardDamage[] = [];
@@ -454,12 +470,15 @@ async function qssRound(
     );
     if (!skipLib && lost.length === 0)
       throw new WrongResult('qss degraded retrieve: no shard reported missing');
+    const inlineDegraded = skipLib ? 0 : await read('qss degraded, intact inline', [], qi);
     return {
       qss: { store, retrieve, degraded },
+      inline: { retrieve: inlineRetrieve, degraded: inlineDegraded },
       cli: { store: cliStore, retrieve: cliRetrieve, degraded: cliDegraded },
     };
   } finally {
     await qss?.close();
+    await qssInline?.close();
     for (const s of started) await stopZdb(s);
     // Gone before the next phase: its dirty pages are not written back on that phase's time.
     rmSync(join(dir, 'qss'), { recursive: true, force: true });
@@ -494,7 +513,7 @@ try {
   // saved would be).
   const file = join(fileDir, 'object.bin');
   writeFileSync(file, data, { mode: 0o600 });
-  const io: Array<Pick<RoundFigures, 'qss' | 'cli' | 'single'>> = [];
+  const io: Array<Pick<RoundFigures, 'qss' | 'inline' | 'cli' | 'single'>> = [];
   for (let r = 1; r <= rounds; r++) {
     const dir = mkdtempSync(join(tmpdir(), 'bench-qss-'));
     if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -502,11 +521,13 @@ try {
     try {
       log(`round ${r}/${rounds}: qss over 6 zdb servers, library and twin command ...`);
       const none = { store: 0, retrieve: 0, degraded: 0 };
-      const { qss, cli } =
-        skip('qss') && skip('cli') ? { qss: none, cli: none } : await qssRound(dir, file, r);
+      const { qss, inline, cli } =
+        skip('qss') && skip('cli')
+          ? { qss: none, inline: { retrieve: 0, degraded: 0 }, cli: none }
+          : await qssRound(dir, file, r);
       log(`round ${r}/${rounds}: single zdb ...`);
       const single = skip('single') ? { store: 0, retrieve: 0 } : await singleRound(dir);
-      io.push({ qss, cli, single });
+      io.push({ qss, inline, cli, single });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -518,13 +539,13 @@ try {
   for (let r = 1; r <= rounds; r++) {
     log(`round ${r}/${rounds}: coder alone ...`);
     const coder = skip('coder') ? { store: 0, retrieve: 0, degraded: 0 } : await coderRound(pool);
-    const { qss, cli, single } = io[r - 1]!;
+    const { qss, inline, cli, single } = io[r - 1]!;
     const f = (x: number) => x.toFixed(0).padStart(5);
     const ratio = (a: number, b: number) => (b > 0 ? (a / b).toFixed(2) : '-');
     log(
-      `  round ${r}: qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | twin qss ${f(cli.store)} ${f(cli.retrieve)} ${f(cli.degraded)} (${ratio(cli.store, qss.store)}× ${ratio(cli.retrieve, qss.retrieve)}× ${ratio(cli.degraded, qss.degraded)}×) | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
+      `  round ${r}: qss store ${f(qss.store)} retrieve ${f(qss.retrieve)} degraded ${f(qss.degraded)} | inline ${f(inline.retrieve)} ${f(inline.degraded)} | twin qss ${f(cli.store)} ${f(cli.retrieve)} ${f(cli.degraded)} (${ratio(cli.store, qss.store)}× ${ratio(cli.retrieve, qss.retrieve)}× ${ratio(cli.degraded, qss.degraded)}×) | single ${f(single.store)} ${f(single.retrieve)} | coder ${f(coder.store)} ${f(coder.retrieve)} ${f(coder.degraded)} MB/s`,
     );
-    all.push({ qss, cli, single, coder });
+    all.push({ qss, inline, cli, single, coder });
   }
 } catch (e) {
   failed = true;
@@ -554,6 +575,12 @@ const rows = [
     store: summary((r) => r.qss.store),
     retrieve: summary((r) => r.qss.retrieve),
     degraded: summary((r) => r.qss.degraded),
+  },
+  {
+    name: 'qss, intact inline',
+    store: null,
+    retrieve: summary((r) => r.inline.retrieve),
+    degraded: summary((r) => r.inline.degraded),
   },
   {
     name: 'twin qss put / get',
@@ -615,6 +642,11 @@ if (json) {
   const list = (v: number[]) => v.map((x) => x.toFixed(2)).join(' ');
   console.log(
     `\n twin qss / library, per round: store ${list(ratios((f) => f.store))}; retrieve ${list(ratios((f) => f.retrieve))}; degraded ${list(ratios((f) => f.degraded))}`,
+  );
+  const overInline = (pick: (f: RoundFigures['inline']) => number) =>
+    all.map((r) => (pick(r.inline) > 0 ? pick(r.cli) / pick(r.inline) : 0));
+  console.log(
+    ` twin qss get / library with intact inline, per round: retrieve ${list(overInline((f) => f.retrieve))}; degraded ${list(overInline((f) => f.degraded))}`,
   );
   console.log(`\n targets: store ≥ ${targets.storeMBs}, retrieve ≥ ${targets.retrieveMBs} MB/s`);
 }

@@ -53,6 +53,6 @@ export {
   type RebuildResult,
   type RepairReport,
 } from './qss.ts';
-export { WorkerPool } from './runner.ts';
+export { WorkerPool, type WorkerPoolOptions } from './runner.ts';
 export type { ShardLocation } from './store.ts';
 export type { BackendStatus, ZdbBackendConfig, ZdbGroupConfig } from './zdb-store.ts';

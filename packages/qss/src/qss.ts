@@ -38,6 +38,8 @@ export interface QssOptions {
   timeoutMs?: number;
   /** Milliseconds before a slow read also asks for parity shards (default 250). */
   hedgeMs?: number;
+  /** Decode blocks that need no rebuild on this thread (see WorkerPoolOptions; default false). */
+  decodeIntactInline?: boolean;
 }
 
 /** What put, stat and list tell about one stored object (its current version). */
@@ -157,13 +159,16 @@ export class Qss {
       timeoutMs: options.timeoutMs,
     });
     const workers = options.workers ?? undefined;
-    this.runner = workers === 0 ? new InlineRunner() : new WorkerPool(workers);
+    this.runner =
+      workers === 0
+        ? new InlineRunner()
+        : new WorkerPool(workers, { decodeIntactInline: options.decodeIntactInline });
     const threads = workers === 0 ? 1 : ((this.runner as WorkerPool).size ?? 1);
     this.parallelism = options.parallelism ?? Math.max(4, threads * 4);
     this.hedgeMs = options.hedgeMs ?? 250;
   }
 
-  /** Opens the store (connections are made on first use; worker threads start now). Throws nothing. */
+  /** Opens the store (connections are made, and worker threads started, on first use). Throws nothing. */
   static open(config: QssConfig, options?: QssOptions): Qss {
     return new Qss(config, options);
   }

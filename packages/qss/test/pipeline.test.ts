@@ -195,6 +195,38 @@ test('the worker pool copies views and transfers only buffers handed over whole'
   assert.equal(whole.buffer.byteLength, 0, 'a whole buffer is transferred, not copied');
 });
 
+test('a pool that decodes intact blocks inline gives the same bytes, and still rebuilds and reports damage', async () => {
+  const inline = new WorkerPool(1, { decodeIntactInline: true });
+  try {
+    const key = randomBytes(32);
+    const plain = randomBytes(300_000);
+    // (a copy is handed over: the pool transfers a whole buffer)
+    const block = await pool.encode(4, 2, Uint8Array.from(plain), 3, key, 'none');
+    const copy = () => block.shards.map((s) => Uint8Array.from(s));
+    // every data shard at hand: deciphered on this thread, and the caller's shards stay whole
+    const shards = copy();
+    const intact = await inline.decode(4, 2, block, shards, key);
+    assert.ok(Buffer.from(intact.plain).equals(plain));
+    assert.deepEqual([intact.missing, intact.corrupt], [[], []]);
+    assert.ok(shards.every((s) => s.length === block.shards[0]!.length), 'nothing was handed over');
+    // a data shard missing: rebuilt (on a worker)
+    const lost = copy();
+    lost[1] = undefined as unknown as Uint8Array;
+    const rebuilt = await inline.decode(4, 2, block, lost, key);
+    assert.ok(Buffer.from(rebuilt.plain).equals(plain));
+    assert.deepEqual(rebuilt.missing, [1]);
+    // a data shard of the right size but flipped: authentication fails inline, the shards are
+    // verified one by one, the corrupt one is reported and the block rebuilt from the others
+    const flipped = copy();
+    flipped[2]![5]! ^= 1;
+    const mended = await inline.decode(4, 2, block, flipped, key);
+    assert.ok(Buffer.from(mended.plain).equals(plain));
+    assert.deepEqual(mended.corrupt, [2]);
+  } finally {
+    await inline.close();
+  }
+});
+
 test('a degraded write: with k + margin shards stored the object is accepted, absent shards recorded, and it reads back', async () => {
   const store = new MemoryShardStore(5);
   const data = randomBytes(3 * BLOCK + 17);

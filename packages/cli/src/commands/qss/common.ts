@@ -3,7 +3,7 @@
  * the store from the configuration file (and closing it), and how times are shown.
  */
 import { statSync } from 'node:fs';
-import { loadConfig, Qss } from '@twin/qss';
+import { loadConfig, type QssOptions as OpenOptions, Qss } from '@twin/qss';
 import type { Command } from 'commander';
 import { integer, type JsonOptions, jsonOption } from '../../options.ts';
 
@@ -29,14 +29,18 @@ export function qssOptions(cmd: Command): Command {
 }
 
 /**
- * Opens the store from --config, runs `fn`, closes it. Warns (stderr) when others can read the
- * file: it holds the metadata key.
+ * Opens the store from --config (with `open` beside --workers), runs `fn`, closes it. Warns
+ * (stderr) when others can read the file: it holds the metadata key.
  */
-export async function withQss<T>(o: QssOptions, fn: (q: Qss) => Promise<T>): Promise<T> {
+export async function withQss<T>(
+  o: QssOptions,
+  fn: (q: Qss) => Promise<T>,
+  open: Omit<OpenOptions, 'workers'> = {},
+): Promise<T> {
   const config = loadConfig(o.config);
   if (statSync(o.config).mode & 0o077)
     console.error(`twin: warning: ${o.config} holds the metadata key and others can read it (chmod 600 it)`);
-  const q = Qss.open(config, { workers: o.workers });
+  const q = Qss.open(config, { ...open, workers: o.workers });
   try {
     return await fn(q);
   } finally {

@@ -18,35 +18,41 @@ export function getCommand(): Command {
       const toFile = o.output !== undefined && o.output !== '-';
       const partial = toFile ? `${o.output}.partial-${process.pid}` : undefined;
       const damaged: number[] = [];
-      const result = await withQss(o, async (q) => {
-        const { info, stream } = await q.get(path, { onDamage: (d) => damaged.push(d.block) });
-        const out: NodeJS.WritableStream = partial
-          ? createWriteStream(partial, { mode: 0o600 })
-          : process.stdout;
-        const bar = new Progress(`get ${path}`, info.size);
-        let n = 0;
-        try {
-          for await (const chunk of stream) {
-            if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-            n += chunk.length;
-            bar.update(n);
+      const result = await withQss(
+        o,
+        async (q) => {
+          const { info, stream } = await q.get(path, { onDamage: (d) => damaged.push(d.block) });
+          const out: NodeJS.WritableStream = partial
+            ? createWriteStream(partial, { mode: 0o600 })
+            : process.stdout;
+          const bar = new Progress(`get ${path}`, info.size);
+          let n = 0;
+          try {
+            for await (const chunk of stream) {
+              if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+              n += chunk.length;
+              bar.update(n);
+            }
+            if (partial) {
+              out.end();
+              await finished(out);
+              renameSync(partial, o.output!);
+            }
+          } catch (e) {
+            if (partial) {
+              (out as NodeJS.WritableStream & { destroy(): void }).destroy();
+              rmSync(partial, { force: true });
+            }
+            throw e;
+          } finally {
+            bar.done();
           }
-          if (partial) {
-            out.end();
-            await finished(out);
-            renameSync(partial, o.output!);
-          }
-        } catch (e) {
-          if (partial) {
-            (out as NodeJS.WritableStream & { destroy(): void }).destroy();
-            rmSync(partial, { force: true });
-          }
-          throw e;
-        } finally {
-          bar.done();
-        }
-        return { ...info, seconds: bar.seconds, damagedBlocks: new Set(damaged).size };
-      });
+          return { ...info, seconds: bar.seconds, damagedBlocks: new Set(damaged).size };
+        },
+        // This process has nothing else to do: intact blocks are deciphered here, not handed to
+        // (and copied for) a worker; only blocks that need a rebuild start the threads.
+        { decodeIntactInline: true },
+      );
       if (o.json) print(o, result, () => '');
       else if (toFile) {
         const note = result.damagedBlocks
