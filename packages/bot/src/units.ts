@@ -43,5 +43,5 @@ export function formatSize(bytes: number): string {
     n /= 1024;
     i++;
   }
-  return i === 0 ? `${n} B` : `${n.toFixed(1)} GiB`.replace('GiB', units[i]!);
+  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
 }
