@@ -28,6 +28,7 @@ export {
   type TwinDesired,
 } from './desired.ts';
 export { BotError, type BotErrorCode } from './errors.ts';
+export { gridStorage, NAMESPACE_READY_MS } from './grid.ts';
 export {
   type CurrentPlacement,
   currentPlacementSchema,
@@ -38,4 +39,14 @@ export {
   plan,
   type Resources,
 } from './planner.ts';
+export {
+  type BotEvent,
+  type BotState,
+  type DeployedBackend,
+  emptyState,
+  loadState,
+  MAX_EVENTS,
+  saveState,
+} from './state.ts';
+export { type ConvergeOptions, type ConvergeResult, convergeStorage, type StorageGrid } from './storage.ts';
 export { formatSize, parseDuration, parseSize } from './units.ts';

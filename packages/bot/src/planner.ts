@@ -44,8 +44,8 @@ const nodeId = z.number().int().positive();
 export const currentPlacementSchema = z.strictObject({
   twin: nodeId.optional(),
   /** Per QSS group, the node of each of its backends. */
-  groups: z.array(z.array(nodeId).max(64)).max(16).optional(),
-  meta: z.array(nodeId).max(7).optional(),
+  groups: z.array(z.array(nodeId.nullable()).max(64)).max(16).optional(),
+  meta: z.array(nodeId.nullable()).max(7).optional(),
 });
 export type CurrentPlacement = z.infer<typeof currentPlacementSchema>;
 
@@ -110,8 +110,8 @@ export function plan(
     chosen.get(n.id)!.push(role);
   };
   const note = (n: NodeView, text: string) => notes.get(n.id)!.add(text);
-  const alive = (id: number | undefined): NodeView | undefined => {
-    const n = id === undefined ? undefined : byId.get(id);
+  const alive = (id: number | null | undefined): NodeView | undefined => {
+    const n = id == null ? undefined : byId.get(id);
     return n && n.status === 'up' ? n : undefined;
   };
   for (const n of sorted) if (n.status !== 'up') note(n, `${n.status}: takes nothing new`);
@@ -243,7 +243,7 @@ export function plan(
           if (n.id === host) why.push('the twin host: no other node with room');
           why.push(`${formatSize(free(n).storage)} free`);
           const replaced = current.groups?.[g]?.[i];
-          if (replaced !== undefined) why.unshift(`replaces node ${replaced} (not up)`);
+          if (replaced != null) why.unshift(`replaces node ${replaced} (not up)`);
           placed = { node: n.id, farm: n.farm, size, kept: false, reason: why.join('; ') };
           reserve(n, { storage: size }, `qss group ${g + 1} backend ${i + 1}`);
           own.add(n.id);
@@ -303,7 +303,7 @@ export function plan(
         farm: best.farm,
         size: META_NAMESPACE_SIZE,
         kept: false,
-        reason: `${replaced !== undefined ? `replaces node ${replaced} (not up); ` : ''}${why}`,
+        reason: `${replaced != null ? `replaces node ${replaced} (not up); ` : ''}${why}`,
       });
       reserve(best, { storage: META_NAMESPACE_SIZE }, `qss metadata ${i + 1}`);
       metaNodes.add(best.id);
