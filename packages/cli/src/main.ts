@@ -115,6 +115,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/grid/deploy.ts')).deploymentCommand(),
   },
   {
+    name: 'bot',
+    description: "the 3Bot: where a twin's desired state goes on the grid",
+    load: async () => (await import('./commands/bot.ts')).botCommand(),
+  },
+  {
     name: 'cancel',
     description: 'cancel a contract: its node removes the workloads',
     load: async () => (await import('./commands/grid/deploy.ts')).cancelCommand(),

@@ -5,14 +5,14 @@
  * deployments; cancelling removes the workloads.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { initIdentity } from '@twin/identity';
 import { PhonebookClient, type RunningPhonebook, startPhonebook, UNLIMITED } from '@twin/phonebook';
-import { TWIN, twin } from './helpers.ts';
+import { startNodeAgent, twin, until } from './helpers.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'twin-grid-cli-'));
 const agents: ChildProcess[] = [];
@@ -26,50 +26,8 @@ after(async () => {
 });
 
 function startNode(home: string, farm: number, data: string): Promise<{ proc: ChildProcess; node: number }> {
-  const proc = spawn(
-    process.execPath,
-    [
-      TWIN,
-      'node',
-      'start',
-      '--home',
-      home,
-      '--farm',
-      String(farm),
-      '--data',
-      data,
-      '--capacity',
-      'cpu=2,memory=4GiB,disk=1GiB',
-      '--heartbeat',
-      '1s',
-      '--phonebook',
-      pb.url,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  agents.push(proc);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    proc.stdout!.on('data', (b: Buffer) => {
-      out += b;
-      const m = /node (\d+) up/.exec(out);
-      if (m) resolve({ proc, node: Number(m[1]) });
-    });
-    proc.stderr!.on('data', (b: Buffer) => {
-      err += b;
-    });
-    proc.once('exit', (code) => reject(new Error(`node agent exited ${code}: ${err.slice(-500)}`)));
-  });
+  return startNodeAgent({ home, farm, data, phonebook: pb.url, track: agents });
 }
-
-const until = async (what: string, f: () => Promise<boolean>, ms = 30_000) => {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 const farmerA = join(root, 'farmer-a');
 const farmerB = join(root, 'farmer-b');

@@ -39,7 +39,8 @@ function readDeploymentFile(file: string): z.infer<typeof fileSchema> {
   return r.data;
 }
 
-async function withGrid<T>(o: Common, f: (grid: GridClient, twin: number) => Promise<T>): Promise<T> {
+/** Runs `f` with a GridClient on a bus of this twin's own (closed after). */
+export async function withGrid<T>(o: Common, f: (grid: GridClient, twin: number) => Promise<T>): Promise<T> {
   const b = await ephemeralBus(o, false);
   try {
     const grid = new GridClient({

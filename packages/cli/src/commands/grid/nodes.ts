@@ -1,5 +1,5 @@
 /** `twin nodes`: every node with its farm, liveness, and total / reserved / free capacity. */
-import { PhonebookClient } from '@twin/phonebook';
+import { type NodeRecord, type NodeStatus, PhonebookClient } from '@twin/phonebook';
 import { Command } from 'commander';
 import { type Common, integer, jsonOption, phonebookOption, print } from '../../options.ts';
 
@@ -13,30 +13,23 @@ export function nodesCommand(): Command {
   return jsonOption(phonebookOption(cmd))
     .option('--farm <id>', 'only this farm', integer(1))
     .action(async (o: Pick<Common, 'phonebook' | 'json'> & { farm?: number }) => {
-      const client = new PhonebookClient({ url: o.phonebook });
-      const [nodes, statuses] = await Promise.all([client.backend.nodes(), client.backend.nodeStatus()]);
-      const status = new Map(statuses.map((s) => [s.node, s]));
-      const rows = nodes
-        .filter((n) => o.farm === undefined || n.farm === o.farm)
-        .map((n) => {
-          const s = status.get(n.id);
-          const used = s?.used ?? { cpu: 0, memory: 0, storage: 0 };
-          return {
-            id: n.id,
-            farm: n.farm,
-            twin: n.twin,
-            status: s?.status ?? 'down',
-            lastSeen: s?.lastSeen ?? null,
-            total: n.capacity,
-            reserved: used,
-            free: {
-              cpu: n.capacity.cpu - used.cpu,
-              memory: n.capacity.memory - used.memory,
-              storage: n.capacity.storage - used.storage,
-            },
-            location: n.location,
-          };
-        });
+      const rows = (await nodesWithStatus(o.phonebook))
+        .filter(({ node }) => o.farm === undefined || node.farm === o.farm)
+        .map(({ node: n, status, lastSeen, used }) => ({
+          id: n.id,
+          farm: n.farm,
+          twin: n.twin,
+          status,
+          lastSeen,
+          total: n.capacity,
+          reserved: used,
+          free: {
+            cpu: n.capacity.cpu - used.cpu,
+            memory: n.capacity.memory - used.memory,
+            storage: n.capacity.storage - used.storage,
+          },
+          location: n.location,
+        }));
       print(o, rows, () =>
         rows.length === 0
           ? 'no nodes'
@@ -49,4 +42,30 @@ export function nodesCommand(): Command {
             ].join('\n'),
       );
     });
+}
+
+/**
+ * Every node the phonebook lists, with its liveness and reserved capacity as the server last
+ * heard (a node never heard of since the server started is `down` with nothing reserved).
+ */
+export async function nodesWithStatus(phonebook: string): Promise<
+  Array<{
+    node: NodeRecord;
+    status: NodeStatus['status'];
+    lastSeen: number | null;
+    used: NonNullable<NodeStatus['used']>;
+  }>
+> {
+  const client = new PhonebookClient({ url: phonebook });
+  const [nodes, statuses] = await Promise.all([client.backend.nodes(), client.backend.nodeStatus()]);
+  const status = new Map(statuses.map((s) => [s.node, s]));
+  return nodes.map((node) => {
+    const s = status.get(node.id);
+    return {
+      node,
+      status: s?.status ?? 'down',
+      lastSeen: s?.lastSeen ?? null,
+      used: s?.used ?? { cpu: 0, memory: 0, storage: 0 },
+    };
+  });
 }

@@ -1,0 +1,161 @@
+/**
+ * The 3Bot heals storage through the real `twin` binary: four node agents in three farms,
+ * `twin bot apply` puts QSS 2+1 over the three farms and a file is stored through it; the node
+ * holding one backend is killed; once it is down, `twin bot apply` replaces the namespace within
+ * its farm, repairs the file onto it and cancels the old contract; the file reads the same.
+ */
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { initIdentity } from '@twin/identity';
+import { PhonebookClient, type RunningPhonebook, startPhonebook, UNLIMITED } from '@twin/phonebook';
+import { startNodeAgent, twin, until } from './helpers.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'twin-bot-grid-'));
+const agents: ChildProcess[] = [];
+let pb: RunningPhonebook;
+let env: string[];
+const alice = join(root, 'alice');
+const nodes: Array<{ proc: ChildProcess; node: number; farm: number }> = [];
+
+after(async () => {
+  for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL');
+  await pb?.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+before(async () => {
+  pb = await startPhonebook({
+    dataDir: join(root, 'pb'),
+    port: 0,
+    limits: { perClient: UNLIMITED, perTwin: UNLIMITED },
+  });
+  env = ['--phonebook', pb.url];
+  const client = new PhonebookClient({ url: pb.url });
+  await client.publish(initIdentity({ home: alice, name: 'alice' }).identity);
+  // farm 1 has two nodes, farms 2 and 3 one each
+  for (const [f, count] of [
+    [0, 2],
+    [1, 1],
+    [2, 1],
+  ] as const) {
+    const farmer = join(root, `farmer-${f}`);
+    await client.publish(initIdentity({ home: farmer, name: `farmer-${f}` }).identity);
+    const made = await twin('farm', 'create', `farm-${f}`, '--home', farmer, ...env, '--json');
+    assert.equal(made.code, 0, made.stderr);
+    const farm = JSON.parse(made.stdout).farm as number;
+    for (let i = 0; i < count; i++) {
+      const n = await startNodeAgent({
+        home: farmer,
+        farm,
+        data: join(root, `node-${f}-${i}`),
+        phonebook: pb.url,
+        track: agents,
+      });
+      nodes.push({ ...n, farm });
+    }
+  }
+  await until('four nodes up', async () => {
+    const s = await client.backend.nodeStatus();
+    return s.length === 4 && s.every((n) => n.status === 'up');
+  });
+});
+
+interface Status {
+  items: Array<{ item: string; node: number; state: string; contract: number }>;
+  superseded: unknown[];
+  events: Array<{ kind: string }>;
+}
+const status = async () => {
+  const r = await twin('bot', 'status', '--home', alice, ...env, '--json');
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Status;
+};
+
+test('twin bot apply deploys QSS over three farms, and heals it when a node is lost', async () => {
+  const desired = join(root, 'desired.json');
+  writeFileSync(
+    desired,
+    JSON.stringify({
+      version: 1,
+      qss: { dataShards: 2, parityShards: 1, groups: 3, sizePerBackend: '64 MiB', metaBackends: 2 },
+    }),
+  );
+  const first = await twin('bot', 'apply', desired, '--home', alice, ...env, '--json');
+  assert.equal(first.code, 0, first.stderr);
+  const applied = JSON.parse(first.stdout) as { deployed: number; groups: Array<{ farm: number }> };
+  assert.equal(applied.deployed, 5, '3 data + 2 metadata namespaces');
+  assert.equal(new Set(applied.groups.map((g) => g.farm)).size, 3);
+  const cfg = join(alice, 'qss.json');
+  assert.equal(readFileSync(cfg).length > 0, true);
+  const before = await status();
+  assert.ok(
+    before.items.every((i) => i.state === 'ok'),
+    JSON.stringify(before.items),
+  );
+
+  const file = join(root, 'photo.bin');
+  const bytes = Buffer.alloc(3 * 1024 * 1024, 7);
+  for (let i = 0; i < bytes.length; i += 4096) bytes.writeUInt32BE(i, i);
+  writeFileSync(file, bytes);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const put = await twin('qss', 'put', file, '--config', cfg, '--workers', '0');
+  assert.equal(put.code, 0, put.stderr);
+
+  // a second apply changes nothing (sticky, idempotent)
+  const again = await twin('bot', 'apply', desired, '--home', alice, ...env, '--json');
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((JSON.parse(again.stdout) as { deployed: number }).deployed, 0);
+
+  // the farm-1 node holding a data backend dies
+  const group = before.items.find(
+    (i) => i.item.startsWith('qss group') && nodes.find((n) => n.node === i.node)!.farm === nodes[0]!.farm,
+  )!;
+  const victim = nodes.find((n) => n.node === group.node)!;
+  victim.proc.kill('SIGKILL');
+  const client = new PhonebookClient({ url: pb.url });
+  await until(
+    'the node is down',
+    async () => (await client.backend.nodeStatus()).find((s) => s.node === victim.node)?.status === 'down',
+    20_000,
+  );
+  const lost = await status();
+  assert.equal(lost.items.find((i) => i.item === group.item)!.state, 'needs healing');
+
+  const heal = await twin('bot', 'apply', desired, '--home', alice, ...env, '--json');
+  assert.equal(heal.code, 0, heal.stderr);
+  const healed = JSON.parse(heal.stdout) as { deployed: number; cancelled: number; superseded: number };
+  assert.ok(healed.deployed >= 1);
+  assert.ok(healed.cancelled >= 1, 'the replaced contract is cancelled after the repair');
+  assert.equal(healed.superseded, 0);
+  const after = await status();
+  assert.ok(
+    after.items.every((i) => i.state === 'ok'),
+    JSON.stringify(after.items),
+  );
+  const moved = after.items.find((i) => i.item === group.item)!;
+  assert.notEqual(moved.node, victim.node);
+  assert.equal(nodes.find((n) => n.node === moved.node)!.farm, victim.farm, 'replaced within its farm');
+  const kinds = (await twin('bot', 'events', '--home', alice, '--json')).stdout;
+  for (const k of ['deployed', 'replaced', 'repaired', 'cancelled'])
+    assert.match(kinds, new RegExp(`"kind":"${k}"`));
+  const contracts = await twin('deployments', '--home', alice, ...env, '--json');
+  const states = new Map(
+    (JSON.parse(contracts.stdout) as Array<{ id: number; state: string }>).map((c) => [c.id, c.state]),
+  );
+  assert.equal(states.get(group.contract), 'cancelled', 'the replaced contract is cancelled on the ledger');
+  assert.equal(states.get(moved.contract), 'active');
+
+  // every shard is back: the check is clean, and the bytes are the same
+  const check = await twin('qss', 'check', 'photo.bin', '--config', cfg, '--workers', '0', '--json');
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.equal((JSON.parse(check.stdout) as { ok: boolean }).ok, true);
+  const back = join(root, 'back.bin');
+  const get = await twin('qss', 'get', 'photo.bin', '-o', back, '--config', cfg, '--workers', '0');
+  assert.equal(get.code, 0, get.stderr);
+  assert.equal(createHash('sha256').update(readFileSync(back)).digest('hex'), sha);
+});
