@@ -18,6 +18,7 @@ import {
   openEnvelope,
   queueMessage,
   sealEnvelope,
+  sealEnvelopes,
   TwinBus,
   verifyEnvelope,
 } from '../src/index.ts';
@@ -152,6 +153,35 @@ test('requests travel unsigned on the authenticated connection; one-way messages
   const after = envelopeHeader('request', alice.id, bob.id, 'echo');
   assert.equal((await exchange(frameEnvelope(after, Buffer.from('z')))).re, after.id);
   assert.equal(bob.bus.stats.refused.get('bad_envelope'), 1);
+  // messages sealed together under one signature: each answered, stored, and kept verifiable alone
+  const epoch = 'fedcba9876543210';
+  const batch = sealEnvelopes(
+    alice.identity,
+    [1, 2, 3].map((seq) => ({
+      header: envelopeHeader('message', alice.id, bob.id, 'note', { epoch, seq }),
+      payload: Buffer.from(`batch ${seq}`),
+    })),
+  );
+  for (const frame of batch) assert.equal((await exchange(frame)).error, undefined);
+  for (const seq of [1, 2, 3]) {
+    const kept = openEnvelope(bob.mailbox!.envelope(alice.id, epoch, seq)!);
+    assert.deepEqual(
+      [kept.payload.toString(), kept.header.leaf, kept.header.depth],
+      [`batch ${seq}`, seq - 1, 2],
+    );
+    assert.ok(verifyEnvelope(kept, Buffer.from(alice.identity.signingPublicKey).toString('base64')));
+  }
+  // a batch frame whose sibling hash was changed is refused, and not stored
+  const other = sealEnvelopes(
+    alice.identity,
+    [4, 5].map((seq) => ({
+      header: envelopeHeader('message', alice.id, bob.id, 'note', { epoch, seq }),
+      payload: Buffer.from('x'),
+    })),
+  )[0]!;
+  other[other.length - 70] = other[other.length - 70]! ^ 1;
+  assert.equal((await exchange(other)).error?.code, 'bad_signature');
+  assert.equal(bob.mailbox!.envelope(alice.id, epoch, 4), null);
   await stream.close();
 
   // a stored message keeps its signature: verifiable later, without the connection
