@@ -213,6 +213,23 @@ export function frameEnvelope(header: EnvelopeHeader, payload: Uint8Array): Buff
 }
 
 /**
+ * The answer to `request` from twin `from`, framed without a signature (the connection vouches
+ * for it): a response naming the request's id, with `error` when it is refused.
+ */
+export function responseFrame(
+  from: number,
+  request: EnvelopeHeader,
+  payload: Uint8Array,
+  error?: { code: NetworkErrorCode; message: string },
+): Buffer {
+  const header = envelopeHeader('response', from, request.from, request.command, {
+    re: request.id,
+    ...(error ? { error } : {}),
+  });
+  return frameEnvelope(header, payload);
+}
+
+/**
  * Parses and validates a frame (no signature check yet: that needs the sender's key).
  * Throws NetworkError `bad_envelope` for anything malformed.
  */

@@ -1,40 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import {
   BUS_PROTOCOL,
   type BusLogger,
-  createTwinHost,
   envelopeHeader,
   frameEnvelope,
-  Mailbox,
   NetworkError,
   openEnvelope,
   queueMessage,
   sealEnvelope,
   sealEnvelopes,
-  TwinBus,
   verifyEnvelope,
 } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-let dir: string;
-let pb: RunningPhonebook;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lifecycle-'));
-  pb = await startPhonebook({ dataDir: join(dir, 'pb'), port: 0 });
-});
-const running = new Set<{ stop(): Promise<void> }>();
-after(async () => {
-  for (const t of running) await t.stop();
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const net = testNetwork('lifecycle');
 
 /** A logger that keeps what it is told. */
 function memoryLog(): BusLogger & { lines: string[] } {
@@ -42,30 +24,8 @@ function memoryLog(): BusLogger & { lines: string[] } {
   return { lines, warn: (_obj, msg) => lines.push(msg) };
 }
 
-async function boot(name: string, o: { mailbox?: boolean; logger?: BusLogger } = {}) {
-  const identity = TwinIdentity.fromMnemonic(name, newMnemonic());
-  const host = await createTwinHost(identity);
-  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 0 });
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const mailbox = o.mailbox === false ? undefined : new Mailbox(join(dir, name, 'bus.sqlite'));
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox, logger: o.logger });
-  await bus.start();
-  const twin = {
-    id: record.id,
-    identity,
-    host,
-    bus,
-    mailbox,
-    async stop() {
-      running.delete(twin);
-      await bus.stop();
-      await host.stop();
-      if (mailbox?.db.open) mailbox.close();
-    },
-  };
-  running.add(twin);
-  return twin;
-}
+const boot = (name: string, o: { mailbox?: boolean; logger?: BusLogger } = {}) =>
+  net.boot(name, { mailbox: o.mailbox ?? true, logger: o.logger });
 
 const code = (c: string) => (e: unknown) => e instanceof NetworkError && e.code === c;
 
