@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -300,6 +300,15 @@ describe('verification', () => {
     await client.publish(twin('kim'));
     await replica.replica!.sync();
     assert.equal((await viaReplica.twin('kim')).id, 2);
+    // a poll that finds the same checkpoint does not write it again
+    const saved = join(replica.service.dataDir, 'checkpoint.json');
+    const before = readFileSync(saved, 'utf8');
+    rmSync(saved);
+    await replica.replica!.sync();
+    assert.equal(existsSync(saved), false, 'an unchanged checkpoint is not rewritten');
+    await client.publish(twin('kit'));
+    await replica.replica!.sync();
+    assert.notEqual(readFileSync(saved, 'utf8'), before, 'a new checkpoint is saved');
     const refused = await fetch(`${replica.url}/v1/transactions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

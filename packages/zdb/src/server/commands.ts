@@ -105,12 +105,13 @@ function same(a: string, b: string): boolean {
 }
 
 function engineError(e: unknown, out: ReplyWriter): void {
-  if (e instanceof EngineError) {
-    if (e.code === 'ECORRUPT') out.error('Internal Error: data corrupted (checksum mismatch)');
-    else out.error(e.message);
-    return;
+  if (e instanceof EngineError && e.code === 'data_corrupted') {
+    out.error('Internal Error: data corrupted (checksum mismatch)');
+  } else if (e instanceof EngineError && e.code !== 'io_error') {
+    out.error(e.message); // 0-db's own text for this failure
+  } else {
+    out.error(`Internal Error: ${(e as Error).message}`);
   }
-  out.error(`Internal Error: ${(e as Error).message}`);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });

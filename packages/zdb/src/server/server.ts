@@ -307,7 +307,7 @@ export class ZdbServer {
   }
 
   /**
-   * Locks the data and index directories (EngineError ELOCKED when another zdb holds them), opens
+   * Locks the data and index directories (EngineError locked when another zdb holds them), opens
    * the engine and listens; on any failure, releases what it took and throws.
    */
   static async start(partial: Partial<ZdbServerOptions>): Promise<ZdbServer> {
