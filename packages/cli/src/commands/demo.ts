@@ -103,43 +103,40 @@ async function checkPort(p: number, what: string, flag: string): Promise<void> {
   });
 }
 
-/** The demo folder's state: read, or created on the first run. --fresh empties a demo folder first. */
-function prepareDir(dir: string, o: Options, zdbPortGiven: boolean): DemoState {
+/**
+ * The demo folder's state, checked before anything is changed: undefined when the demo starts
+ * empty (a new folder, or --fresh on a demo folder). Only a folder the demo made (it holds
+ * STATE_FILE) or an empty one is ever used, and --fresh empties only a demo folder.
+ */
+function readState(dir: string, o: Options, zdbPortGiven: boolean): DemoState | undefined {
   const stateFile = join(dir, STATE_FILE);
-  if (o.fresh && existsSync(dir)) {
-    // Only a folder the demo made (or an empty one) is ever deleted.
-    if (!existsSync(stateFile) && readdirSync(dir).length > 0)
-      throw new CliError(
-        'not_demo_dir',
-        `${dir} is not a demo folder (no ${STATE_FILE}): --fresh will not empty it`,
-      );
-    rmSync(dir, { recursive: true, force: true });
-  }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const used = existsSync(dir) && readdirSync(dir).length > 0;
+  if (used && !existsSync(stateFile))
+    throw new CliError(
+      'not_demo_dir',
+      `${dir} is not empty and is not a demo folder (no ${STATE_FILE}): choose another with --dir`,
+    );
+  if (!used || o.fresh) return undefined;
   let state: DemoState;
-  if (existsSync(stateFile)) {
-    try {
-      state = JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState;
-    } catch {
-      throw new CliError(
-        'not_demo_dir',
-        `${stateFile} is not valid JSON: fix it, or start over with --fresh`,
-      );
-    }
-    if (state.version !== 1 || typeof state.admin !== 'string' || !Number.isInteger(state.zdbPort))
-      throw new CliError('not_demo_dir', `${stateFile} is not a demo state file: start over with --fresh`);
-    // QSS objects name their backends by address: the backends keep the ports they were created with.
-    if (!zdbPortGiven) o.zdbPort = state.zdbPort;
-  } else {
-    if (readdirSync(dir).length > 0)
-      throw new CliError(
-        'not_demo_dir',
-        `${dir} is not empty and is not a demo folder: choose another with --dir`,
-      );
-    state = { version: 1, admin: randomBytes(16).toString('hex'), zdbPort: o.zdbPort };
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState;
+  } catch {
+    throw new CliError('not_demo_dir', `${stateFile} is not valid JSON: start over with --fresh`);
   }
+  if (state.version !== 1 || typeof state.admin !== 'string' || !Number.isInteger(state.zdbPort))
+    throw new CliError('not_demo_dir', `${stateFile} is not a demo state file: start over with --fresh`);
+  // QSS objects name their backends by address: the backends keep the ports they were created with.
+  if (!zdbPortGiven) o.zdbPort = state.zdbPort;
+  return state;
+}
+
+/** Empties the folder for --fresh, then writes the state (a new one on the first run). */
+function writeState(dir: string, o: Options, existing: DemoState | undefined): DemoState {
+  if (o.fresh) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const state = existing ?? { version: 1, admin: randomBytes(16).toString('hex'), zdbPort: o.zdbPort };
   state.zdbPort = o.zdbPort;
-  writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   return state;
 }
 
@@ -198,7 +195,9 @@ function startTwin(
 ): Promise<number> {
   // Its own process group: the terminal's Ctrl-C reaches the demo only, which stops the twins itself
   // (a second signal would end a twin in the middle of stopping).
-  const child = spawn(process.execPath, t.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // The keystores have no passphrase: a TWIN_PASSPHRASE meant for another twin must not reach them.
+  const { TWIN_PASSPHRASE: _, ...env } = process.env;
+  const child = spawn(process.execPath, t.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   t.child = child;
   const log = createWriteStream(join(t.home, 'twin.log'), { flags: 'a', mode: 0o600 });
   child.stderr!.pipe(log);
@@ -292,7 +291,7 @@ export function demoCommand(): Command {
 async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
   const t0 = performance.now();
   const dir = resolve(o.dir);
-  const state = prepareDir(dir, o, zdbPortGiven);
+  const existing = readState(dir, o, zdbPortGiven);
   const all = backends(o.zdbPort);
   const bin = process.argv[1]!;
   const twins: Twin[] = DEMO_TWINS.map((name, i) => ({
@@ -304,6 +303,7 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
   await checkPort(o.phonebookPort, 'the phonebook', '--phonebook-port');
   for (const b of all) await checkPort(b.port, `QSS backend ${b.name}`, '--zdb-port');
   for (const t of twins) await checkPort(t.port, `${t.name}'s web app`, '--api-port');
+  const state = writeState(dir, o, existing);
 
   const zdbs: ZdbServer[] = [];
   let phonebook: RunningPhonebook | undefined;
