@@ -24,7 +24,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { initIdentity, loadIdentity } from '@twin/identity';
 import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import { callApi } from '@twin/twin/client';
@@ -101,6 +101,22 @@ async function checkPort(p: number, what: string, flag: string): Promise<void> {
     );
     server.listen({ host: '127.0.0.1', port: p, exclusive: true }, () => server.close(() => ok()));
   });
+}
+
+/** The pid of this twin's process when one still runs on its port (a demo that was killed leaves it). */
+function earlierTwin(t: Twin): number | undefined {
+  try {
+    const api = JSON.parse(readFileSync(join(t.home, 'api.json'), 'utf8')) as {
+      port?: unknown;
+      pid?: unknown;
+    };
+    if (api.port !== t.port || typeof api.pid !== 'number' || !Number.isInteger(api.pid) || api.pid <= 1)
+      return undefined;
+    process.kill(api.pid, 0);
+    return api.pid;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -302,7 +318,15 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
   }));
   await checkPort(o.phonebookPort, 'the phonebook', '--phonebook-port');
   for (const b of all) await checkPort(b.port, `QSS backend ${b.name}`, '--zdb-port');
-  for (const t of twins) await checkPort(t.port, `${t.name}'s web app`, '--api-port');
+  for (const t of twins)
+    await checkPort(t.port, `${t.name}'s web app`, '--api-port').catch((e) => {
+      const earlier = earlierTwin(t);
+      if (!earlier) throw e;
+      throw new CliError(
+        'port_in_use',
+        `port ${t.port} is in use by ${t.name}'s twin from an earlier demo (pid ${earlier}): stop it with \`kill ${earlier}\`, or choose another port with --api-port <port>`,
+      );
+    });
   const state = writeState(dir, o, existing);
 
   const zdbs: ZdbServer[] = [];
@@ -406,7 +430,7 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
         `Digital Twin demo: alice, bob and carol are up (${seconds} s). Open a link to sign in as that twin.`,
       );
       console.log(
-        '  Each link signs in once, within 10 minutes; another one: npx twin signin-link --home <home>',
+        `  Each link signs in once, within 10 minutes; another one: npx twin signin-link --home ${shown(twins[0]!.home)}`,
       );
       console.log(`  Data in ${dir} (kept; --fresh starts empty). Ctrl-C stops everything.`);
     } else progress(`  all twins up in ${seconds} s`);
@@ -414,6 +438,12 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
     if (!stopping) await stopAll().catch(() => {});
     throw e;
   }
+}
+
+/** A path as the user would type it here: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : path;
 }
 
 function restartCommand(t: Twin): string {
