@@ -236,6 +236,7 @@ function startTwin(
         );
     }, TWIN_START_TIMEOUT_MS);
     child.stdout!.on('data', (d: Buffer) => {
+      if (up) return; // what it prints later is its own business (its log is on stderr)
       out += d.toString();
       const m = /API on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m && !up) {
@@ -407,6 +408,13 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
     };
     await Promise.all(twins.map(async (t) => startTwin(t, onExit)));
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    const page = await fetch(`http://127.0.0.1:${twins[0]!.port}/`, { method: 'HEAD' }).catch(
+      () => undefined,
+    );
+    if (page?.status === 503)
+      progress(
+        '  the web app is not built: the links open a page that says so (build it: npm run build --workspace @twin/web)',
+      );
     for (const t of twins) {
       const link = await callApi<{ url: string }>(t.home, 'POST', '/api/session/link');
       const me = await callApi<{ twin: number; name: string }>(t.home, 'GET', '/api/me');
