@@ -264,7 +264,11 @@ test('the demo brings up alice, bob and carol; links sign in once; alice asks bo
       return false;
     }
   });
-  assert.equal((await call(bob, cb, 'GET', '/api/me')).status, 401, "a restarted twin's sessions are gone");
+  assert.equal(
+    (await call(bob, cb, 'GET', '/api/me')).status,
+    200,
+    'a restarted twin keeps its browser sessions',
+  );
   await new Promise<void>((r) => {
     again.once('exit', () => r());
     again.kill('SIGTERM');

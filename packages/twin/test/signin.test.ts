@@ -4,7 +4,7 @@
  * how to build it, under the same Content-Security-Policy.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -50,6 +50,34 @@ const post = (path: string, body: unknown, headers: Record<string, string> = {})
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
+
+test('a browser session survives a restart of the twin; the file holds digests only; logout ends it', async () => {
+  const once = async () => {
+    const link = await alice.call('POST', '/api/session/link');
+    const res = await post('/api/session/once', { token: link.json.token });
+    assert.equal(res.status, 200);
+    return res.headers.get('set-cookie')!.split(';')[0]!;
+  };
+  const kept = await once();
+  const ended = await once();
+  const me = (cookie: string) => fetch(`${alice.base}/api/me`, { headers: { cookie } }).then((r) => r.status);
+  assert.equal(await me(ended), 200);
+  assert.equal(
+    (await fetch(`${alice.base}/api/logout`, { method: 'POST', headers: { cookie: ended } })).status,
+    200,
+  );
+  assert.equal(await me(ended), 401);
+  const file = join(alice.home, 'sessions.json');
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  const text = readFileSync(file, 'utf8');
+  assert.ok(!text.includes(kept.split('=')[1]!), 'no session id in the file');
+
+  await alice.daemon.stop();
+  alice = await startTwin(root, 'alice', pb.url);
+  assert.equal(await me(kept), 200, 'still signed in');
+  assert.equal(await me(ended), 401, 'still signed out');
+  assert.equal(await me('twin_session=forged'), 401);
+});
 
 test('a link from the API signs in once; only an API holder makes links; guessing is rate limited', async () => {
   assert.equal((await post('/api/session/link', {})).status, 401, 'no link without the token or a session');
