@@ -345,6 +345,8 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
     await stopAll();
     progress(`demo stopped; data kept in ${dir}`);
   });
+  // A closed terminal stops the demo like Ctrl-C (the twins, in their own process groups, get no SIGHUP).
+  process.once('SIGHUP', () => process.kill(process.pid, 'SIGTERM'));
   // Whatever ends this process, no twin is left behind.
   process.once('exit', () => {
     for (const t of twins) if (t.child && t.child.exitCode === null) t.child.kill('SIGKILL');
