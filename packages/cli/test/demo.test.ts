@@ -171,6 +171,15 @@ test('a taken port is one line naming the port and the flag, and nothing is star
     assert.match(r.stderr, new RegExp(`port ${ports.api + 1} \\(bob's web app\\) is in use: .*--api-port`));
     assert.match(r.stderr, /\(port_in_use\)/);
     assert.equal(existsSync(join(dir, 'alice')), false, 'no twin was created');
+    // the twins' ports follow --api-port: it cannot be 0 (any port) nor leave carol past 65535
+    for (const bad of ['0', '65534']) {
+      const r = await twin('demo', '--dir', dir, '--api-port', bad);
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr.trim(),
+        /^twin: option '--api-port <port>' argument '\d+' is invalid\. expected a port from 1 to 65533$/,
+      );
+    }
   } finally {
     await new Promise((r) => held!.close(r));
   }

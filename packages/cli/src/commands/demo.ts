@@ -29,7 +29,7 @@ import { initIdentity, loadIdentity } from '@twin/identity';
 import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import { callApi } from '@twin/twin/client';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { CliError } from '../errors.ts';
 import { port } from '../options.ts';
 import { stopOnSignals } from '../signals.ts';
@@ -275,6 +275,15 @@ function stopTwin(t: Twin): Promise<void> {
   });
 }
 
+/** A port that is the first of `n` consecutive ones (0, "any port", cannot be: the others follow it). */
+const firstOf =
+  (n: number) =>
+  (v: string): number => {
+    const p = port(v);
+    if (p < 1 || p + n - 1 > 65535) throw new InvalidArgumentError(`expected a port from 1 to ${65536 - n}`);
+    return p;
+  };
+
 export function demoCommand(): Command {
   const cmd = new Command('demo')
     .description(
@@ -290,14 +299,14 @@ export function demoCommand(): Command {
     .option(
       '--api-port <port>',
       "alice's web app and API port; bob's and carol's follow it",
-      port,
+      firstOf(DEMO_TWINS.length),
       DEFAULTS.apiPort,
     )
-    .option('--phonebook-port <port>', "the phonebook's port", port, DEFAULTS.phonebookPort)
+    .option('--phonebook-port <port>', "the phonebook's port", firstOf(1), DEFAULTS.phonebookPort)
     .option(
       '--zdb-port <port>',
       `the first of the ${GROUPS.length * BACKENDS_PER_GROUP + META_BACKENDS} QSS 0-db backends' ports (kept from the first run)`,
-      port,
+      firstOf(GROUPS.length * BACKENDS_PER_GROUP + META_BACKENDS),
       DEFAULTS.zdbPort,
     );
   return cmd.action(async (o: Options) => {
