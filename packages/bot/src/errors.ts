@@ -6,6 +6,7 @@ export type BotErrorCode = ErrorCodes<
   | 'bad_current_placement' // the current placement given to the planner is malformed
   | 'bad_state' // the 3Bot's own state file is damaged
   | 'deploy_failed' // a node refused or failed a deployment the plan needs
+  | 'lease_held' // another 3Bot is running for this twin
   | 'not_found' // no desired state recorded, or no twin home
   | 'not_enough_farms' // fewer farms with room than the QSS groups need
   | 'no_capacity' // no node that is up has room for what is asked

@@ -29,6 +29,7 @@ export {
 } from './desired.ts';
 export { BotError, type BotErrorCode } from './errors.ts';
 export { gridStorage, NAMESPACE_READY_MS } from './grid.ts';
+export { BotLease } from './lease.ts';
 export {
   type CurrentPlacement,
   currentPlacementSchema,

@@ -1,11 +1,12 @@
 /**
- * The 3Bot heals storage through the real `twin` binary: four node agents in three farms,
+ * The 3Bot heals storage through the real `twin` binary: five node agents in three farms,
  * `twin bot apply` puts QSS 2+1 over the three farms and a file is stored through it; the node
  * holding one backend is killed; once it is down, `twin bot apply` replaces the namespace within
  * its farm, repairs the file onto it and cancels the old contract; the file reads the same.
+ * Then `twin bot run` heals the loss of another node by itself, with no command in between.
  */
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { initIdentity } from '@twin/identity';
 import { PhonebookClient, type RunningPhonebook, startPhonebook, UNLIMITED } from '@twin/phonebook';
-import { startNodeAgent, twin, until } from './helpers.ts';
+import { startNodeAgent, TWIN, twin, until } from './helpers.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'twin-bot-grid-'));
 const agents: ChildProcess[] = [];
@@ -37,10 +38,10 @@ before(async () => {
   env = ['--phonebook', pb.url];
   const client = new PhonebookClient({ url: pb.url });
   await client.publish(initIdentity({ home: alice, name: 'alice' }).identity);
-  // farm 1 has two nodes, farms 2 and 3 one each
+  // farms 1 and 2 have two nodes, farm 3 one
   for (const [f, count] of [
     [0, 2],
-    [1, 1],
+    [1, 2],
     [2, 1],
   ] as const) {
     const farmer = join(root, `farmer-${f}`);
@@ -59,9 +60,9 @@ before(async () => {
       nodes.push({ ...n, farm });
     }
   }
-  await until('four nodes up', async () => {
+  await until('five nodes up', async () => {
     const s = await client.backend.nodeStatus();
-    return s.length === 4 && s.every((n) => n.status === 'up');
+    return s.length === 5 && s.every((n) => n.status === 'up');
   });
 });
 
@@ -158,4 +159,59 @@ test('twin bot apply deploys QSS over three farms, and heals it when a node is l
   const get = await twin('qss', 'get', 'photo.bin', '-o', back, '--config', cfg, '--workers', '0');
   assert.equal(get.code, 0, get.stderr);
   assert.equal(createHash('sha256').update(readFileSync(back)).digest('hex'), sha);
+});
+
+test('twin bot run heals a lost node with no command in between, holds the lease, and stops on Ctrl-C', async () => {
+  const bot = spawn(process.execPath, [TWIN, 'bot', 'run', '--home', alice, '--interval', '600', ...env], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  agents.push(bot);
+  let out = '';
+  bot.stdout!.on('data', (b: Buffer) => {
+    out += b;
+  });
+  let err = '';
+  bot.stderr!.on('data', (b: Buffer) => {
+    err += b;
+  });
+  await until('the 3Bot runs', async () => out.includes('3Bot running'), 30_000);
+  // a second 3Bot for the same twin is refused while this one runs
+  const desired = join(root, 'desired.json');
+  const second = await twin('bot', 'apply', desired, '--home', alice, ...env);
+  assert.equal(second.code, 1);
+  assert.match(second.stderr, /^twin: another 3Bot is running for this twin.*\(lease_held\)\n$/);
+
+  const before = await status();
+  const item = before.items.find(
+    (i) => i.item.startsWith('qss group') && nodes.find((n) => n.node === i.node)!.farm === nodes[2]!.farm,
+  )!;
+  const victim = nodes.find((n) => n.node === item.node)!;
+  victim.proc.kill('SIGKILL');
+  // nobody runs anything: the 3Bot notices the node going down and heals
+  await until(
+    'healed by the running 3Bot',
+    async () => {
+      const s = await status();
+      const now = s.items.find((i) => i.item === item.item)!;
+      return now.node !== victim.node && s.items.every((i) => i.state === 'ok') && s.superseded.length === 0;
+    },
+    90_000,
+  );
+  await until('the events printed', async () => /cancelled .*contract/.test(out), 10_000);
+  assert.match(out, new RegExp(`replaced .*node ${victim.node} → node`));
+  const check = await twin(
+    'qss',
+    'check',
+    'photo.bin',
+    '--config',
+    join(alice, 'qss.json'),
+    '--workers',
+    '0',
+    '--json',
+  );
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+
+  const exited = new Promise<number | null>((r) => bot.once('exit', (code) => r(code)));
+  bot.kill('SIGINT');
+  assert.equal(await exited, 0, err);
 });

@@ -8,8 +8,12 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BotError,
+  type BotEvent,
+  BotLease,
   type BotState,
+  type ConvergeResult,
   convergeStorage,
+  type DesiredState,
   formatSize,
   gridStorage,
   loadState,
@@ -20,24 +24,36 @@ import {
   plan,
   saveState,
 } from '@twin/bot';
+import type { GridClient } from '@twin/grid';
 import { loadConfig, Qss, renderConfig } from '@twin/qss';
 import { Command } from 'commander';
+import { oneLine } from '../errors.ts';
 import {
   type Common,
   commonOptions,
+  duration,
   homeOption,
   jsonOption,
   phonebookOption,
   print,
   readText,
 } from '../options.ts';
+import { stopOnSignals } from '../signals.ts';
 import { withGrid } from './grid/deploy.ts';
 import { nodesWithStatus } from './grid/nodes.ts';
+
+/** Seconds between full passes of `twin bot run` (the issue's 30 s re-check). */
+const RECONCILE_INTERVAL_S = 30;
+/** How often `twin bot run` looks at the liveness of the nodes it uses. */
+const STATUS_POLL_MS = 2000;
+/** The longest wait after failed passes (doubling from 1 s). */
+const MAX_BACKOFF_MS = 60_000;
 
 /** Where the 3Bot keeps its files in a twin's home. */
 const files = (home: string) => ({
   desired: join(home, 'bot', 'desired.json'),
   state: join(home, 'bot', 'state.json'),
+  lease: join(home, 'bot', 'lease'),
   qss: join(home, 'qss.json'),
 });
 
@@ -50,6 +66,43 @@ async function nodeViews(phonebook: string): Promise<NodeView[]> {
     used,
   }));
 }
+
+/**
+ * One convergence pass of the twin's storage to `desired` (see convergeStorage): the QSS
+ * configuration in the home is rewritten from what runs, before a repair onto replaced backends.
+ */
+async function storagePass(
+  o: Pick<Common, 'home' | 'phonebook'>,
+  desired: DesiredState,
+  grid: GridClient,
+  twin: number,
+): Promise<ConvergeResult> {
+  const f = files(o.home);
+  const config = existsSync(f.qss) ? loadConfig(f.qss) : undefined;
+  const result = await convergeStorage({
+    desired,
+    nodes: await nodeViews(o.phonebook),
+    state: loadState(f.state),
+    config,
+    grid: gridStorage(grid, twin),
+    save: (s: BotState) => saveState(f.state, s),
+    async repair(c) {
+      writePrivate(f.qss, renderConfig(c)); // the new backends are in use from here on
+      const q = Qss.open(c, { workers: 0 });
+      try {
+        const r = await q.repair();
+        return { objects: r.objects, failed: r.failed };
+      } finally {
+        await q.close();
+      }
+    },
+  });
+  writePrivate(f.qss, renderConfig(result.config));
+  return result;
+}
+
+const eventLine = (e: BotEvent) =>
+  `${new Date(e.at).toISOString().slice(0, 19).replace('T', ' ')}  ${e.kind.padEnd(17)} ${e.message}`;
 
 /** Writes `text` to `file` atomically with mode 0600. */
 function writePrivate(file: string, text: string): void {
@@ -123,30 +176,10 @@ function applyCommand(): Command {
         { recorded: f.desired },
         () => `recorded ${f.desired}; no qss section: nothing to deploy`,
       );
-    const state = loadState(f.state);
-    const config = existsSync(f.qss) ? loadConfig(f.qss) : undefined;
-    const nodes = await nodeViews(o.phonebook);
-    const result = await withGrid(o, (grid, twin) =>
-      convergeStorage({
-        desired,
-        nodes,
-        state,
-        config,
-        grid: gridStorage(grid, twin),
-        save: (s: BotState) => saveState(f.state, s),
-        async repair(c) {
-          writePrivate(f.qss, renderConfig(c)); // the new backends are in use from here on
-          const q = Qss.open(c, { workers: 0 });
-          try {
-            const r = await q.repair();
-            return { objects: r.objects, failed: r.failed };
-          } finally {
-            await q.close();
-          }
-        },
-      }),
+    const lease = BotLease.acquire(f.lease);
+    const result = await withGrid(o, (grid, twin) => storagePass(o, desired, grid, twin)).finally(() =>
+      lease.release(),
     );
-    writePrivate(f.qss, renderConfig(result.config));
     print(
       o,
       {
@@ -219,10 +252,7 @@ function statusCommand(): Command {
               ]
             : []),
           'recent events:',
-          ...out.events.map(
-            (e) =>
-              `  ${new Date(e.at).toISOString().slice(0, 19).replace('T', ' ')}  ${e.kind.padEnd(17)} ${e.message}`,
-          ),
+          ...out.events.map((e) => `  ${eventLine(e)}`),
         ].join('\n'),
       );
     },
@@ -233,17 +263,83 @@ function eventsCommand(): Command {
   const cmd = new Command('events').description('what the 3Bot did for this twin, oldest first');
   return jsonOption(homeOption(cmd)).action((o: Pick<Common, 'home' | 'json'>) => {
     const events = loadState(files(o.home).state).events;
-    print(o, events, () =>
-      events.length === 0
-        ? 'no events yet'
-        : events
-            .map(
-              (e) =>
-                `${new Date(e.at).toISOString().slice(0, 19).replace('T', ' ')}  ${e.kind.padEnd(17)} ${e.message}`,
-            )
-            .join('\n'),
-    );
+    print(o, events, () => (events.length === 0 ? 'no events yet' : events.map(eventLine).join('\n')));
   });
+}
+
+/** Node id:status of every node this twin's storage is on, to notice a change between passes. */
+async function watched(o: Pick<Common, 'home' | 'phonebook'>): Promise<string> {
+  const state = loadState(files(o.home).state);
+  const mine = new Set(
+    [...state.groups.flat(), ...state.meta, ...state.superseded].flatMap((b) => (b ? [b.node] : [])),
+  );
+  return (await nodeViews(o.phonebook))
+    .filter((n) => mine.has(n.id))
+    .map((n) => `${n.id}:${n.status}`)
+    .join(',');
+}
+
+function runCommand(): Command {
+  const cmd = new Command('run').description(
+    "keep the twin's storage converged: a pass every --interval, and at once when a node it uses changes status",
+  );
+  return commonOptions(cmd)
+    .option('--interval <seconds>', 'seconds between full passes', duration('s', 1), RECONCILE_INTERVAL_S)
+    .action(async (o: Common & { interval: number }) => {
+      const f = files(o.home);
+      if (!existsSync(f.desired))
+        throw new BotError(
+          'not_found',
+          `no desired state recorded: run twin bot apply FILE --home ${o.home}`,
+        );
+      const lease = BotLease.acquire(f.lease);
+      const desired = parseDesiredState(readText(f.desired, 'desired state'));
+      let stopped = false;
+      let wake = () => {};
+      let printed = Math.max(0, ...loadState(f.state).events.map((e) => e.at));
+      const report = () => {
+        for (const e of loadState(f.state).events.filter((x) => x.at > printed)) {
+          printed = e.at;
+          print(o, e, () => eventLine(e));
+        }
+      };
+      let finished: Promise<void> = Promise.resolve();
+      stopOnSignals(async () => {
+        stopped = true;
+        wake();
+        await finished;
+        lease.release();
+      });
+      finished = withGrid(o, async (grid, twin) => {
+        if (!o.json) console.log(`3Bot running for ${o.home}: a pass every ${o.interval} s (Ctrl-C to stop)`);
+        let backoff = 0;
+        while (!stopped) {
+          try {
+            await storagePass(o, desired, grid, twin);
+            backoff = 0;
+          } catch (e) {
+            backoff = Math.min(MAX_BACKOFF_MS, Math.max(1000, backoff * 2));
+            print(o, { kind: 'pass_failed', message: (e as Error).message, retryInMs: backoff }, () =>
+              oneLine(e).replace(/^twin: /, `pass failed (retry in ${backoff / 1000} s): `),
+            );
+          }
+          report();
+          const due = Date.now() + (backoff || o.interval * 1000);
+          let seen = await watched(o).catch(() => '');
+          while (!stopped && Date.now() < due) {
+            await new Promise<void>((r) => {
+              wake = r;
+              setTimeout(r, Math.min(STATUS_POLL_MS, Math.max(0, due - Date.now())));
+            });
+            if (stopped || backoff) continue;
+            const now = await watched(o).catch(() => seen);
+            if (now !== seen) break; // a node we use changed status: a pass now, not at the interval
+            seen = now;
+          }
+        }
+      });
+      await finished;
+    });
 }
 
 export function botCommand(): Command {
@@ -251,6 +347,7 @@ export function botCommand(): Command {
     .description("the 3Bot: plan, apply and follow a twin's desired state on the grid")
     .addCommand(planCommand())
     .addCommand(applyCommand())
+    .addCommand(runCommand())
     .addCommand(statusCommand())
     .addCommand(eventsCommand());
 }
