@@ -21,7 +21,7 @@ const agents: ChildProcess[] = [];
 let pb: RunningPhonebook;
 let env: string[];
 const alice = join(root, 'alice');
-const nodes: Array<{ proc: ChildProcess; node: number; farm: number }> = [];
+const nodes: Array<{ proc: ChildProcess; node: number; farm: number; home: string; data: string }> = [];
 
 after(async () => {
   for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL');
@@ -50,14 +50,9 @@ before(async () => {
     assert.equal(made.code, 0, made.stderr);
     const farm = JSON.parse(made.stdout).farm as number;
     for (let i = 0; i < count; i++) {
-      const n = await startNodeAgent({
-        home: farmer,
-        farm,
-        data: join(root, `node-${f}-${i}`),
-        phonebook: pb.url,
-        track: agents,
-      });
-      nodes.push({ ...n, farm });
+      const data = join(root, `node-${f}-${i}`);
+      const n = await startNodeAgent({ home: farmer, farm, data, phonebook: pb.url, track: agents });
+      nodes.push({ ...n, farm, home: farmer, data });
     }
   }
   await until('five nodes up', async () => {
@@ -151,14 +146,32 @@ test('twin bot apply deploys QSS over three farms, and heals it when a node is l
   assert.equal(states.get(group.contract), 'cancelled', 'the replaced contract is cancelled on the ledger');
   assert.equal(states.get(moved.contract), 'active');
 
+  // the lost node comes back: it finds the contract cancelled and removes the namespace; it never
+  // serves it again (a node restores a deployment only after re-verifying its contract)
+  const back = await startNodeAgent({
+    home: victim.home,
+    farm: victim.farm,
+    data: victim.data,
+    phonebook: pb.url,
+    track: agents,
+  });
+  assert.equal(back.node, victim.node);
+  victim.proc = back.proc;
+  await until('the superseded namespace is removed', async () => {
+    const g = await twin('deployment', 'get', String(group.contract), '--home', alice, ...env, '--json');
+    if (g.code === 0)
+      return (JSON.parse(g.stdout) as { deployment: { state: string } }).deployment.state === 'deleted';
+    return /not_found|no deployment/.test(g.stderr);
+  });
+
   // every shard is back: the check is clean, and the bytes are the same
   const check = await twin('qss', 'check', 'photo.bin', '--config', cfg, '--workers', '0', '--json');
   assert.equal(check.code, 0, check.stdout + check.stderr);
   assert.equal((JSON.parse(check.stdout) as { ok: boolean }).ok, true);
-  const back = join(root, 'back.bin');
-  const get = await twin('qss', 'get', 'photo.bin', '-o', back, '--config', cfg, '--workers', '0');
+  const copy = join(root, 'back.bin');
+  const get = await twin('qss', 'get', 'photo.bin', '-o', copy, '--config', cfg, '--workers', '0');
   assert.equal(get.code, 0, get.stderr);
-  assert.equal(createHash('sha256').update(readFileSync(back)).digest('hex'), sha);
+  assert.equal(createHash('sha256').update(readFileSync(copy)).digest('hex'), sha);
 });
 
 test('twin bot run heals a lost node with no command in between, holds the lease, and stops on Ctrl-C', async () => {
