@@ -154,7 +154,7 @@ test('errors a user meets: a clear line and a non-zero exit, nothing else change
   // errors a user meets: a clear line and a non-zero exit, nothing else changes
   const missing = await twin('qss', 'get', 'nope', '--config', config);
   assert.equal(missing.code, 1);
-  assert.match(missing.stderr, /no object at nope \(ENOENT\)/);
+  assert.match(missing.stderr, /no object at nope \(not_found\)/);
   const badConfig = join(root, 'bad.json');
   writeFileSync(badConfig, '{"dataShards": 4}');
   const bad = await twin('qss', 'ls', '--config', badConfig);

@@ -33,6 +33,12 @@ export const DIAL_TIMEOUT_MS = 5_000;
 export const MAX_INBOUND_STREAMS = 16;
 /** Outbox messages one delivery worker sends down a stream before it waits for their acks. */
 export const DELIVERY_BATCH = 512;
+/**
+ * One-way messages sent in one turn towards one twin are signed together, one signature per
+ * Merkle tree of up to 2^MAX_SEAL_BATCH_DEPTH of them (envelope.ts): each message then carries
+ * MAX_SEAL_BATCH_DEPTH × 32 bytes of sibling hashes at most, beside the signature.
+ */
+export const MAX_SEAL_BATCH_DEPTH = 6;
 /** Delivery retries: backoff starts here, doubles per failed attempt … */
 export const BACKOFF_BASE_MS = 250;
 /** … up to this ceiling (with full jitter over its upper half). */

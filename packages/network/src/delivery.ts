@@ -12,10 +12,11 @@ import {
   BACKOFF_MAX_MS,
   DELIVERY_BATCH,
   DELIVERY_TIMEOUT_MS,
+  MAX_SEAL_BATCH_DEPTH,
   MAX_TTL_MS,
 } from './constants.ts';
 import { type BusContext, type BusLogger, checkPayload, resolveTwin, scopedLogger } from './context.ts';
-import { type Envelope, envelopeHeader, openEnvelope, sealEnvelope } from './envelope.ts';
+import { type Envelope, envelopeHeader, openEnvelope, sealEnvelope, sealEnvelopes } from './envelope.ts';
 import { NetworkError } from './errors.ts';
 import {
   type DeliveryStatus,
@@ -104,31 +105,63 @@ export class Delivery {
     });
   }
 
-  /** Signs and stores every message sent since the last commit, in one transaction. */
+  /**
+   * Signs and stores every message sent since the last commit, in one transaction: those towards
+   * one twin are sealed together (one signature per MAX_SEAL_BATCH_DEPTH-deep Merkle tree, see
+   * sealEnvelopes) and stored with one update of that twin's sequence. A message that cannot be
+   * sealed (its header too large) fails alone; a destination whose rows cannot be written fails
+   * with its own messages only.
+   */
   private commitQueued(): void {
     const batch = this.toQueue;
     this.toQueue = [];
-    let results: (OutboxMessage | Error)[];
+    const results = new Map<ToQueue, OutboxMessage | Error>();
     try {
       const mailbox = this.mailbox();
-      results = mailbox.db.transaction(() =>
-        batch.map((q) => {
-          try {
-            const { identity, twinId } = this.ctx;
-            return queueMessage(mailbox, identity, twinId, q.to, q.command, q.payload, q.ttl);
-          } catch (e) {
-            return e as Error; // its savepoint is rolled back; the others commit
+      const byDest = new Map<number, ToQueue[]>();
+      for (const q of batch) {
+        const list = byDest.get(q.to);
+        if (list) list.push(q);
+        else byDest.set(q.to, [q]);
+      }
+      mailbox.db.transaction(() => {
+        for (const [dest, list] of byDest)
+          for (let i = 0; i < list.length; i += 2 ** MAX_SEAL_BATCH_DEPTH) {
+            const group = list.slice(i, i + 2 ** MAX_SEAL_BATCH_DEPTH);
+            // a group that fails (its savepoint rolled back) is retried one message at a time,
+            // so that only the message at fault fails
+            for (const part of this.store(mailbox, dest, group, results) ? [] : group.map((q) => [q]))
+              this.store(mailbox, dest, part, results);
           }
-        }),
-      )();
+      })();
     } catch (e) {
-      results = batch.map(() => e as Error);
+      for (const q of batch) results.set(q, e as Error);
     }
-    batch.forEach((q, i) => {
-      const r = results[i]!;
+    for (const q of batch) {
+      const r = results.get(q)!;
       if (r instanceof Error) q.done(null, r);
       else q.done(r, null);
-    });
+    }
+  }
+
+  /**
+   * Seals and stores `group` towards `dest` in its own savepoint and records each result; false
+   * when a group of several failed (then retry its messages one by one).
+   */
+  private store(
+    mailbox: Mailbox,
+    dest: number,
+    group: ToQueue[],
+    results: Map<ToQueue, OutboxMessage | Error>,
+  ): boolean {
+    try {
+      const sealed = queueMessages(mailbox, this.ctx.identity, this.ctx.twinId, dest, group);
+      for (const [j, q] of group.entries()) results.set(q, sealed[j]!);
+      return true;
+    } catch (e) {
+      for (const q of group) results.set(q, e as Error);
+      return group.length === 1;
+    }
   }
 
   /** Starts delivery of every queued message; a failure (say, of the database) is logged, never thrown. */
@@ -171,12 +204,13 @@ export class Delivery {
       const live = batch.filter((m) => m.created + m.ttl >= now);
       const delivered: string[] = [];
       const conflicts: string[] = [];
+      /** Sent but not acknowledged: their attempt is counted (a delivered one's with its mark). */
+      const unacknowledged: string[] = [];
       let failed = false;
       if (live.length > 0) {
         let results: PromiseSettledResult<Buffer>[] = [];
         try {
           const channel = await this.channels.get(dest);
-          mailbox.attempted(live.map((m) => m.id));
           results = await Promise.allSettled(
             live.map((m) => this.channels.exchange(channel, m.id, m.frame, m.command, DELIVERY_TIMEOUT_MS)),
           );
@@ -186,14 +220,18 @@ export class Delivery {
         results.forEach((r, i) => {
           const code = r.status === 'rejected' && r.reason instanceof NetworkError ? r.reason.code : null;
           if (r.status === 'fulfilled') delivered.push(live[i]!.id);
-          else if (code === 'expired') expired.push(live[i]!.id);
           else {
-            if (code === 'sequence_conflict') conflicts.push(live[i]!.id);
-            failed = true;
+            unacknowledged.push(live[i]!.id);
+            if (code === 'expired') expired.push(live[i]!.id);
+            else {
+              if (code === 'sequence_conflict') conflicts.push(live[i]!.id);
+              failed = true;
+            }
           }
         });
       }
-      for (const id of mailbox.mark(delivered, 'delivered'))
+      mailbox.attempted(unacknowledged);
+      for (const id of mailbox.mark(delivered, 'delivered', true))
         this.emit('delivery', { id, to: dest, status: 'delivered' });
       for (const id of mailbox.mark(expired, 'expired'))
         this.emit('delivery', { id, to: dest, status: 'expired' });
@@ -205,10 +243,11 @@ export class Delivery {
     }
   }
 
-  /** The same message (id, command, payload, created, ttl) signed for another slot. */
+  /** The same message (id, command, payload, created, ttl) signed, alone, for another slot. */
   private reseal(m: OutboxMessage, epoch: string, seq: number): Buffer {
-    const old = openEnvelope(m.frame);
-    return sealEnvelope(this.ctx.identity, { ...old.header, epoch, seq }, old.payload);
+    const { header, payload } = openEnvelope(m.frame);
+    const { leaf: _leaf, depth: _depth, ...fields } = header;
+    return sealEnvelope(this.ctx.identity, { ...fields, epoch, seq }, payload);
   }
 
   /** Exponential backoff with full jitter over the upper half; ends early when the bus stops. */
@@ -316,5 +355,39 @@ export function queueMessage(
       created: header.created,
       ttl,
     };
+  });
+}
+
+/**
+ * Seals messages towards `to` together (one signature, see sealEnvelopes) for consecutive slots
+ * and stores them in the outbox, in one transaction; the result is in the order of `items`.
+ * Throws NetworkError `too_large` for a header above 64 KiB (nothing is stored then).
+ */
+function queueMessages(
+  mailbox: Mailbox,
+  identity: TwinIdentity,
+  from: number,
+  to: number,
+  items: readonly { command: string; payload: Uint8Array; ttl: number | undefined }[],
+): OutboxMessage[] {
+  return mailbox.enqueueAll(to, (epoch, seq) => {
+    const headers = items.map((q, i) =>
+      envelopeHeader('message', from, to, q.command, {
+        ttl: Math.min(q.ttl ?? MAX_TTL_MS, MAX_TTL_MS),
+        epoch,
+        seq: seq + i,
+      }),
+    );
+    const frames = sealEnvelopes(
+      identity,
+      headers.map((header, i) => ({ header, payload: items[i]!.payload })),
+    );
+    return headers.map((h, i) => ({
+      id: h.id,
+      command: h.command,
+      frame: frames[i]!,
+      created: h.created,
+      ttl: h.ttl,
+    }));
   });
 }

@@ -59,3 +59,10 @@ export const BusError = NetworkError;
 export type BusError = NetworkError;
 /** @deprecated The earlier name of {@link NetworkErrorCode}. */
 export type BusErrorCode = NetworkErrorCode;
+
+/** What a failure is called on the wire: a NetworkError keeps its code, anything else is `handler_error`. */
+export function asNetworkError(e: unknown): NetworkError {
+  return e instanceof NetworkError
+    ? e
+    : new NetworkError('handler_error', (e as Error).message, { cause: e });
+}

@@ -17,12 +17,11 @@ import { type BusContext, type BusLogger, background, busStreamLimits, scopedLog
 import {
   type Envelope,
   type EnvelopeHeader,
-  envelopeHeader,
-  frameEnvelope,
   openEnvelope,
+  responseFrame,
   verifyEnvelope,
 } from './envelope.ts';
-import { NetworkError, type NetworkErrorCode } from './errors.ts';
+import { asNetworkError, NetworkError, type NetworkErrorCode } from './errors.ts';
 import { FrameWriter } from './frames.ts';
 import type { Peers } from './peers.ts';
 
@@ -45,13 +44,6 @@ export type Handler = (
 export type MessageSink = (envs: Envelope[]) => (NetworkError | null)[];
 
 const EMPTY = Buffer.alloc(0);
-
-/** What a failure is called on the wire: a NetworkError keeps its code, anything else is `handler_error`. */
-function asNetworkError(e: unknown): NetworkError {
-  return e instanceof NetworkError
-    ? e
-    : new NetworkError('handler_error', (e as Error).message, { cause: e });
-}
 
 export interface InboundStats {
   requests: number;
@@ -309,10 +301,6 @@ export class Inbound {
     payload: Uint8Array,
     error?: { code: NetworkErrorCode; message: string },
   ): Buffer {
-    const header = envelopeHeader('response', this.ctx.twinId, request.from, request.command, {
-      re: request.id,
-      ...(error ? { error } : {}),
-    });
-    return frameEnvelope(header, payload);
+    return responseFrame(this.ctx.twinId, request, payload, error);
   }
 }

@@ -48,8 +48,14 @@
  * more. They are signed by their sender over their exact bytes (context "twin/bus/envelope/v1"),
  * an unsigned one is refused, and the inbox keeps the signature with the message
  * (`Mailbox.envelope()`), so anyone holding the sender's public key can verify a stored message
- * again. A signed request is still accepted and verified (its bytes are a transferable
- * statement, so its id is remembered until it expires, bounded per twin and in all).
+ * again. The messages sent towards one twin in one turn are signed together: each is a leaf of a
+ * Merkle tree whose root the sender signs once (context "twin/bus/batch/v1"), and each carries its
+ * sibling hashes and that signature, so each is still verified — on receipt, and later from the
+ * inbox — alone, while a burst of 64 costs one signature and one verification instead of 64 of
+ * each (the receiver remembers the roots it verified). Verifying on receipt is kept although the
+ * connection already proves the sender: it is what makes "stored" imply "verifiable by anyone".
+ * A signed request is still accepted and verified (its bytes are a transferable statement, so its
+ * id is remembered until it expires, bounded per twin and in all).
  *
  * What a peer can make a twin hold: per inbound bus stream at most MAX_STREAM_INFLIGHT envelopes
  * being answered (then the stream is not read) and two frames of at most `maxPayload` +
@@ -96,10 +102,12 @@ export {
   type SendOptions,
 } from './delivery.ts';
 /**
- * Envelopes: make headers, seal (signed) or frame (unsigned) them — both throw NetworkError
- * `too_large` for a header over 64 KiB —, open them (throws `bad_envelope`), verify (never throws).
+ * Envelopes: make headers, seal (signed, alone or several under one signature) or frame
+ * (unsigned) them — all throw NetworkError `too_large` for a header over 64 KiB —, open them
+ * (throws `bad_envelope`), verify (never throws).
  */
 export {
+  BATCH_CONTEXT,
   ENVELOPE_CONTEXT,
   type Envelope,
   type EnvelopeHeader,
@@ -109,6 +117,7 @@ export {
   type HeaderFields,
   openEnvelope,
   sealEnvelope,
+  sealEnvelopes,
   verifyEnvelope,
 } from './envelope.ts';
 /** The package's error class and codes (BusError is its earlier name). */

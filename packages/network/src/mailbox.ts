@@ -72,6 +72,12 @@ export interface InboxMessage {
 /** What `Mailbox.receive` did with a message. */
 export type ReceiveOutcome = 'stored' | 'duplicate' | 'conflict';
 
+/** Messages sealed for consecutive slots from (`epoch`, `seq`): the bus signs them. */
+export type SealMany = (
+  epoch: string,
+  seq: number,
+) => { id: string; command: string; frame: Buffer; created: number; ttl: number }[];
+
 /** A message to (re)seal for a slot: the bus signs it. */
 export type SealFor = (
   epoch: string,
@@ -104,12 +110,16 @@ export class Mailbox {
         "UPDATE outbox SET epoch = ?, seq = ?, frame = ?, updated = ? WHERE id = ? AND status = 'queued'",
       ),
       destinations: this.db.prepare("SELECT DISTINCT dest FROM outbox WHERE status = 'queued'"),
-      mark: this.db.prepare("UPDATE outbox SET status = ?, updated = ? WHERE id = ? AND status = 'queued'"),
+      // `+status`: look the ids up by the primary key; on `status` SQLite would pick the queue
+      // index and scan every queued row for each batch marked
+      mark: this.db.prepare(
+        "UPDATE outbox SET status = ?, updated = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'queued' RETURNING id",
+      ),
       attempt: this.db.prepare(
         "UPDATE outbox SET attempts = attempts + 1, updated = ? WHERE dest = ? AND status = 'queued'",
       ),
-      attemptOne: this.db.prepare(
-        "UPDATE outbox SET attempts = attempts + 1, updated = ? WHERE id = ? AND status = 'queued'",
+      attemptSome: this.db.prepare(
+        "UPDATE outbox SET attempts = attempts + 1, updated = ? WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'queued'",
       ),
       status: this.db.prepare('SELECT status FROM outbox WHERE id = ?'),
       slot: this.db.prepare('SELECT id, digest FROM inbox WHERE sender = ? AND epoch = ? AND seq = ?'),
@@ -185,19 +195,38 @@ export class Mailbox {
 
   /** Takes the next slot (epoch, seq) towards `dest`, a fresh epoch if there is none yet. */
   private nextSlot(dest: number): { epoch: string; seq: number } {
-    const row = this.q.sequence!.get(dest) as { epoch: string; next: number } | undefined;
-    const slot = row ? { epoch: row.epoch, seq: row.next } : { epoch: newEpoch(), seq: 1 };
+    const slot = this.peekSlot(dest);
     this.q.setSequence!.run(dest, slot.epoch, slot.seq + 1);
     return slot;
   }
 
+  /** The slot the next message towards `dest` would take (a fresh epoch if there is none yet). */
+  private peekSlot(dest: number): { epoch: string; seq: number } {
+    const row = this.q.sequence!.get(dest) as { epoch: string; next: number } | undefined;
+    return row ? { epoch: row.epoch, seq: row.next } : { epoch: newEpoch(), seq: 1 };
+  }
+
   /** Reserves the next slot towards `dest` and stores the frame sealed for it, atomically. */
   enqueue(dest: number, build: SealFor): OutboxMessage {
+    return this.enqueueAll(dest, (epoch, seq) => [build(epoch, seq)])[0]!;
+  }
+
+  /**
+   * Stores messages sealed together towards `dest`, atomically, with one read and one write of
+   * the destination's sequence: `build` gets the epoch and the first free sequence number and
+   * returns the messages sealed for consecutive slots from there (as many as it sealed).
+   */
+  enqueueAll(dest: number, build: SealMany): OutboxMessage[] {
     return this.db.transaction(() => {
-      const { epoch, seq } = this.nextSlot(dest);
-      const m = build(epoch, seq);
-      this.q.enqueue!.run(m.id, dest, epoch, seq, m.command, m.frame, m.created, m.ttl, Date.now());
-      return { ...m, to: dest, epoch, seq, attempts: 0 };
+      const { epoch, seq } = this.peekSlot(dest);
+      const built = build(epoch, seq);
+      const now = Date.now();
+      const out = built.map((m, i) => {
+        this.q.enqueue!.run(m.id, dest, epoch, seq + i, m.command, m.frame, m.created, m.ttl, now);
+        return { ...m, to: dest, epoch, seq: seq + i, attempts: 0 };
+      });
+      if (out.length > 0) this.q.setSequence!.run(dest, epoch, seq + out.length);
+      return out;
     })();
   }
 
@@ -235,20 +264,27 @@ export class Mailbox {
     return (this.q.destinations!.all() as { dest: number }[]).map((r) => r.dest);
   }
 
-  /** Marks messages delivered or expired (only ones still queued); returns the ids that changed. */
-  mark(ids: string[], status: Exclude<DeliveryStatus, 'queued'>): string[] {
-    const now = Date.now();
-    return this.db.transaction(() => ids.filter((id) => this.q.mark!.run(status, now, id).changes === 1))();
+  /**
+   * Marks messages delivered or expired (only ones still queued); returns the ids that changed, in
+   * the given order. `attempted`: the mark is the outcome of a delivery attempt, counted with it.
+   */
+  mark(ids: string[], status: Exclude<DeliveryStatus, 'queued'>, attempted = false): string[] {
+    if (ids.length === 0) return [];
+    const rows = this.q.mark!.all(status, Date.now(), attempted ? 1 : 0, JSON.stringify(ids)) as {
+      id: string;
+    }[];
+    const changed = new Set(rows.map((r) => r.id));
+    return ids.filter((id) => changed.has(id));
   }
 
-  /** Counts a delivery attempt of the given queued messages (or of every one queued towards a destination). */
+  /**
+   * Counts a delivery attempt of the given queued messages (or of every one queued towards a
+   * destination). The bus counts an attempt with its outcome: a crash in between loses the count.
+   */
   attempted(which: number | string[]): void {
     const now = Date.now();
     if (typeof which === 'number') this.q.attempt!.run(now, which);
-    else
-      this.db.transaction(() => {
-        for (const id of which) this.q.attemptOne!.run(now, id);
-      })();
+    else if (which.length > 0) this.q.attemptSome!.run(now, JSON.stringify(which));
   }
 
   status(id: string): DeliveryStatus | null {

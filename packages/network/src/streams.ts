@@ -30,8 +30,11 @@ import {
   envelopeHeader,
   frameEnvelope,
   openEnvelope,
+  responseFrame,
 } from './envelope.ts';
-import { NetworkError, remoteError } from './errors.ts';
+import { asNetworkError, NetworkError, remoteError } from './errors.ts';
+
+const EMPTY = Buffer.alloc(0);
 
 const OPEN = 0;
 const ACCEPT = 1;
@@ -259,7 +262,7 @@ class ByteStream implements TwinStream {
   async end(): Promise<void> {
     if (this.sentEnd) return;
     this.sentEnd = true;
-    await this.sendFrame(END, Buffer.alloc(0));
+    await this.sendFrame(END, EMPTY);
     this.maybeClose();
   }
 
@@ -355,7 +358,7 @@ export class Streams {
     this.track(s, stream);
     if (this.ctx.stopped()) s.abort(new NetworkError('stopped', 'the bus is stopped'));
     const header = envelopeHeader('stream', this.ctx.twinId, twin.id, command);
-    await s.sendFrame(OPEN, frameEnvelope(header, Buffer.alloc(0)));
+    await s.sendFrame(OPEN, frameEnvelope(header, EMPTY));
     const answer = await s.nextControl(STREAM_OPEN_TIMEOUT_MS);
     if (!answer) {
       s.abort(new NetworkError('timeout', 'no answer'));
@@ -413,21 +416,17 @@ export class Streams {
       handler = this.handlers.get(header.command);
       if (!handler) throw new NetworkError('unknown_command', `no stream handler for "${header.command}"`);
     } catch (e) {
-      const err =
-        e instanceof NetworkError ? e : new NetworkError('handler_error', (e as Error).message, { cause: e });
-      const reply = envelopeHeader('response', this.ctx.twinId, header.from, header.command, {
-        re: header.id,
-        error: { code: err.code, message: err.message },
-      });
-      await s.sendFrame(ACCEPT, frameEnvelope(reply, Buffer.alloc(0))).catch(() => {});
+      const { code, message } = asNetworkError(e);
+      await s
+        .sendFrame(ACCEPT, responseFrame(this.ctx.twinId, header, EMPTY, { code, message }))
+        .catch(() => {});
       await stream.close().catch(() => {});
       return;
     }
-    const reply = envelopeHeader('response', this.ctx.twinId, from, header.command, { re: header.id });
     const served = s;
     served.accepted(from, header.command);
     try {
-      await served.sendFrame(ACCEPT, frameEnvelope(reply, Buffer.alloc(0)));
+      await served.sendFrame(ACCEPT, responseFrame(this.ctx.twinId, header, EMPTY));
       await handler(served, { from, envelope: header });
       await served.end();
     } catch (e) {

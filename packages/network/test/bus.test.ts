@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
+import { PhonebookClient } from '@twin/phonebook';
 import {
   BUS_PROTOCOL,
   BusError,
@@ -16,44 +12,14 @@ import {
   openEnvelope,
   sealEnvelope,
   TwinBus,
-  type TwinHost,
 } from '../src/index.ts';
+import { type TestTwin, testNetwork } from './helpers.ts';
 
-interface Twin {
-  identity: TwinIdentity;
-  id: number;
-  host: TwinHost;
-  bus: TwinBus;
-}
+type Twin = TestTwin;
 
-let dir: string;
-let pb: RunningPhonebook;
-const twins: Twin[] = [];
-
-async function makeTwin(name: string, listen?: string[]): Promise<Twin> {
-  const identity = TwinIdentity.fromMnemonic(name, newMnemonic());
-  const host = await createTwinHost(identity, { listen });
-  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 60_000 });
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, maxPayload: 64 * 1024 });
-  await bus.start();
-  const t = { identity, id: record.id, host, bus };
-  twins.push(t);
-  return t;
-}
-
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'bus-'));
-  pb = await startPhonebook({ dataDir: dir, port: 0 });
-});
-after(async () => {
-  for (const t of twins) {
-    await t.bus.stop();
-    await t.host.stop();
-  }
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const net = testNetwork('bus');
+const makeTwin = (name: string, listen?: string[]): Promise<Twin> =>
+  net.boot(name, { listen, cacheTtlMs: 60_000, maxPayload: 64 * 1024 });
 
 const code = (c: string) => (e: unknown) => e instanceof BusError && e.code === c;
 
@@ -163,15 +129,17 @@ describe('twin bus', () => {
     carol.bus.handle('where', () => Buffer.from('here'));
     assert.equal((await alice.bus.request('carol', 'where', Buffer.alloc(0))).toString(), 'here');
     // carol restarts on another port and republishes her record
-    await carol.bus.stop();
-    await carol.host.stop();
+    await carol.stop();
     const host = await createTwinHost(carol.identity);
-    const phonebook = new PhonebookClient({ url: pb.url });
+    const phonebook = new PhonebookClient({ url: net.url });
     await phonebook.publish(carol.identity, host.getMultiaddrs().map(String));
     const bus = new TwinBus({ identity: carol.identity, twinId: carol.id, host, phonebook });
     await bus.start();
     bus.handle('where', () => Buffer.from('moved'));
-    twins.push({ ...carol, host, bus });
+    net.onCleanup(async () => {
+      await bus.stop();
+      await host.stop();
+    });
     // alice's cached record is stale: the dial fails, she re-resolves and reaches carol
     let reply: Buffer | undefined;
     for (let i = 0; i < 3 && !reply; i++) {

@@ -1,64 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
-import {
-  BUS_PROTOCOL,
-  createTwinHost,
-  type InboxMessage,
-  Mailbox,
-  openEnvelope,
-  queueMessage,
-  TwinBus,
-} from '../src/index.ts';
+import { BUS_PROTOCOL, type InboxMessage, Mailbox, openEnvelope, queueMessage } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-let dir: string;
-let pb: RunningPhonebook;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'epochs-'));
-  pb = await startPhonebook({ dataDir: join(dir, 'pb'), port: 0 });
-});
-const running = new Set<{ stop(): Promise<void> }>();
-after(async () => {
-  for (const t of running) await t.stop(); // left running by a failed test
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const net = testNetwork('epochs');
 
 type Twin = Awaited<ReturnType<typeof boot>>;
 
 /** A twin whose whole bus state is the SQLite file at `state`. */
-async function boot(identity: TwinIdentity, state: string) {
-  const host = await createTwinHost(identity);
-  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 0 });
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const mailbox = new Mailbox(state);
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
-  const received: InboxMessage[] = [];
-  bus.on('message', (m) => received.push(m));
-  await bus.start();
-  const twin = {
-    id: record.id,
-    identity,
-    host,
-    bus,
-    mailbox,
-    received,
-    async stop() {
-      running.delete(twin);
-      await bus.stop();
-      await host.stop();
-      mailbox.close();
-    },
-  };
-  running.add(twin);
-  return twin;
-}
+const boot = (identity: TwinIdentity, state: string) => net.withMailbox(identity, { mailbox: state });
 
 async function until(what: string, cond: () => boolean, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -81,8 +36,11 @@ const texts = (prefix: string, from: number, to: number) =>
 
 test('a sender restored from its mnemonic (whole state lost) has every message stored exactly once', async () => {
   const mnemonic = newMnemonic();
-  let alice = await boot(TwinIdentity.fromMnemonic('alice', mnemonic), join(dir, 'alice-1', 'bus.sqlite'));
-  let bob = await boot(TwinIdentity.fromMnemonic('bob', newMnemonic()), join(dir, 'bob', 'bus.sqlite'));
+  let alice = await boot(
+    TwinIdentity.fromMnemonic('alice', mnemonic),
+    join(net.dir, 'alice-1', 'bus.sqlite'),
+  );
+  let bob = await boot(TwinIdentity.fromMnemonic('bob', newMnemonic()), join(net.dir, 'bob', 'bus.sqlite'));
   await sendAll(alice, 'bob', texts('before', 1, 30));
   const oldFrames = alice.mailbox.db.prepare('SELECT frame FROM outbox ORDER BY rowid').all() as {
     frame: Buffer;
@@ -90,7 +48,7 @@ test('a sender restored from its mnemonic (whole state lost) has every message s
 
   // Alice loses her home; she is restored from her mnemonic onto a fresh one: a new, empty outbox.
   await alice.stop();
-  alice = await boot(TwinIdentity.fromMnemonic('alice', mnemonic), join(dir, 'alice-2', 'bus.sqlite'));
+  alice = await boot(TwinIdentity.fromMnemonic('alice', mnemonic), join(net.dir, 'alice-2', 'bus.sqlite'));
   await sendAll(alice, 'bob', texts('after', 1, 40));
 
   let inbox = bob.mailbox.inbox(alice.id, 0, 1000);
@@ -125,9 +83,9 @@ test('a sender restored from its mnemonic (whole state lost) has every message s
 
   // Restarting either side (same state) keeps exactly-once: alice continues her second epoch.
   await bob.stop();
-  bob = await boot(bob.identity, join(dir, 'bob', 'bus.sqlite'));
+  bob = await boot(bob.identity, join(net.dir, 'bob', 'bus.sqlite'));
   await alice.stop();
-  alice = await boot(alice.identity, join(dir, 'alice-2', 'bus.sqlite'));
+  alice = await boot(alice.identity, join(net.dir, 'alice-2', 'bus.sqlite'));
   await sendAll(alice, 'bob', texts('later', 1, 10));
   inbox = bob.mailbox.inbox(alice.id, 0, 1000);
   assert.deepEqual(
@@ -145,9 +103,12 @@ test('a sender restored from its mnemonic (whole state lost) has every message s
 test('message k refused transiently after k+1 was stored is delivered on retry, not taken for a duplicate', async () => {
   const carol = await boot(
     TwinIdentity.fromMnemonic('carol', newMnemonic()),
-    join(dir, 'carol', 'bus.sqlite'),
+    join(net.dir, 'carol', 'bus.sqlite'),
   );
-  const dave = await boot(TwinIdentity.fromMnemonic('dave', newMnemonic()), join(dir, 'dave', 'bus.sqlite'));
+  const dave = await boot(
+    TwinIdentity.fromMnemonic('dave', newMnemonic()),
+    join(net.dir, 'dave', 'bus.sqlite'),
+  );
   let refused = 0;
   dave.bus.onMessage('note', (m) => {
     if (m.payload.toString() === 'k' && refused++ === 0) throw new Error('disk full for a moment');
@@ -177,12 +138,12 @@ test('message k refused transiently after k+1 was stored is delivered on retry, 
 });
 
 test('a sender whose outbox was rolled back (restored from a backup) reuses slots: refused, moved to a new epoch, delivered', async () => {
-  const erinState = join(dir, 'erin', 'bus.sqlite');
-  const backup = join(dir, 'erin-backup', 'bus.sqlite');
+  const erinState = join(net.dir, 'erin', 'bus.sqlite');
+  const backup = join(net.dir, 'erin-backup', 'bus.sqlite');
   let erin = await boot(TwinIdentity.fromMnemonic('erin', newMnemonic()), erinState);
   const frank = await boot(
     TwinIdentity.fromMnemonic('frank', newMnemonic()),
-    join(dir, 'frank', 'bus.sqlite'),
+    join(net.dir, 'frank', 'bus.sqlite'),
   );
   await sendAll(erin, 'frank', texts('one', 1, 5));
   new Mailbox(backup).close();
@@ -212,8 +173,8 @@ test('a sender whose outbox was rolled back (restored from a backup) reuses slot
 });
 
 test('a mailbox written before sender epochs keeps its inbox as the legacy epoch and its outbox queue', async () => {
-  const path = join(dir, 'legacy', 'bus.sqlite');
-  mkdirSync(join(dir, 'legacy'));
+  const path = join(net.dir, 'legacy', 'bus.sqlite');
+  mkdirSync(join(net.dir, 'legacy'));
   const Database = (await import('better-sqlite3')).default;
   const db = new Database(path);
   db.exec(`

@@ -1,39 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
-import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import {
   BUS_PROTOCOL,
   type BusLogger,
-  createTwinHost,
   envelopeHeader,
   frameEnvelope,
-  Mailbox,
   NetworkError,
   openEnvelope,
   queueMessage,
   sealEnvelope,
-  TwinBus,
+  sealEnvelopes,
   verifyEnvelope,
 } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-let dir: string;
-let pb: RunningPhonebook;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'lifecycle-'));
-  pb = await startPhonebook({ dataDir: join(dir, 'pb'), port: 0 });
-});
-const running = new Set<{ stop(): Promise<void> }>();
-after(async () => {
-  for (const t of running) await t.stop();
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const net = testNetwork('lifecycle');
 
 /** A logger that keeps what it is told. */
 function memoryLog(): BusLogger & { lines: string[] } {
@@ -41,30 +24,8 @@ function memoryLog(): BusLogger & { lines: string[] } {
   return { lines, warn: (_obj, msg) => lines.push(msg) };
 }
 
-async function boot(name: string, o: { mailbox?: boolean; logger?: BusLogger } = {}) {
-  const identity = TwinIdentity.fromMnemonic(name, newMnemonic());
-  const host = await createTwinHost(identity);
-  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 0 });
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const mailbox = o.mailbox === false ? undefined : new Mailbox(join(dir, name, 'bus.sqlite'));
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox, logger: o.logger });
-  await bus.start();
-  const twin = {
-    id: record.id,
-    identity,
-    host,
-    bus,
-    mailbox,
-    async stop() {
-      running.delete(twin);
-      await bus.stop();
-      await host.stop();
-      if (mailbox?.db.open) mailbox.close();
-    },
-  };
-  running.add(twin);
-  return twin;
-}
+const boot = (name: string, o: { mailbox?: boolean; logger?: BusLogger } = {}) =>
+  net.boot(name, { mailbox: o.mailbox ?? true, logger: o.logger });
 
 const code = (c: string) => (e: unknown) => e instanceof NetworkError && e.code === c;
 
@@ -152,6 +113,35 @@ test('requests travel unsigned on the authenticated connection; one-way messages
   const after = envelopeHeader('request', alice.id, bob.id, 'echo');
   assert.equal((await exchange(frameEnvelope(after, Buffer.from('z')))).re, after.id);
   assert.equal(bob.bus.stats.refused.get('bad_envelope'), 1);
+  // messages sealed together under one signature: each answered, stored, and kept verifiable alone
+  const epoch = 'fedcba9876543210';
+  const batch = sealEnvelopes(
+    alice.identity,
+    [1, 2, 3].map((seq) => ({
+      header: envelopeHeader('message', alice.id, bob.id, 'note', { epoch, seq }),
+      payload: Buffer.from(`batch ${seq}`),
+    })),
+  );
+  for (const frame of batch) assert.equal((await exchange(frame)).error, undefined);
+  for (const seq of [1, 2, 3]) {
+    const kept = openEnvelope(bob.mailbox!.envelope(alice.id, epoch, seq)!);
+    assert.deepEqual(
+      [kept.payload.toString(), kept.header.leaf, kept.header.depth],
+      [`batch ${seq}`, seq - 1, 2],
+    );
+    assert.ok(verifyEnvelope(kept, Buffer.from(alice.identity.signingPublicKey).toString('base64')));
+  }
+  // a batch frame whose sibling hash was changed is refused, and not stored
+  const other = sealEnvelopes(
+    alice.identity,
+    [4, 5].map((seq) => ({
+      header: envelopeHeader('message', alice.id, bob.id, 'note', { epoch, seq }),
+      payload: Buffer.from('x'),
+    })),
+  )[0]!;
+  other[other.length - 70] = other[other.length - 70]! ^ 1;
+  assert.equal((await exchange(other)).error?.code, 'bad_signature');
+  assert.equal(bob.mailbox!.envelope(alice.id, epoch, 4), null);
   await stream.close();
 
   // a stored message keeps its signature: verifiable later, without the connection

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, startPhonebook } from '@twin/phonebook';
+import { PhonebookClient } from '@twin/phonebook';
 import { createTwinHost, TwinBus } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-const dir = mkdtempSync(join(tmpdir(), 'relay-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const net = testNetwork('relay');
 
 test('a twin that accepts no inbound connections is reached through a relay twin, end to end', async () => {
-  const pb = await startPhonebook({ dataDir: dir, port: 0 });
-  const phonebook = () => new PhonebookClient({ url: pb.url, cacheTtlMs: 0 });
+  const phonebook = () => new PhonebookClient({ url: net.url, cacheTtlMs: 0 });
   const relayId = TwinIdentity.fromMnemonic('relay', newMnemonic());
   const relay = await createTwinHost(relayId, { relay: true });
   const relayAddr = relay.getMultiaddrs()[0]!.toString();
@@ -38,19 +34,10 @@ test('a twin that accepts no inbound connections is reached through a relay twin
   await carolBus.start();
   carolBus.handle('whoami', (_p, ctx) => Buffer.from(`carol answering twin ${ctx.from}`));
 
-  const aliceId = TwinIdentity.fromMnemonic('alice', newMnemonic());
-  const alice = await createTwinHost(aliceId);
-  const aliceRecord = await phonebook().publish(aliceId, alice.getMultiaddrs().map(String));
-  const aliceBus = new TwinBus({
-    identity: aliceId,
-    twinId: aliceRecord.id,
-    host: alice,
-    phonebook: phonebook(),
-  });
-  await aliceBus.start();
+  const { host: alice, bus: aliceBus, id: aliceId } = await net.boot('alice');
 
   const reply = await aliceBus.request('carol', 'whoami', Buffer.alloc(0));
-  assert.equal(reply.toString(), `carol answering twin ${aliceRecord.id}`);
+  assert.equal(reply.toString(), `carol answering twin ${aliceId}`);
   const conns = alice.getConnections(carol.peerId);
   assert.ok(
     conns.length > 0 && conns.every((c) => c.remoteAddr.toString().includes('/p2p-circuit')),
@@ -63,7 +50,6 @@ test('a twin that accepts no inbound connections is reached through a relay twin
   const big = Buffer.alloc(200 * 1024, 7);
   assert.deepEqual(await aliceBus.request('carol', 'echo', big), big);
 
-  for (const b of [aliceBus, carolBus]) await b.stop();
-  for (const h of [alice, carol, relay]) await h.stop();
-  await pb.close();
+  await carolBus.stop();
+  for (const h of [carol, relay]) await h.stop();
 });

@@ -1,42 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
-import { createTwinHost, type DeliveryEvent, Mailbox, TwinBus } from '../src/index.ts';
+import type { DeliveryEvent } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-let dir: string;
-let pb: RunningPhonebook;
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'reliable-'));
-  pb = await startPhonebook({ dataDir: join(dir, 'pb'), port: 0 });
-});
-after(async () => {
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function boot(identity: TwinIdentity, listen?: string[]) {
-  const host = await createTwinHost(identity, { listen });
-  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 0 });
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const mailbox = new Mailbox(join(dir, identity.name, 'bus.sqlite'));
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
-  await bus.start();
-  return {
-    id: record.id,
-    host,
-    bus,
-    mailbox,
-    async stop() {
-      await bus.stop();
-      await host.stop();
-      mailbox.close();
-    },
-  };
-}
+const net = testNetwork('reliable');
+const boot = (identity: TwinIdentity, listen?: string[]) => net.withMailbox(identity, { listen });
 
 test('1,000 reliable sends survive the receiver going away: each stored once, in order', async () => {
   const aliceId = TwinIdentity.fromMnemonic('alice', newMnemonic());

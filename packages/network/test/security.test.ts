@@ -1,14 +1,11 @@
 // The bus as an attacker sees it: who may speak as a twin on a connection, what a stranger can
 // make a twin look up or hold, and what a peer can make the caller believe.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { lpStream } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { HttpBackend, PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
+import { HttpBackend, PhonebookClient } from '@twin/phonebook';
 import {
   BUS_PROTOCOL,
   createTwinHost,
@@ -18,28 +15,17 @@ import {
   MAX_STREAM_INFLIGHT,
   NetworkError,
   openEnvelope,
-  TwinBus,
   type TwinHost,
 } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-let dir: string;
-let pb: RunningPhonebook;
-const stops: (() => Promise<void>)[] = [];
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'security-'));
-  pb = await startPhonebook({ dataDir: dir, port: 0 });
-});
-after(async () => {
-  for (const s of stops.reverse()) await s();
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const net = testNetwork('security');
 
 const code = (c: string) => (e: unknown) => e instanceof NetworkError && e.code === c;
 
 /** A phonebook client that counts the lookups it sends to the server. */
 function countingPhonebook() {
-  const backend = new HttpBackend(pb.url);
+  const backend = new HttpBackend(net.url);
   const counts = { byId: 0, byKey: 0 };
   const twinProof = backend.twinProof.bind(backend);
   const twinProofByKey = backend.twinProofByKey.bind(backend);
@@ -54,27 +40,8 @@ function countingPhonebook() {
   return { phonebook: new PhonebookClient({ backend, cacheTtlMs: 0 }), counts };
 }
 
-async function boot(name: string, phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 0 })) {
-  const identity = TwinIdentity.fromMnemonic(name, newMnemonic());
-  const host = await createTwinHost(identity);
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook });
-  await bus.start();
-  const twin = { identity, id: record.id, host, bus, phonebook };
-  stops.push(async () => {
-    await bus.stop();
-    await host.stop();
-  });
-  return twin;
-}
-
-async function stranger(): Promise<TwinHost> {
-  const host = await createTwinHost(TwinIdentity.fromMnemonic('stranger', newMnemonic()));
-  stops.push(async () => {
-    await host.stop();
-  });
-  return host;
-}
+const boot = (name: string, phonebook?: PhonebookClient) => net.boot(name, { phonebook });
+const stranger = () => net.stranger();
 
 const addr = (h: TwinHost) => multiaddr(h.getMultiaddrs()[0]!.toString());
 
@@ -112,7 +79,7 @@ test('a record whose addresses lead to another key is not dialled as that twin',
   const mallory = await stranger();
   const eve = TwinIdentity.fromMnemonic('eve-addr', newMnemonic());
   // eve publishes mallory's address as her own: whoever answers there must hold eve's key
-  await new PhonebookClient({ url: pb.url }).publish(eve, mallory.getMultiaddrs().map(String));
+  await new PhonebookClient({ url: net.url }).publish(eve, mallory.getMultiaddrs().map(String));
   await assert.rejects(alice.bus.request('eve-addr', 'echo', Buffer.alloc(0)), code('unreachable'));
 });
 
@@ -128,10 +95,10 @@ test('after a twin rotates its key, a channel authenticated by the old key is no
 
 test('a peer cannot answer with a code only the caller may produce', async () => {
   const alice = await boot('alice-codes');
-  const phonebook = new PhonebookClient({ url: pb.url });
+  const phonebook = new PhonebookClient({ url: net.url });
   const fake = TwinIdentity.fromMnemonic('fake-codes', newMnemonic());
   const host = await createTwinHost(fake);
-  stops.push(async () => {
+  net.onCleanup(async () => {
     await host.stop();
   });
   const record = await phonebook.publish(fake, host.getMultiaddrs().map(String));

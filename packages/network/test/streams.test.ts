@@ -1,50 +1,19 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { multiaddr } from '@multiformats/multiaddr';
-import { newMnemonic, TwinIdentity } from '@twin/identity';
-import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import {
-  createTwinHost,
   envelopeHeader,
   frameEnvelope,
   NetworkError,
   openEnvelope,
   STREAM_PROTOCOL,
-  TwinBus,
   type TwinHost,
 } from '../src/index.ts';
+import { testNetwork } from './helpers.ts';
 
-let dir: string;
-let pb: RunningPhonebook;
-const stops: (() => Promise<void>)[] = [];
-before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'streams-'));
-  pb = await startPhonebook({ dataDir: dir, port: 0 });
-});
-after(async () => {
-  for (const s of stops.reverse()) await s();
-  await pb.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function boot(name: string) {
-  const identity = TwinIdentity.fromMnemonic(name, newMnemonic());
-  const host = await createTwinHost(identity);
-  const phonebook = new PhonebookClient({ url: pb.url, cacheTtlMs: 60_000 });
-  const record = await phonebook.publish(identity, host.getMultiaddrs().map(String));
-  const bus = new TwinBus({ identity, twinId: record.id, host, phonebook });
-  await bus.start();
-  const twin = { identity, id: record.id, host, bus };
-  stops.push(async () => {
-    await bus.stop();
-    await host.stop();
-  });
-  return twin;
-}
+const net = testNetwork('streams');
+const boot = (name: string) => net.boot(name, { cacheTtlMs: 60_000 });
 
 const code = (c: string) => (e: unknown) => e instanceof NetworkError && e.code === c;
 const MiB = 1024 * 1024;
@@ -148,10 +117,7 @@ test('a stream from a peer that is not the twin it claims, or no twin at all, is
   bob.bus.handleStream('put', async () => {
     called++;
   });
-  const stranger = await createTwinHost(TwinIdentity.fromMnemonic('stranger', newMnemonic()));
-  stops.push(async () => {
-    await stranger.stop();
-  });
+  const stranger = await net.stranger();
   const asAlice = frameEnvelope(envelopeHeader('stream', alice.id, bob.id, 'put'), Buffer.alloc(0));
   assert.equal(await rawOpen(stranger, bob.host, asAlice), 'unknown_twin');
   const carol = await boot('carol-claim');

@@ -65,6 +65,8 @@ export class PhonebookClient {
   private readonly ttl: number;
   /** The newest checkpoint seen, per server key: every later one must extend it. */
   private readonly newest = new Map<string, Checkpoint>();
+  /** Per signing key, the last write submitAs queued (settled when it is done). */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(readonly options: PhonebookClientOptions = {}) {
     this.backend = options.backend ?? new HttpBackend(options.url ?? DEFAULT_PHONEBOOK_URL);
@@ -259,15 +261,30 @@ export class PhonebookClient {
   /**
    * Submits a transaction of `identity`'s twin built by `make` from its next nonce and the time,
    * re-reading the twin's nonce first (fresh): the usual path for farm, node and contract writes.
+   * The writes of one twin through one client go one at a time, each after the previous one
+   * landed (or failed), so concurrent callers never take the same nonce.
+   * @throws PhonebookError `not_found` when the twin is not registered, and the server's refusals
    */
-  async submitAs(
+  submitAs(
     identity: TwinIdentity,
     make: (twin: TwinRecord, nonce: number, timestamp: number) => Tx,
   ): Promise<SubmitResult> {
     const key = b64(identity.signingPublicKey);
-    const me = await this.twinByKey(key);
-    if (!me) throw new PhonebookError('not_found', `twin ${identity.name} is not registered`);
-    return this.submit(signTx(identity, make(me, me.nonce + 1, Date.now())));
+    const write = async () => {
+      const me = await this.twinByKey(key);
+      if (!me) throw new PhonebookError('not_found', `twin ${identity.name} is not registered`);
+      return this.submit(signTx(identity, make(me, me.nonce + 1, Date.now())));
+    };
+    const next = (this.writes.get(key) ?? Promise.resolve()).then(write, write);
+    const settled = next.then(
+      () => {},
+      () => {},
+    );
+    this.writes.set(key, settled);
+    void settled.then(() => {
+      if (this.writes.get(key) === settled) this.writes.delete(key);
+    });
+    return next;
   }
 }
 

@@ -6,20 +6,22 @@
  * owner, or claim a node accepted it. Like twin proofs, one lookup cannot see entries a server
  * withholds (a stale view); followers of the ledger catch that.
  */
-import { verify } from '@twin/identity';
 import { z } from 'zod';
 import { canonical, type Json } from './canonical.ts';
 import { contractStateAt } from './contracts.ts';
 import { PhonebookError } from './errors.ts';
-import { type ContractRecord, MAX_CONTRACT_PROOF_ENTRIES, MAX_ENCODED_TX } from './grid-types.ts';
-import { decodeTx, entryHash, entryLeaf, TX_CONTEXT } from './ledger.ts';
+import { type ContractRecord, MAX_CONTRACT_PROOF_ENTRIES } from './grid-types.ts';
 import { DEFAULT_ACCEPT_WITHIN_MS } from './limits.ts';
-import { verifyInclusion } from './merkle.ts';
-import type { ProvenEntry, SignedCheckpoint, Tx } from './types.ts';
+import {
+  type ProvenEntry,
+  provenEntrySchema,
+  type SignedCheckpoint,
+  signedCheckpointSchema,
+  type Tx,
+} from './types.ts';
+import { verifyEntries, verifySignedCheckpoint } from './verify.ts';
 
 type ContractTx = Extract<Tx, { kind: `contract.${string}` }>;
-
-import { verifySignedCheckpoint } from './verify.ts';
 
 export interface ContractProof {
   contract: ContractRecord;
@@ -39,30 +41,10 @@ export interface VerifiedContract {
   height: number;
 }
 
-const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
-const key = z.string().regex(/^[A-Za-z0-9+/]{43}=$/);
-const pos = z.number().int().positive();
 const proofShape = z.object({
-  contract: z.object({ id: pos }).passthrough(),
-  entries: z
-    .array(
-      z.object({
-        height: pos,
-        tx: z.string().max(MAX_ENCODED_TX),
-        signature: z.string().max(128),
-        prev: z.union([hex32, z.literal('')]),
-        hash: hex32,
-        meta: z.object({ twin: pos, signer: key, registered: pos, keys: pos, addresses: pos }),
-        path: z.array(hex32).max(64),
-      }),
-    )
-    .min(1)
-    .max(MAX_CONTRACT_PROOF_ENTRIES),
-  checkpoint: z.object({
-    checkpoint: z.object({ height: pos, head: hex32, root: hex32, timestamp: z.number().int() }),
-    signature: z.string().max(128),
-    serverKey: key,
-  }),
+  contract: z.object({ id: z.number().int().positive() }).passthrough(),
+  entries: z.array(provenEntrySchema).min(1).max(MAX_CONTRACT_PROOF_ENTRIES),
+  checkpoint: signedCheckpointSchema,
 });
 
 /** Verifies a contract proof; `now` decides whether a pending contract is expired. Throws 'unverified'. */
@@ -82,33 +64,8 @@ export function verifyContractProof(
   }
   const id = proof.contract.id;
   const txs: { e: ProvenEntry; tx: ContractTx }[] = [];
-  let last = 0;
-  for (const e of proof.entries) {
-    if (e.height <= last) throw fail('entries out of order');
-    last = e.height;
-    if (e.height > c.height) throw fail(`entry ${e.height} is past the checkpoint`);
-    if (entryHash(e) !== e.hash) throw fail(`entry ${e.height} hash mismatch`);
-    if (
-      !verifyInclusion(
-        e.height - 1,
-        c.height,
-        entryLeaf(e.hash, e.meta),
-        e.path.map((h) => Buffer.from(h, 'hex')),
-        Buffer.from(c.root, 'hex'),
-      )
-    )
-      throw fail(`entry ${e.height} is not in the ledger of the signed checkpoint`);
-    let tx: Tx;
-    try {
-      const d = decodeTx(e);
-      tx = d.tx;
-      if (!verify(TX_CONTEXT, d.bytes, d.signature, Buffer.from(e.meta.signer, 'base64')))
-        throw fail(`entry ${e.height} is not signed by its signer`);
-    } catch (err) {
-      throw err instanceof PhonebookError && err.code === 'unverified'
-        ? err
-        : fail(`entry ${e.height}: ${(err as Error).message}`);
-    }
+  for (const { e, d } of verifyEntries(proof.entries, c, fail)) {
+    const tx = d.tx;
     if (!tx.kind.startsWith('contract.') || !('twin' in tx) || e.meta.twin !== tx.twin)
       throw fail(`entry ${e.height} is not a contract transaction of its signer`);
     const about = tx.kind === 'contract.create' ? e.height : (tx as { contract: number }).contract;

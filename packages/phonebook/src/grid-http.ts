@@ -18,7 +18,8 @@ export function registerGridRoutes(
   service: PhonebookService,
   o: {
     readOnly: boolean;
-    checkpoint?: () => SignedCheckpoint | null;
+    /** The checkpoint proofs are served under (throws `unavailable` while there is none). */
+    checkpoint: () => SignedCheckpoint;
     fail: (reply: FastifyReply, e: unknown) => FastifyReply;
   },
 ): void {
@@ -50,10 +51,7 @@ export function registerGridRoutes(
   app.get<{ Params: { id: string } }>('/v1/contracts/:id', async (req, reply) => {
     try {
       const id = z.coerce.number().int().positive().parse(req.params.id);
-      const checkpoint = o.checkpoint ? o.checkpoint() : service.checkpoint();
-      if (!checkpoint)
-        throw new PhonebookError('unavailable', 'the replica has not synced with its upstream yet');
-      const proof = service.contractProof(id, checkpoint);
+      const proof = service.contractProof(id, o.checkpoint());
       if (!proof) throw new PhonebookError('not_found', `no contract ${id}`);
       return proof;
     } catch (e) {

@@ -97,13 +97,21 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
     }
   });
 
+  /**
+   * The checkpoint proofs are served under: this server's own, or on a replica the upstream's it
+   * relays. Throws PhonebookError `unavailable` while a replica has none yet.
+   */
+  const servingCheckpoint = (): SignedCheckpoint => {
+    if (!options.checkpoint) return service.checkpoint();
+    const relayed = options.checkpoint();
+    if (!relayed) throw new PhonebookError('unavailable', 'the replica has not synced with its upstream yet');
+    return relayed;
+  };
+
   const sendTwin = (reply: FastifyReply, id: number | undefined, what: string) => {
     counters.lookups++;
     try {
-      const checkpoint = options.checkpoint ? options.checkpoint() : service.checkpoint();
-      if (!checkpoint)
-        throw new PhonebookError('unavailable', 'the replica has not synced with its upstream yet');
-      const json = id === undefined ? undefined : service.twinProofJson(id, checkpoint);
+      const json = id === undefined ? undefined : service.twinProofJson(id, servingCheckpoint());
       if (json === undefined) return fail(reply, new PhonebookError('not_found', `no twin ${what}`));
       return reply.type('application/json').send(json);
     } catch (e) {
@@ -129,7 +137,7 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
     const farm = service.state.farms.get(Number(req.params.id));
     return farm ?? fail(reply, new PhonebookError('not_found', `no farm ${req.params.id}`));
   });
-  registerGridRoutes(app, service, { readOnly: options.readOnly, checkpoint: options.checkpoint, fail });
+  registerGridRoutes(app, service, { readOnly: options.readOnly, checkpoint: servingCheckpoint, fail });
   app.get('/v1/nodes', async () => ({ nodes: service.nodes() }));
   app.get<{ Params: { id: string } }>('/v1/nodes/:id', async (req, reply) => {
     const node = service.state.nodes.get(Number(req.params.id));
@@ -156,11 +164,11 @@ export function buildApp(service: PhonebookService, options: HttpOptions): Fasti
     }
   });
   app.get('/v1/checkpoint', async (_req, reply) => {
-    if (!options.checkpoint) return service.checkpoint();
-    return (
-      options.checkpoint() ??
-      fail(reply, new PhonebookError('unavailable', 'the replica has not synced with its upstream yet'))
-    );
+    try {
+      return servingCheckpoint();
+    } catch (e) {
+      return fail(reply, e);
+    }
   });
   app.get('/health', async (_req, reply) => {
     const extra = options.health?.() ?? {};

@@ -149,8 +149,10 @@ export class Replica {
         return this.refuse(`upstream checkpoint at ${target} signs a Merkle root its entries do not produce`);
       if (state.head !== checkpoint.checkpoint.head)
         return this.refuse(`upstream checkpoint at ${target} disagrees with our entry: history rewritten`);
+      // an unchanged checkpoint (a quiet ledger) is not written again on every poll
+      if (JSON.stringify(checkpoint) !== JSON.stringify(this.upstreamCheckpoint))
+        this.saveCheckpoint(checkpoint);
       this.upstreamCheckpoint = checkpoint;
-      this.saveCheckpoint(checkpoint);
       this.lastSync = Date.now();
       this.lastError = null;
     } catch (e) {

@@ -199,6 +199,28 @@ export interface TwinProof {
 
 const hex32 = z.string().regex(/^[0-9a-f]{64}$/);
 const b64sig = z.string().max(128);
+/** The shape of a proven entry as a client receives it (twin and contract proofs alike). */
+export const provenEntrySchema = z.object({
+  height: id,
+  tx: z.string().max(Math.ceil(MAX_TX_BYTES / 3) * 4),
+  signature: b64sig,
+  proof: b64sig.optional(),
+  prev: z.union([hex32, z.literal('')]),
+  hash: hex32,
+  meta: z.object({ twin: id, signer: key, registered: id, keys: id, addresses: id }),
+  path: z.array(hex32).max(64),
+});
+/** The shape of a signed checkpoint as a client receives it. */
+export const signedCheckpointSchema = z.object({
+  checkpoint: z.object({
+    height: id,
+    head: z.union([hex32, z.literal('')]),
+    root: hex32,
+    timestamp,
+  }),
+  signature: b64sig,
+  serverKey: key,
+});
 /** The shape of a proof as a client receives it (the server is not trusted to send a sane one). */
 export const twinProofSchema = z.object({
   twin: z.object({
@@ -212,29 +234,6 @@ export const twinProofSchema = z.object({
     updated: timestamp,
     nonce,
   }),
-  entries: z
-    .array(
-      z.object({
-        height: id,
-        tx: z.string().max(Math.ceil(MAX_TX_BYTES / 3) * 4),
-        signature: b64sig,
-        proof: b64sig.optional(),
-        prev: z.union([hex32, z.literal('')]),
-        hash: hex32,
-        meta: z.object({ twin: id, signer: key, registered: id, keys: id, addresses: id }),
-        path: z.array(hex32).max(64),
-      }),
-    )
-    .min(1)
-    .max(4),
-  checkpoint: z.object({
-    checkpoint: z.object({
-      height: id,
-      head: z.union([hex32, z.literal('')]),
-      root: hex32,
-      timestamp,
-    }),
-    signature: b64sig,
-    serverKey: key,
-  }),
+  entries: z.array(provenEntrySchema).min(1).max(4),
+  checkpoint: signedCheckpointSchema,
 });

@@ -2,9 +2,18 @@
 import { verify } from '@twin/identity';
 import { canonical, type Json } from './canonical.ts';
 import { PhonebookError } from './errors.ts';
-import { decodeTx, entryHash, entryLeaf, ROTATE_CONTEXT, TX_CONTEXT, verifyCheckpoint } from './ledger.ts';
+import {
+  type DecodedTx,
+  decodeTx,
+  entryHash,
+  entryLeaf,
+  ROTATE_CONTEXT,
+  TX_CONTEXT,
+  verifyCheckpoint,
+} from './ledger.ts';
 import { verifyInclusion } from './merkle.ts';
 import {
+  type Checkpoint,
   type ProvenEntry,
   type SignedCheckpoint,
   type TwinProof,
@@ -42,27 +51,10 @@ export function verifyTwinProof(proof: TwinProof, pinnedKey?: string): TwinRecor
   } catch (e) {
     throw fail((e as Error).message);
   }
-  const root = hex(c.root);
-  const byHeight = new Map<number, { e: ProvenEntry; tx: ReturnType<typeof decodeTx>['tx'] }>();
-  let last = 0;
-  for (const e of entries) {
-    if (e.height <= last) throw fail('entries out of order');
-    last = e.height;
-    if (e.height > c.height) throw fail(`entry ${e.height} is past the checkpoint (${c.height})`);
-    if (entryHash(e) !== e.hash) throw fail(`entry ${e.height} hash mismatch`);
-    if (!verifyInclusion(e.height - 1, c.height, entryLeaf(e.hash, e.meta), e.path.map(hex), root))
-      throw fail(`entry ${e.height} is not in the ledger of the signed checkpoint`);
-    if (e.meta.twin !== twin.id) throw fail(`entry ${e.height} is about another twin`);
-    let d: ReturnType<typeof decodeTx>;
-    try {
-      d = decodeTx(e);
-    } catch (err) {
-      throw fail(`entry ${e.height}: ${(err as Error).message}`);
-    }
-    if (d.tx.kind !== 'twin.register' && d.tx.twin !== twin.id)
+  const byHeight = new Map<number, { e: ProvenEntry; tx: DecodedTx['tx'] }>();
+  for (const { e, d } of verifyEntries(entries, c, fail)) {
+    if (e.meta.twin !== twin.id || (d.tx.kind !== 'twin.register' && d.tx.twin !== twin.id))
       throw fail(`entry ${e.height} is about another twin`);
-    if (!verify(TX_CONTEXT, d.bytes, d.signature, b64(e.meta.signer)))
-      throw fail(`entry ${e.height} is not signed by its signer`);
     if (
       d.tx.kind === 'twin.rotate' &&
       (!d.proof || !verify(ROTATE_CONTEXT, d.bytes, d.proof, b64(d.tx.signingKey)))
@@ -110,6 +102,40 @@ export function verifyTwinProof(proof: TwinProof, pinnedKey?: string): TwinRecor
   if (canonical(record as unknown as Json) !== canonical(twin as unknown as Json))
     throw fail('record does not match its entries');
   return record;
+}
+
+/**
+ * The per-entry checks every proof shares, entry by entry in the order given: heights strictly
+ * increasing and within the checkpoint, the hash of each entry, its Merkle inclusion under the
+ * checkpoint's root, its transaction decoded and signed by the key its meta names. Returns each
+ * entry with its decoded transaction; throws `fail(why)` at the first that fails.
+ */
+export function verifyEntries(
+  entries: readonly ProvenEntry[],
+  c: Checkpoint,
+  fail: (why: string) => PhonebookError,
+): { e: ProvenEntry; d: DecodedTx }[] {
+  const root = hex(c.root);
+  const out: { e: ProvenEntry; d: DecodedTx }[] = [];
+  let last = 0;
+  for (const e of entries) {
+    if (e.height <= last) throw fail('entries out of order');
+    last = e.height;
+    if (e.height > c.height) throw fail(`entry ${e.height} is past the checkpoint (${c.height})`);
+    if (entryHash(e) !== e.hash) throw fail(`entry ${e.height} hash mismatch`);
+    if (!verifyInclusion(e.height - 1, c.height, entryLeaf(e.hash, e.meta), e.path.map(hex), root))
+      throw fail(`entry ${e.height} is not in the ledger of the signed checkpoint`);
+    let d: DecodedTx;
+    try {
+      d = decodeTx(e);
+    } catch (err) {
+      throw fail(`entry ${e.height}: ${(err as Error).message}`);
+    }
+    if (!verify(TX_CONTEXT, d.bytes, d.signature, b64(e.meta.signer)))
+      throw fail(`entry ${e.height} is not signed by its signer`);
+    out.push({ e, d });
+  }
+  return out;
 }
 
 /** Checks a checkpoint's signature against a pinned server key. */

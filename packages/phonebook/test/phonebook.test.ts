@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -139,6 +139,26 @@ describe('phonebook server and client', () => {
     await assert.rejects(client.submit(legit), code('bad_nonce'));
     await assert.rejects(client.submit(registerTx(dave)), code('name_taken'));
     assert.deepEqual((await client.twin('dave', true)).addresses, ['/ip4/1.1.1.1/tcp/1']);
+  });
+
+  test('concurrent writes of one twin through submitAs each take the next nonce', async () => {
+    const pb = await server();
+    const client = new PhonebookClient({ url: pb.url });
+    const olga = twin('olga');
+    const first = await client.publish(olga);
+    await Promise.all(
+      [1, 2, 3].map((i) =>
+        client.submitAs(olga, (me, nonce, timestamp) => ({
+          kind: 'twin.update',
+          twin: me.id,
+          nonce,
+          timestamp,
+          addresses: [`/ip4/127.0.0.${i}/tcp/1`],
+          relays: [],
+        })),
+      ),
+    );
+    assert.equal((await client.twin('olga', true)).nonce, first.nonce + 3);
   });
 
   test('farms and nodes belong to their twin', async () => {
@@ -300,6 +320,15 @@ describe('verification', () => {
     await client.publish(twin('kim'));
     await replica.replica!.sync();
     assert.equal((await viaReplica.twin('kim')).id, 2);
+    // a poll that finds the same checkpoint does not write it again
+    const saved = join(replica.service.dataDir, 'checkpoint.json');
+    const before = readFileSync(saved, 'utf8');
+    rmSync(saved);
+    await replica.replica!.sync();
+    assert.equal(existsSync(saved), false, 'an unchanged checkpoint is not rewritten');
+    await client.publish(twin('kit'));
+    await replica.replica!.sync();
+    assert.notEqual(readFileSync(saved, 'utf8'), before, 'a new checkpoint is saved');
     const refused = await fetch(`${replica.url}/v1/transactions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

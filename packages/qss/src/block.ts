@@ -70,14 +70,14 @@ function gather(shards: readonly Uint8Array[], size: number, from: number, to: n
   return out;
 }
 
-/** Throws ESHARDS when fewer than k of `shards` are present at all (before any is verified). */
+/** Throws too_few_shards when fewer than k of `shards` are present at all (before any is verified). */
 export function tooFewShards(index: number, k: number, shards: ReadonlyArray<Uint8Array | undefined>): void {
   let present = 0;
   for (const s of shards) if (s) present++;
   if (present >= k) return;
   const missing = shards.flatMap((s, i) => (s ? [] : [i]));
   throw new QssError(
-    'ESHARDS',
+    'too_few_shards',
     `block ${index}: ${present} shards at hand of ${k} needed (missing ${missing})`,
   );
 }
@@ -116,7 +116,7 @@ export class BlockCodec {
   }
 
   encode(plain: Uint8Array, index: number, key: Uint8Array, policy: CompressionPolicy): EncodedBlock {
-    if (key.length !== KEY_BYTES) throw new QssError('ECODER', `block key must be ${KEY_BYTES} bytes`);
+    if (key.length !== KEY_BYTES) throw new QssError('bad_coding', `block key must be ${KEY_BYTES} bytes`);
     const { payload, compressed } = compressBlock(plain, policy);
     const cipher = createCipheriv('aes-256-gcm', key, nonce(index));
     cipher.setAAD(additionalData(index, compressed, plain.length));
@@ -155,9 +155,9 @@ export class BlockCodec {
    */
   decode(layout: BlockLayout, shards: ReadonlyArray<Uint8Array | undefined>, key: Uint8Array): DecodedBlock {
     const { k, m } = this;
-    if (key.length !== KEY_BYTES) throw new QssError('ECODER', `block key must be ${KEY_BYTES} bytes`);
+    if (key.length !== KEY_BYTES) throw new QssError('bad_coding', `block key must be ${KEY_BYTES} bytes`);
     if (shards.length !== k + m || layout.checksums.length !== k + m)
-      throw new QssError('ECODER', `block ${layout.index}: expected ${k + m} shards`);
+      throw new QssError('bad_coding', `block ${layout.index}: expected ${k + m} shards`);
     const size = shardSize(layout.storedSize, k);
     // Fewer than k shards at hand: fail before hashing any (the caller fetches the others).
     tooFewShards(layout.index, k, shards);
@@ -184,7 +184,7 @@ export class BlockCodec {
     }
     if (count < k)
       throw new QssError(
-        'ESHARDS',
+        'too_few_shards',
         `block ${layout.index}: ${count} intact shards of ${k} needed (missing ${missing}, corrupt ${corrupt})`,
       );
     const lost = [...Array(k).keys()].filter((i) => !good[i]);
@@ -195,7 +195,7 @@ export class BlockCodec {
       });
     }
     const payload = this.#open(layout, good.slice(0, k) as Uint8Array[], size, key);
-    if (!payload) throw new QssError('EDECRYPT', `block ${layout.index}: authentication failed`);
+    if (!payload) throw new QssError('decrypt_failed', `block ${layout.index}: authentication failed`);
     return { plain: this.#finish(layout, payload), missing, corrupt };
   }
 
@@ -232,7 +232,7 @@ export class BlockCodec {
     const plain = layout.compressed ? decompressBlock(payload, layout.plainSize) : payload;
     if (plain.length !== layout.plainSize)
       throw new QssError(
-        'EBLOCK',
+        'bad_block',
         `block ${layout.index}: ${plain.length} bytes, expected ${layout.plainSize}`,
       );
     return plain;

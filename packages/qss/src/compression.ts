@@ -53,9 +53,9 @@ export function decompressBlock(payload: Uint8Array, plainSize: number): Buffer 
   try {
     plain = brotliDecompressSync(payload, { maxOutputLength: Math.max(plainSize, 1) });
   } catch (e) {
-    throw new QssError('EBLOCK', `block does not decompress: ${(e as Error).message}`);
+    throw new QssError('bad_block', `block does not decompress: ${(e as Error).message}`);
   }
   if (plain.length !== plainSize)
-    throw new QssError('EBLOCK', `block decompressed to ${plain.length} bytes, expected ${plainSize}`);
+    throw new QssError('bad_block', `block decompressed to ${plain.length} bytes, expected ${plainSize}`);
   return plain;
 }

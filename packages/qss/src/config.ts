@@ -3,7 +3,7 @@
  * backends, and the owner's metadata key. Parsing checks the file's shape with a zod schema
  * (zod/mini: every `twin qss` command parses it at start, and the mini build loads no more than
  * it uses), then what depends on several fields and that the placement can survive what
- * `tolerate` promises; every failure is one QssError ECONFIG naming the field as the file spells
+ * `tolerate` promises; every failure is one QssError bad_config naming the field as the file spells
  * it (`groups[0].backends[1]`). Nothing here knows the CLI's flags.
  *
  *   {
@@ -51,12 +51,12 @@ export interface QssConfig {
 }
 
 const fail = (why: string): never => {
-  throw new QssError('ECONFIG', why);
+  throw new QssError('bad_config', why);
 };
 
 /**
  * "host:port/ns" or "[v6]:port/ns" → a backend.
- * @throws QssError ECONFIG when `spec` is not HOST:PORT/NAMESPACE or the port is out of range.
+ * @throws QssError bad_config when `spec` is not HOST:PORT/NAMESPACE or the port is out of range.
  */
 export function parseBackend(spec: string, password?: string): ZdbBackendConfig {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^\s:/[\]]+)):(\d{1,5})\/([A-Za-z0-9._-]{1,128})$/.exec(spec.trim());
@@ -204,7 +204,7 @@ export function tolerableGroups(k: number, m: number, groups: ZdbGroupConfig[]):
  * Checks a parsed (or built) configuration: the code fits, the key is whole, no backend is
  * listed twice or is both a data and a metadata backend, the groups have room for k+m shards,
  * and losing what `tolerate` names costs at most m shards of a block.
- * @throws QssError ECONFIG naming what is wrong.
+ * @throws QssError bad_config naming what is wrong.
  */
 export function validateConfig(c: QssConfig): QssConfig {
   const { k, m } = c;
@@ -239,7 +239,7 @@ export function validateConfig(c: QssConfig): QssConfig {
 
 /**
  * Parses the JSON text of a configuration file (schema first, then the placement).
- * @throws QssError ECONFIG naming the first field that is wrong, or why the placement cannot
+ * @throws QssError bad_config naming the first field that is wrong, or why the placement cannot
  *   survive what `tolerate` promises.
  */
 export function parseConfig(text: string): QssConfig {
@@ -297,7 +297,7 @@ function backendOf(b: string | { address: string; password?: string }, password?
 
 /**
  * Reads and parses the configuration file at `file`.
- * @throws QssError ECONFIG when the file cannot be read or is not a valid configuration (the
+ * @throws QssError bad_config when the file cannot be read or is not a valid configuration (the
  *   message starts with the file's name).
  */
 export function loadConfig(file: string): QssConfig {
@@ -310,7 +310,7 @@ export function loadConfig(file: string): QssConfig {
   try {
     return parseConfig(text);
   } catch (e) {
-    if (e instanceof QssError) throw new QssError('ECONFIG', `${file}: ${e.message}`);
+    if (e instanceof QssError) throw new QssError('bad_config', `${file}: ${e.message}`);
     throw e;
   }
 }
@@ -354,7 +354,7 @@ export interface BuildConfigOptions {
 
 /**
  * A ready configuration with a fresh random metadata key (what `twin qss config` writes).
- * @throws QssError ECONFIG when k or m is out of range, there is no group or no metadata
+ * @throws QssError bad_config when k or m is out of range, there is no group or no metadata
  *   backend, a backend is not HOST:PORT/NAMESPACE, or the placement fails validateConfig.
  */
 export function buildConfig(o: BuildConfigOptions): QssConfig {

@@ -24,7 +24,7 @@ export function gfMul(a: number, b: number): number {
 }
 
 export function gfInv(a: number): number {
-  if (a === 0) throw new QssError('ECODER', 'zero has no inverse in GF(2^8)');
+  if (a === 0) throw new QssError('bad_coding', 'zero has no inverse in GF(2^8)');
   return EXP[255 - LOG[a]!]!;
 }
 
@@ -45,7 +45,7 @@ export function cauchyParityRows(k: number, m: number): Matrix {
   return rows;
 }
 
-/** Inverse of a square matrix by Gauss-Jordan elimination; throws ECODER if it is singular. */
+/** Inverse of a square matrix by Gauss-Jordan elimination; throws bad_coding if it is singular. */
 export function invert(matrix: Matrix): Matrix {
   const n = matrix.length;
   const a = matrix.map((row, i) => {
@@ -55,7 +55,7 @@ export function invert(matrix: Matrix): Matrix {
   });
   for (let col = 0; col < n; col++) {
     const pivot = a.findIndex((row, r) => r >= col && row[col] !== 0);
-    if (pivot < 0) throw new QssError('ECODER', 'singular matrix');
+    if (pivot < 0) throw new QssError('bad_coding', 'singular matrix');
     [a[col], a[pivot]] = [a[pivot]!, a[col]!];
     const row = a[col]!;
     const scale = gfInv(row[col]!);

@@ -43,7 +43,7 @@ export class MemoryShardStore implements ShardStore {
   async getShard(location: ShardLocation): Promise<Uint8Array | undefined> {
     if (isAbsent(location)) return undefined;
     const entries = this.#data.get(location.backend);
-    if (!entries) throw new QssError('ESTORE', `unknown backend ${location.backend}`);
+    if (!entries) throw new QssError('store_failed', `unknown backend ${location.backend}`);
     if (this.#offline.has(location.backend)) return undefined;
     return entries.get(Buffer.from(location.key).toString('hex'));
   }

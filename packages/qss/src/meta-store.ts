@@ -55,7 +55,7 @@ function encodeRecord(r: MetaRecord): Buffer {
   return Buffer.concat([head, path, r.meta && !r.deleted ? encodeMetadata(r.meta) : Buffer.alloc(0)]);
 }
 
-const badRecord = (why: string) => new QssError('EMETADATA', why);
+const badRecord = (why: string) => new QssError('bad_metadata', why);
 
 /** The record without its object: path, generation, time, flags. */
 function decodeRecordHeader(b: Buffer): MetaRecord {
@@ -110,13 +110,13 @@ export class MetaStore {
     private readonly key: Uint8Array,
     options: MetaStoreOptions = {},
   ) {
-    if (backends.length === 0) throw new QssError('ECONFIG', 'no metadata backends');
+    if (backends.length === 0) throw new QssError('bad_config', 'no metadata backends');
     const ids = new Set(backends.map(backendId));
-    if (ids.size !== backends.length) throw new QssError('ECONFIG', 'a metadata backend is listed twice');
+    if (ids.size !== backends.length) throw new QssError('bad_config', 'a metadata backend is listed twice');
     const n = backends.length;
     this.quorum = options.quorum ?? Math.floor(n / 2) + 1;
     if (!Number.isInteger(this.quorum) || this.quorum < 1 || this.quorum > n)
-      throw new QssError('ECONFIG', `metadata quorum must be 1..${n}, got ${options.quorum}`);
+      throw new QssError('bad_config', `metadata quorum must be 1..${n}, got ${options.quorum}`);
     this.backends = backends.map((b) => ({
       id: backendId(b),
       namespace: b.namespace,
@@ -170,7 +170,7 @@ export class MetaStore {
     const answered = copies.filter((c) => c !== undefined).length;
     if (answered < this.readQuorum)
       throw new QssError(
-        'EMETASTORE',
+        'no_metadata_quorum',
         `${what}: only ${answered} of ${this.backends.length} metadata backends answered, ${this.readQuorum} needed`,
       );
     let best: Copy | undefined;
@@ -216,7 +216,7 @@ export class MetaStore {
         ),
       );
       throw new QssError(
-        'EMETASTORE',
+        'no_metadata_quorum',
         `${path}: metadata reached ${count} of ${this.backends.length} backends, ${this.quorum} needed; nothing was changed`,
       );
     }
@@ -238,7 +238,7 @@ export class MetaStore {
     );
     if (answered < this.readQuorum)
       throw new QssError(
-        'EMETASTORE',
+        'no_metadata_quorum',
         `listing: only ${answered} of ${this.backends.length} metadata backends answered, ${this.readQuorum} needed`,
       );
     const out: Entry[] = [];
@@ -301,9 +301,10 @@ export class MetaStore {
 
 /** Paths are what the user names objects with: non-empty UTF-8, no NUL, at most 4 KiB. */
 export function checkPath(path: string): void {
-  if (typeof path !== 'string' || path.length === 0) throw new QssError('EPATH', 'a path must not be empty');
-  if (path.includes('\0')) throw new QssError('EPATH', 'a path must not contain NUL');
+  if (typeof path !== 'string' || path.length === 0)
+    throw new QssError('bad_path', 'a path must not be empty');
+  if (path.includes('\0')) throw new QssError('bad_path', 'a path must not contain NUL');
   if (Buffer.byteLength(path, 'utf8') > MAX_PATH_BYTES)
-    throw new QssError('EPATH', `a path must be at most ${MAX_PATH_BYTES} bytes`);
-  if (path !== path.normalize('NFC')) throw new QssError('EPATH', 'a path must be in Unicode NFC form');
+    throw new QssError('bad_path', `a path must be at most ${MAX_PATH_BYTES} bytes`);
+  if (path !== path.normalize('NFC')) throw new QssError('bad_path', 'a path must be in Unicode NFC form');
 }

@@ -49,9 +49,9 @@ const CHECKSUM_SHA256 = 1;
 const COMPRESSION: Record<CompressionPolicy, number> = { none: 0, auto: 1 };
 const MIN_STORED = 16;
 
-const bad = (why: string) => new QssError('EMETADATA', why);
+const bad = (why: string) => new QssError('bad_metadata', why);
 
-/** Throws EMETADATA unless the metadata is self-consistent. */
+/** Throws bad_metadata unless the metadata is self-consistent. */
 export function validateMetadata(meta: ObjectMetadata): void {
   const { k, m, size, blockSize } = meta;
   if (!Number.isInteger(k) || !Number.isInteger(m) || k < 1 || m < 0 || k + m > 256)
@@ -233,7 +233,7 @@ export function sealBytes(
   return Buffer.concat([header, nonce, ct, cipher.getAuthTag()]);
 }
 
-/** The inverse of sealBytes; EMETADATA if sealed with another key or context, or altered. */
+/** The inverse of sealBytes; bad_metadata if sealed with another key or context, or altered. */
 export function openBytes(
   sealed: Uint8Array,
   key: Uint8Array,
@@ -262,7 +262,7 @@ export function sealMetadata(meta: ObjectMetadata, key: Uint8Array): Uint8Array 
   return sealBytes(encodeMetadata(meta), key);
 }
 
-/** Opens sealed metadata; EMETADATA if it was sealed with another key or altered in any way. */
+/** Opens sealed metadata; bad_metadata if it was sealed with another key or altered in any way. */
 export function openMetadata(sealed: Uint8Array, key: Uint8Array): ObjectMetadata {
   return decodeMetadata(openBytes(sealed, key));
 }

@@ -39,7 +39,7 @@ export async function putObject(
   const { k, m } = options;
   const margin = Math.min(options.margin ?? 1, m);
   if (!Number.isInteger(margin) || margin < 0)
-    throw new QssError('ECONFIG', `margin must be a non-negative integer, got ${options.margin}`);
+    throw new QssError('bad_config', `margin must be a non-negative integer, got ${options.margin}`);
   const key = randomBytes(KEY_BYTES);
   const parallelism = options.parallelism ?? 2;
   const stored: ShardRecord[] = [];
@@ -62,10 +62,13 @@ export async function putObject(
         count++;
       });
       if (locations.length !== k + m)
-        throw new QssError('ESTORE', `store returned ${locations.length} locations for ${k + m} shards`);
+        throw new QssError(
+          'store_failed',
+          `store returned ${locations.length} locations for ${k + m} shards`,
+        );
       if (count < k + margin)
         throw new QssError(
-          'ESTORE',
+          'store_failed',
           `block ${block.index}: only ${count} of ${k + m} shards could be stored, ${k + margin} needed ` +
             `(k=${k} + margin ${margin}); too many backends are down, full or in the same group`,
         );
@@ -228,7 +231,7 @@ export function getObject(
     await fetch.done;
     let decoded: Awaited<ReturnType<typeof runner.decode>>;
     const decode = () => runner.decode(k, m, layout, [...fetch.shards], key);
-    const short = (e: unknown) => e instanceof QssError && e.code === 'ESHARDS';
+    const short = (e: unknown) => e instanceof QssError && e.code === 'too_few_shards';
     try {
       decoded = await decode();
     } catch (e) {
@@ -379,7 +382,7 @@ export async function repairObject(
     const fresh: Array<Uint8Array | undefined> = new Array(k + m).fill(undefined);
     bad.forEach((shard, n) => {
       if (!sameChecksum(shardChecksum(rebuilt[n]!), record.shards[shard]!.checksum))
-        throw new QssError('EBLOCK', `block ${index}: rebuilt shard ${shard} does not match its checksum`);
+        throw new QssError('bad_block', `block ${index}: rebuilt shard ${shard} does not match its checksum`);
       fresh[shard] = rebuilt[n];
     });
     const held = record.shards.map((s, i) => (slots[i] ? s.location : undefined));

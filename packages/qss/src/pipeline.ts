@@ -38,13 +38,13 @@ const inline = new InlineRunner();
 
 function checkOptions(o: EncodeOptions): { blockSize: number; parallelism: number } {
   if (!Number.isInteger(o.k) || !Number.isInteger(o.m) || o.k < 1 || o.m < 0 || o.k + o.m > 256)
-    throw new QssError('ECODER', `invalid code ${o.k}+${o.m}: need k ≥ 1, m ≥ 0, k + m ≤ 256`);
+    throw new QssError('bad_coding', `invalid code ${o.k}+${o.m}: need k ≥ 1, m ≥ 0, k + m ≤ 256`);
   const blockSize = o.blockSize ?? DEFAULT_BLOCK_SIZE;
   const parallelism = o.parallelism ?? 2;
   if (!Number.isInteger(blockSize) || blockSize < 1 || blockSize > MAX_BLOCK_SIZE)
-    throw new QssError('ECODER', `block size must be 1 B to 1 GiB, got ${blockSize}`);
+    throw new QssError('bad_coding', `block size must be 1 B to 1 GiB, got ${blockSize}`);
   if (!Number.isInteger(parallelism) || parallelism < 1)
-    throw new QssError('ECODER', `parallelism must be a positive integer, got ${parallelism}`);
+    throw new QssError('bad_coding', `parallelism must be a positive integer, got ${parallelism}`);
   return { blockSize, parallelism };
 }
 

@@ -133,8 +133,8 @@ const REFRESH_MS = 30_000;
 /**
  * Quantum Safe Storage for one owner under one configuration. Open it with `Qss.open(config)`
  * and `close()` it when done (it holds worker threads and backend connections).
- * Every method that reads or writes metadata throws QssError EMETASTORE when too few metadata
- * backends answer, and EPATH for a path that is empty, too long or not valid.
+ * Every method that reads or writes metadata throws QssError no_metadata_quorum when too few metadata
+ * backends answer, and bad_path for a path that is empty, too long or not valid.
  */
 export class Qss {
   readonly store: ZdbShardStore;
@@ -194,8 +194,8 @@ export class Qss {
 
   private async live(path: string): Promise<MetaRecord & { meta: ObjectMetadata }> {
     const record = await this.metadata.read(path);
-    if (record?.unreadable) throw new QssError('EMETADATA', `${path}: ${record.unreadable}`);
-    if (!record || record.deleted || !record.meta) throw new QssError('ENOENT', `no object at ${path}`);
+    if (record?.unreadable) throw new QssError('bad_metadata', `${path}: ${record.unreadable}`);
+    if (!record || record.deleted || !record.meta) throw new QssError('not_found', `no object at ${path}`);
     return record as MetaRecord & { meta: ObjectMetadata };
   }
 
@@ -213,8 +213,8 @@ export class Qss {
    * Stores `source` at `path`, replacing what was there once the new version is durable; the
    * previous version's shards are deleted after. All or nothing: on failure nothing is visible
    * and what was written is deleted.
-   * @throws QssError ESTORE when a block cannot get k + margin shards onto the backends,
-   *   EMETASTORE when too few metadata backends answer or acknowledge, EPATH, ECODER.
+   * @throws QssError store_failed when a block cannot get k + margin shards onto the backends,
+   *   no_metadata_quorum when too few metadata backends answer or acknowledge, bad_path, bad_coding.
    */
   async put(path: string, source: ByteSource, options: { onProgress?: (bytes: number) => void } = {}) {
     // fails early if too few metadata backends answer; learns the data backends meanwhile
@@ -267,8 +267,8 @@ export class Qss {
 
   /**
    * The object's info.
-   * @throws QssError ENOENT when there is no object at `path`, EMETADATA when its record cannot
-   *   be opened, EMETASTORE, EPATH.
+   * @throws QssError not_found when there is no object at `path`, bad_metadata when its record cannot
+   *   be opened, no_metadata_quorum, bad_path.
    */
   async stat(path: string): Promise<ObjectInfo> {
     return this.info(await this.live(path));
@@ -277,8 +277,8 @@ export class Qss {
   /**
    * The object's info and its bytes as a stream (blocks in order, each verified); shards read
    * around (missing, corrupt, slow) are told to `onDamage`.
-   * @throws QssError ENOENT, EMETADATA, EMETASTORE, EPATH; the stream throws ESHARDS when a block
-   *   has fewer than k intact shards, EDECRYPT or EBLOCK when a block does not verify.
+   * @throws QssError not_found, bad_metadata, no_metadata_quorum, bad_path; the stream throws too_few_shards when a block
+   *   has fewer than k intact shards, decrypt_failed or bad_block when a block does not verify.
    */
   async get(
     path: string,
@@ -299,7 +299,7 @@ export class Qss {
   /**
    * Every shard present and intact? `deep` (default) fetches and verifies each one; otherwise
    * the backends verify their own copies. Damage is reported, not thrown.
-   * @throws QssError ENOENT, EMETADATA, EMETASTORE, EPATH.
+   * @throws QssError not_found, bad_metadata, no_metadata_quorum, bad_path.
    */
   async check(
     path: string,
@@ -329,7 +329,7 @@ export class Qss {
   /**
    * Re-codes every damaged shard of the object onto healthy backends (deep check first) and
    * records the new generation.
-   * @throws QssError ENOENT, EMETADATA, EMETASTORE, EPATH; ESTORE when the object changed while
+   * @throws QssError not_found, bad_metadata, no_metadata_quorum, bad_path; store_failed when the object changed while
    *   it was being rebuilt (nothing is changed then).
    */
   async rebuild(path: string, options: { deep?: boolean } = {}): Promise<RebuildResult> {
@@ -365,7 +365,7 @@ export class Qss {
     const now = await this.metadata.read(path);
     if (!now || now.generation !== record.generation) {
       await this.dropShards(repaired.meta, fresh, now?.meta);
-      throw new QssError('ESTORE', `${path} changed while it was being rebuilt; nothing was changed`);
+      throw new QssError('store_failed', `${path} changed while it was being rebuilt; nothing was changed`);
     }
     try {
       const written = await this.metadata.write(path, repaired.meta, record);
@@ -381,7 +381,7 @@ export class Qss {
 
   /**
    * Removes the object: a tombstone on the metadata quorum, then its shards.
-   * @throws QssError ENOENT, EMETASTORE, EPATH.
+   * @throws QssError not_found, no_metadata_quorum, bad_path.
    */
   async delete(path: string): Promise<void> {
     const found = await this.metadata.read(path);
@@ -397,7 +397,7 @@ export class Qss {
 
   /**
    * Objects whose path starts with `prefix`, by path.
-   * @throws QssError EMETASTORE when too few metadata backends answer.
+   * @throws QssError no_metadata_quorum when too few metadata backends answer.
    */
   async list(prefix = ''): Promise<ObjectInfo[]> {
     const records = await this.metadata.records();
@@ -410,12 +410,12 @@ export class Qss {
    * `graceSeconds` (default 1 h) go, so writes in progress keep theirs. Refuses unless the
    * metadata backends answer for every object (a read quorum). Only entries whose owner tag
    * proves them this configuration's are touched: namespaces may be shared with other owners.
-   * @throws QssError ECONFIG for a negative grace period, EMETASTORE.
+   * @throws QssError bad_config for a negative grace period, no_metadata_quorum.
    */
   async collectGarbage(options: { graceSeconds?: number; dryRun?: boolean } = {}): Promise<GarbageReport> {
     const grace = options.graceSeconds ?? 3600;
     if (!Number.isFinite(grace) || grace < 0)
-      throw new QssError('ECONFIG', 'the grace period must be ≥ 0 seconds');
+      throw new QssError('bad_config', 'the grace period must be ≥ 0 seconds');
     const before = Date.now() - grace * 1000;
     const records = await this.metadata.records();
     const referenced = new Set<string>();
@@ -457,7 +457,7 @@ export class Qss {
    * copies; `deep` fetches and verifies every shard) and its damaged or absent shards re-coded onto
    * healthy backends; metadata copies that missed writes are brought up to date. An object that
    * fails is listed in the report's errors; the sweep goes on.
-   * @throws QssError EMETASTORE when the metadata backends cannot be read or brought up to date.
+   * @throws QssError no_metadata_quorum when the metadata backends cannot be read or brought up to date.
    */
   async repair(
     options: { deep?: boolean; onObject?: (path: string, done: number, total: number) => void } = {},

@@ -23,7 +23,7 @@ export class ReedSolomon {
 
   constructor(k: number, m: number) {
     if (!Number.isInteger(k) || !Number.isInteger(m) || k < 1 || m < 0 || k + m > 256)
-      throw new QssError('ECODER', `invalid code ${k}+${m}: need k ≥ 1, m ≥ 0, k + m ≤ 256`);
+      throw new QssError('bad_coding', `invalid code ${k}+${m}: need k ≥ 1, m ≥ 0, k + m ≤ 256`);
     this.k = k;
     this.m = m;
     const parity = cauchyParityRows(k, m);
@@ -35,25 +35,26 @@ export class ReedSolomon {
   /** The m parity shards of k data shards of equal length. */
   encode(data: readonly Uint8Array[]): Uint8Array[] {
     if (data.length !== this.k)
-      throw new QssError('ECODER', `expected ${this.k} data shards, got ${data.length}`);
+      throw new QssError('bad_coding', `expected ${this.k} data shards, got ${data.length}`);
     return this.#run(this.#encodeTables, data, this.m);
   }
 
   /**
    * Rebuilds the shards at `wanted` indices (default: every missing one) from k+m slots where a
-   * lost shard is undefined. Uses the first k present shards; throws ESHARDS if fewer remain.
+   * lost shard is undefined. Uses the first k present shards; throws too_few_shards if fewer remain.
    * Returns the rebuilt shards in the order of `wanted`.
    */
   reconstruct(shards: ReadonlyArray<Uint8Array | undefined>, wanted?: readonly number[]): Uint8Array[] {
     const n = this.k + this.m;
-    if (shards.length !== n) throw new QssError('ECODER', `expected ${n} shard slots, got ${shards.length}`);
+    if (shards.length !== n)
+      throw new QssError('bad_coding', `expected ${n} shard slots, got ${shards.length}`);
     const present: number[] = [];
     for (let i = 0; i < n && present.length < this.k; i++) if (shards[i]) present.push(i);
     if (present.length < this.k)
-      throw new QssError('ESHARDS', `${present.length} shards left, ${this.k} needed to rebuild`);
+      throw new QssError('too_few_shards', `${present.length} shards left, ${this.k} needed to rebuild`);
     const targets = wanted ?? [...Array(n).keys()].filter((i) => !shards[i]);
     for (const t of targets)
-      if (!Number.isInteger(t) || t < 0 || t >= n) throw new QssError('ECODER', `no shard index ${t}`);
+      if (!Number.isInteger(t) || t < 0 || t >= n) throw new QssError('bad_coding', `no shard index ${t}`);
     if (targets.length === 0) return [];
     const key = `${present.join(',')}>${targets.join(',')}`;
     let tables = this.#decodeTables.get(key);
@@ -74,7 +75,7 @@ export class ReedSolomon {
   #run(tables: Uint8Array, inputs: readonly Uint8Array[], nOut: number): Uint8Array[] {
     const len = inputs[0]?.length ?? 0;
     for (const s of inputs)
-      if (s.length !== len) throw new QssError('ECODER', 'shards must all have the same length');
+      if (s.length !== len) throw new QssError('bad_coding', 'shards must all have the same length');
     if (nOut === 0) return [];
     if (len === 0) return Array.from({ length: nOut }, () => new Uint8Array(0));
     const nIn = inputs.length;

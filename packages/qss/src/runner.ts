@@ -83,8 +83,8 @@ function workerSource(): string {
 
 /**
  * Runs blocks on `size` worker threads (default: one per core); a thread that dies is replaced.
- * Its encode/decode reject with the coder's QssError (ECODER, ESHARDS, EDECRYPT, EBLOCK), or
- * EWORKER when a thread fails or the pool is closed.
+ * Its encode/decode reject with the coder's QssError (bad_coding, too_few_shards, decrypt_failed, bad_block), or
+ * worker_failed when a thread fails or the pool is closed.
  */
 export class WorkerPool implements BlockRunner {
   readonly #slots: Slot[] = [];
@@ -105,7 +105,7 @@ export class WorkerPool implements BlockRunner {
       slot.worker.unref();
       if (task) {
         if (res.ok) task.resolve(res);
-        else task.reject(new QssError(res.code ?? 'EWORKER', res.message));
+        else task.reject(new QssError(res.code ?? 'worker_failed', res.message));
       }
       this.#dispatch();
     });
@@ -119,10 +119,10 @@ export class WorkerPool implements BlockRunner {
       this.#dispatch();
     };
     slot.worker.on('error', (e) =>
-      replace(new QssError('EWORKER', `block worker failed: ${e.message}`, { cause: e })),
+      replace(new QssError('worker_failed', `block worker failed: ${e.message}`, { cause: e })),
     );
     slot.worker.on('exit', (code) =>
-      replace(new QssError('EWORKER', `block worker exited with code ${code}`)),
+      replace(new QssError('worker_failed', `block worker exited with code ${code}`)),
     );
     return slot;
   }
@@ -143,7 +143,7 @@ export class WorkerPool implements BlockRunner {
   }
 
   #run(request: BlockRequest, transfer: ArrayBuffer[]): Promise<BlockResponse & { ok: true }> {
-    if (this.#closed) return Promise.reject(new QssError('EWORKER', 'worker pool is closed'));
+    if (this.#closed) return Promise.reject(new QssError('worker_failed', 'worker pool is closed'));
     return new Promise((resolve, reject) => {
       this.#queue.push({ request, transfer, resolve, reject });
       this.#dispatch();
@@ -164,7 +164,7 @@ export class WorkerPool implements BlockRunner {
       { id: this.#nextId++, op: 'encode', k, m, plain: own, index, key, policy },
       transferList([own]),
     );
-    if (res.op !== 'encode') throw new QssError('EWORKER', 'worker answered another request');
+    if (res.op !== 'encode') throw new QssError('worker_failed', 'worker answered another request');
     return res.block;
   }
 
@@ -185,13 +185,13 @@ export class WorkerPool implements BlockRunner {
       { id: this.#nextId++, op: 'decode', k, m, layout, shards: own, key },
       transfer,
     );
-    if (res.op !== 'decode') throw new QssError('EWORKER', 'worker answered another request');
+    if (res.op !== 'decode') throw new QssError('worker_failed', 'worker answered another request');
     return res.block;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-    for (const t of this.#queue.splice(0)) t.reject(new QssError('EWORKER', 'worker pool closed'));
+    for (const t of this.#queue.splice(0)) t.reject(new QssError('worker_failed', 'worker pool closed'));
     await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 }

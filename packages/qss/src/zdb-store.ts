@@ -175,7 +175,7 @@ export class ZdbShardStore implements ShardStore {
   constructor(groups: ZdbGroupConfig[], options: ZdbStoreOptions) {
     this.retryMs = options.retryMs ?? 10_000;
     if (options.ownerKey?.length !== 32)
-      throw new QssError('ECONFIG', 'the shard owner key must be 32 bytes');
+      throw new QssError('bad_config', 'the shard owner key must be 32 bytes');
     this.ownerKey = options.ownerKey;
     this.groupNames = groups.map((g) => g.name);
     this.groups = groups.map((g, gi) =>
@@ -189,12 +189,12 @@ export class ZdbShardStore implements ShardStore {
           free: Number.POSITIVE_INFINITY,
         };
         if (this.backends.has(backend.id))
-          throw new QssError('ECONFIG', `backend ${backend.id} is listed twice`);
+          throw new QssError('bad_config', `backend ${backend.id} is listed twice`);
         this.backends.set(backend.id, backend);
         return backend;
       }),
     );
-    if (this.backends.size === 0) throw new QssError('ECONFIG', 'no data backends');
+    if (this.backends.size === 0) throw new QssError('bad_config', 'no data backends');
   }
 
   get size(): number {
@@ -318,7 +318,7 @@ export class ZdbShardStore implements ShardStore {
     context: ShardContext,
   ): Promise<Array<ShardLocation | undefined>> {
     const { block, k, m } = context;
-    if (shards.length !== k + m) throw new QssError('ECODER', `expected ${k + m} shard slots`);
+    if (shards.length !== k + m) throw new QssError('bad_coding', `expected ${k + m} shard slots`);
     const quota = this.perGroup(k, m);
     const counts = new Array<number>(this.groups.length).fill(0);
     const used = new Set<string>();
@@ -328,7 +328,7 @@ export class ZdbShardStore implements ShardStore {
       used.add(l.backend);
       if (b) counts[b.group]!++;
     }
-    if (context.checksums.length !== k + m) throw new QssError('ECODER', `expected ${k + m} checksums`);
+    if (context.checksums.length !== k + m) throw new QssError('bad_coding', `expected ${k + m} checksums`);
     // every backend that may take a shard needs a proved epoch (normally known since refresh)
     const now = Date.now();
     await Promise.all(

@@ -57,20 +57,20 @@ test('corrupted shards are detected by checksum and excluded; the block still de
   assert.ok(same(out.plain, plain));
 });
 
-test('more than m bad shards is ESHARDS; a wrong key, index or layout is EDECRYPT', () => {
+test('more than m bad shards is too_few_shards; a wrong key, index or layout is decrypt_failed', () => {
   const codec = new BlockCodec(4, 2);
   const plain = randomBytes(10_000);
   const block = codec.encode(plain, 5, key, 'none');
   const broken = block.shards.map((s, i) => (i === 0 || i === 2 || i === 5 ? undefined : s));
-  assert.throws(() => codec.decode(block, broken, key), { code: 'ESHARDS' });
-  assert.throws(() => codec.decode(block, block.shards, randomBytes(32)), { code: 'EDECRYPT' });
-  assert.throws(() => codec.decode({ ...block, index: 6 }, block.shards, key), { code: 'EDECRYPT' });
+  assert.throws(() => codec.decode(block, broken, key), { code: 'too_few_shards' });
+  assert.throws(() => codec.decode(block, block.shards, randomBytes(32)), { code: 'decrypt_failed' });
+  assert.throws(() => codec.decode({ ...block, index: 6 }, block.shards, key), { code: 'decrypt_failed' });
   // Shards of another block, with that block's checksums: intact shards, wrong block.
   const other: EncodedBlock = codec.encode(randomBytes(10_000), 9, key, 'none');
   assert.throws(() => codec.decode({ ...block, checksums: other.checksums }, other.shards, key), {
-    code: 'EDECRYPT',
+    code: 'decrypt_failed',
   });
-  assert.throws(() => codec.decode(block, block.shards, key.subarray(1)), { code: 'ECODER' });
+  assert.throws(() => codec.decode(block, block.shards, key.subarray(1)), { code: 'bad_coding' });
 });
 
 test('ciphertext shards contain no trace of a recognisable plaintext pattern', () => {

@@ -58,7 +58,7 @@ test('backends: host:port/ns, [v6]:port/ns, objects with a password; anything el
     'a b:1/n',
     'h:1/n/x',
   ])
-    assert.throws(() => parseBackend(bad), { code: 'ECONFIG' }, bad);
+    assert.throws(() => parseBackend(bad), { code: 'bad_config' }, bad);
   const c = parseConfig(
     text({
       groups: [
@@ -72,7 +72,7 @@ test('backends: host:port/ns, [v6]:port/ns, objects with a password; anything el
   assert.equal(c.groups[0]!.backends[0]!.password, 'x');
 });
 
-test('every mistake is a clear ECONFIG naming the field', () => {
+test('every mistake is a clear bad_config naming the field', () => {
   const cases: Array<[string, RegExp]> = [
     ['{', /not JSON/],
     ['[]', /JSON object/],
@@ -125,7 +125,7 @@ test('every mistake is a clear ECONFIG naming the field', () => {
   for (const [t, why] of cases)
     assert.throws(
       () => parseConfig(t),
-      (e: Error & { code?: string }) => e.code === 'ECONFIG' && why.test(e.message),
+      (e: Error & { code?: string }) => e.code === 'bad_config' && why.test(e.message),
       t,
     );
 });

@@ -100,11 +100,11 @@ test('two of three down: neither reads nor writes pretend, and a refused write i
   await servers[1]!.close();
   await servers[2]!.close();
   await assert.rejects(store.read('docs/a.txt'), {
-    code: 'EMETASTORE',
+    code: 'no_metadata_quorum',
     message: /only 1 of 3 metadata backends answered, 2 needed/,
   });
   await assert.rejects(store.write('docs/c.txt', await object()), {
-    code: 'EMETASTORE',
+    code: 'no_metadata_quorum',
     message: /1 of 3 backends, 2 needed/,
   });
   servers[1] = await start(1, backends[1]!.port);
@@ -131,9 +131,9 @@ test("a copy moved under another path's key does not open, nor under another own
   stranger.close();
 });
 
-test('an empty path, a NUL in a path and a path over 4 KiB are EPATH', async () => {
-  await assert.rejects(store.read(''), { code: 'EPATH' });
-  await assert.rejects(store.read('a\0b'), { code: 'EPATH' });
-  await assert.rejects(store.read('x'.repeat(5000)), { code: 'EPATH' });
+test('an empty path, a NUL in a path and a path over 4 KiB are bad_path', async () => {
+  await assert.rejects(store.read(''), { code: 'bad_path' });
+  await assert.rejects(store.read('a\0b'), { code: 'bad_path' });
+  await assert.rejects(store.read('x'.repeat(5000)), { code: 'bad_path' });
   store.close();
 });

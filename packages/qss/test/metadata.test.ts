@@ -66,7 +66,7 @@ test('sealed metadata opens with its key only, and hides the object key and loca
   const key = randomBytes(32);
   const sealed = sealMetadata(meta, key);
   assert.deepEqual(hex(openMetadata(sealed, key)), hex(meta));
-  assert.throws(() => openMetadata(sealed, randomBytes(32)), { code: 'EMETADATA' });
+  assert.throws(() => openMetadata(sealed, randomBytes(32)), { code: 'bad_metadata' });
   const s = Buffer.from(sealed);
   assert.equal(s.indexOf(Buffer.from(meta.key)), -1);
   assert.equal(s.indexOf(Buffer.from('memory:')), -1);
@@ -81,31 +81,34 @@ test('every single-byte change, truncation or extension of sealed metadata is de
   for (let i = 0; i < sealed.length; i++) {
     const t = Buffer.from(sealed);
     t[i]! ^= 1 << (i % 8);
-    assert.throws(() => openMetadata(t, key), { code: 'EMETADATA' }, `byte ${i}`);
+    assert.throws(() => openMetadata(t, key), { code: 'bad_metadata' }, `byte ${i}`);
   }
   for (const t of [
     sealed.subarray(0, sealed.length - 1),
     sealed.subarray(0, 20),
     Buffer.concat([sealed, Buffer.of(0)]),
   ])
-    assert.throws(() => openMetadata(t, key), { code: 'EMETADATA' });
+    assert.throws(() => openMetadata(t, key), { code: 'bad_metadata' });
 });
 
 test('malformed or inconsistent plain metadata is refused', async () => {
   const meta = await sample();
   const bytes = Buffer.from(encodeMetadata(meta));
-  const refuse = (b: Uint8Array) => assert.throws(() => decodeMetadata(b), { code: 'EMETADATA' });
+  const refuse = (b: Uint8Array) => assert.throws(() => decodeMetadata(b), { code: 'bad_metadata' });
   refuse(Buffer.concat([bytes, Buffer.of(0)]));
   refuse(bytes.subarray(0, bytes.length - 1));
   const version = Buffer.from(bytes);
   version[4] = 3;
   refuse(version);
   version[4] = 1; // format 1 (shards without owner tags): refused with a clear reason
-  assert.throws(() => decodeMetadata(version), { code: 'EMETADATA', message: /format 1 .*store it again/ });
+  assert.throws(() => decodeMetadata(version), {
+    code: 'bad_metadata',
+    message: /format 1 .*store it again/,
+  });
   const size = Buffer.from(bytes);
   size.writeBigUInt64BE(5000n, 12); // size no longer matches the block count
   refuse(size);
-  assert.throws(() => encodeMetadata({ ...meta, blocks: meta.blocks.slice(1) }), { code: 'EMETADATA' });
-  assert.throws(() => encodeMetadata({ ...meta, key: meta.key.subarray(1) }), { code: 'EMETADATA' });
-  assert.throws(() => sealMetadata(meta, randomBytes(16)), { code: 'EMETADATA' });
+  assert.throws(() => encodeMetadata({ ...meta, blocks: meta.blocks.slice(1) }), { code: 'bad_metadata' });
+  assert.throws(() => encodeMetadata({ ...meta, key: meta.key.subarray(1) }), { code: 'bad_metadata' });
+  assert.throws(() => sealMetadata(meta, randomBytes(16)), { code: 'bad_metadata' });
 });

@@ -94,7 +94,7 @@ test('a lost backend and a corrupted shard are read around and reported', async 
   );
 });
 
-test('more than m shards of a block gone: ESHARDS, not wrong bytes', async () => {
+test('more than m shards of a block gone: too_few_shards, not wrong bytes', async () => {
   const data = randomBytes(3 * BLOCK);
   const store = new MemoryShardStore(6);
   const meta = await putObject([data], store, { k: 4, m: 2, blockSize: BLOCK });
@@ -102,7 +102,7 @@ test('more than m shards of a block gone: ESHARDS, not wrong bytes', async () =>
     const s = meta.blocks[1]!.shards[i]!;
     assert.equal(await store.deleteShard(s.location, s.checksum), true);
   }
-  await assert.rejects(collect(getObject(meta, store)), { code: 'ESHARDS' });
+  await assert.rejects(collect(getObject(meta, store)), { code: 'too_few_shards' });
 });
 
 test('a failing store fails the put and what was stored is deleted', async () => {
@@ -167,17 +167,19 @@ test('worker errors carry their codes; bad options are refused', async () => {
   const store = new MemoryShardStore(6);
   const meta = await putObject([randomBytes(1000)], store, { k: 4, m: 2, runner: pool });
   await assert.rejects(collect(getObject({ ...meta, key: randomBytes(32) }, store, { runner: pool })), {
-    code: 'EDECRYPT',
+    code: 'decrypt_failed',
   });
-  assert.throws(() => encodeStream([], randomBytes(32), { k: 4, m: 2, blockSize: 0 }), { code: 'ECODER' });
+  assert.throws(() => encodeStream([], randomBytes(32), { k: 4, m: 2, blockSize: 0 }), {
+    code: 'bad_coding',
+  });
   // 4 backends cannot take k + margin = 5 shards: refused, and nothing is left behind
   const small = new MemoryShardStore(4);
   await assert.rejects(putObject([randomBytes(10)], small, { k: 4, m: 2 }), {
-    code: 'ESTORE',
+    code: 'store_failed',
     message: /only 4 of 6 shards could be stored, 5 needed/,
   });
   assert.equal(small.shardCount, 0);
-  await assert.rejects(putObject([], new MemoryShardStore(5), { k: 0, m: 2 }), { code: 'ECODER' });
+  await assert.rejects(putObject([], new MemoryShardStore(5), { k: 0, m: 2 }), { code: 'bad_coding' });
   const closed = new WorkerPool(1);
   await closed.close();
   await assert.rejects(closed.encode(2, 1, new Uint8Array(10), 0, randomBytes(32), 'none'), /closed/);
@@ -207,7 +209,7 @@ test('a degraded write: with k + margin shards stored the object is accepted, ab
   await assert.rejects(
     putObject([data], new MemoryShardStore(5), { k: 4, m: 2, margin: 2, blockSize: BLOCK }),
     {
-      code: 'ESTORE',
+      code: 'store_failed',
     },
   );
   // an absent shard plus one more lost backend: still k shards per block

@@ -312,7 +312,7 @@ test('round trip of edge sizes: list, stat, overwrite drops the old shards, dele
   assert.equal(stat.k, 4);
   assert.equal(stat.m, 2);
   assert.ok(stat.storedBytes >= (BLOCK + 1) * 1.5, 'random bytes do not compress: 1.5× stored');
-  await assert.rejects(qss.stat('s1/none-such'), code('ENOENT'));
+  await assert.rejects(qss.stat('s1/none-such'), code('not_found'));
 
   // overwrite: the new version replaces the old one and the old shards go
   const path = 's1/three-blocks';
@@ -331,10 +331,10 @@ test('round trip of edge sizes: list, stat, overwrite drops the old shards, dele
   // delete: gone from list, stat and get, and its shards from the backends
   for (const p of sums.keys()) {
     await qss.delete(p);
-    await assert.rejects(qss.get(p), code('ENOENT'));
-    await assert.rejects(qss.stat(p), code('ENOENT'));
+    await assert.rejects(qss.get(p), code('not_found'));
+    await assert.rejects(qss.stat(p), code('not_found'));
   }
-  await assert.rejects(qss.delete(path), code('ENOENT'));
+  await assert.rejects(qss.delete(path), code('not_found'));
   assert.deepEqual(await qss.list('s1/'), []);
   assert.equal(total(await dataEntries()), baseline, 'every shard deleted');
 });
@@ -365,12 +365,12 @@ test('round trip of 256 MiB with the default 4 MiB blocks, hashed on the fly bot
       `get ${(size / 1e6 / getSeconds).toFixed(0)} MB/s (${getSeconds.toFixed(1)} s)`,
   );
   await qss.delete('s1/large');
-  await assert.rejects(qss.get('s1/large'), code('ENOENT'));
+  await assert.rejects(qss.get('s1/large'), code('not_found'));
 });
 
 // ---------------------------------------------------------------- 2. any m backends lost
 
-test('reads back with any 2 of the 6 data backends killed; 3 killed is a clear ESHARDS', async (t) => {
+test('reads back with any 2 of the 6 data backends killed; 3 killed is a clear too_few_shards', async (t) => {
   const qss = open(t, 's2/');
   const data = randomBytes(12 * BLOCK + 777);
   const path = 's2/object';
@@ -398,7 +398,7 @@ test('reads back with any 2 of the 6 data backends killed; 3 killed is a clear E
 
   // one backend of each group: 3 shards of every block gone, one more than m
   await Promise.all([dataServers[0]!, dataServers[2]!, dataServers[4]!].map(kill));
-  await assert.rejects(readBack(qss, path), code('ESHARDS'));
+  await assert.rejects(readBack(qss, path), code('too_few_shards'));
   const check = await qss.check(path);
   assert.equal(check.ok, false);
   assert.equal(check.lost.length, check.blocks, 'every block has fewer than k shards');
@@ -471,7 +471,7 @@ test('a byte flipped in a stored shard: check finds exactly that shard, rebuild 
 
 // ---------------------------------------------------------------- 4. a backend lost during a put
 
-test('a backend killed during a put: a degraded write that repair completes; 2 down before: ESTORE', async (t) => {
+test('a backend killed during a put: a degraded write that repair completes; 2 down before: store_failed', async (t) => {
   const qss = open(t, 's4/');
   const victim = dataServers[3]!;
   const path = 's4/object';
@@ -507,7 +507,7 @@ test('a backend killed during a put: a degraded write that repair completes; 2 d
   if (!info) {
     // the other acceptable outcome: a clean failure that leaves nothing behind
     assert.ok(failure instanceof QssError, String(failure));
-    await assert.rejects(qss.stat(path), code('ENOENT'));
+    await assert.rejects(qss.stat(path), code('not_found'));
     await restoreAll();
     assert.deepEqual(await dataEntries(), entriesBefore, 'no leftover shards');
     t.diagnostic(`put failed cleanly: ${(failure as Error).message}`);
@@ -537,15 +537,15 @@ test('a backend killed during a put: a degraded write that repair completes; 2 d
   const down = [dataServers[0]!, dataServers[2]!];
   await Promise.all(down.map(kill));
   const before = await dataEntries();
-  await assert.rejects(qss.put('s4/refused', [randomBytes(5 * BLOCK)]), code('ESTORE'));
+  await assert.rejects(qss.put('s4/refused', [randomBytes(5 * BLOCK)]), code('store_failed'));
   assert.deepEqual(await dataEntries(), before, 'nothing stored on the backends that are up');
-  await assert.rejects(qss.stat('s4/refused'), code('ENOENT'));
+  await assert.rejects(qss.stat('s4/refused'), code('not_found'));
   const status = await qss.status();
   assert.equal(status.writable, false);
   assert.equal(status.readable, true);
   await restoreAll();
   await qss.refresh(true);
-  await assert.rejects(qss.stat('s4/refused'), code('ENOENT'));
+  await assert.rejects(qss.stat('s4/refused'), code('not_found'));
 
   // a source that fails half way (a file read error): nothing of it stays, blocks in flight included
   const clean = await dataEntries();
@@ -555,7 +555,7 @@ test('a backend killed during a put: a degraded write that repair completes; 2 d
   }
   await assert.rejects(qss.put('s4/broken', broken()), /read error/);
   assert.deepEqual(await dataEntries(), clean);
-  await assert.rejects(qss.stat('s4/broken'), code('ENOENT'));
+  await assert.rejects(qss.stat('s4/broken'), code('not_found'));
 });
 
 // ---------------------------------------------------------------- 5. a whole group lost
@@ -653,13 +653,13 @@ test('metadata: 1 of 3 down is fine and repair catches it up; 2 of 3 down fails 
   // 2 of 3 down: no quorum for reads or writes
   const entries = await dataEntries();
   await Promise.all([m0, m1].map(kill));
-  await assert.rejects(qss.put('s7/refused', [data]), code('EMETASTORE'));
-  await assert.rejects(qss.get('s7/with-one-down'), code('EMETASTORE'));
-  await assert.rejects(qss.stat('s7/with-one-down'), code('EMETASTORE'));
-  await assert.rejects(qss.list('s7/'), code('EMETASTORE'));
+  await assert.rejects(qss.put('s7/refused', [data]), code('no_metadata_quorum'));
+  await assert.rejects(qss.get('s7/with-one-down'), code('no_metadata_quorum'));
+  await assert.rejects(qss.stat('s7/with-one-down'), code('no_metadata_quorum'));
+  await assert.rejects(qss.list('s7/'), code('no_metadata_quorum'));
   assert.deepEqual(await dataEntries(), entries, 'no shards were written');
   await Promise.all([m0, m1].map(start));
-  await assert.rejects(qss.stat('s7/refused'), code('ENOENT'));
+  await assert.rejects(qss.stat('s7/refused'), code('not_found'));
 
   // 2 of 3 lost after the shards went in, before the metadata: undone
   let killed: Promise<unknown> | undefined;
@@ -669,17 +669,17 @@ test('metadata: 1 of 3 down is fine and repair catches it up; 2 of 3 down fails 
     await killed;
     yield randomBytes(BLOCK);
   }
-  await assert.rejects(qss.put('s7/half', source()), code('EMETASTORE'));
+  await assert.rejects(qss.put('s7/half', source()), code('no_metadata_quorum'));
   assert.ok(killed);
   assert.deepEqual(await dataEntries(), entries, 'the shards were deleted again');
   await Promise.all([m0, m1].map(start));
-  await assert.rejects(qss.stat('s7/half'), code('ENOENT'));
+  await assert.rejects(qss.stat('s7/half'), code('not_found'));
   assert.deepEqual(
     (await qss.list('s7/')).map((i) => i.path),
     ['s7/with-one-down'],
   );
   await qss.repair();
-  await assert.rejects(qss.stat('s7/half'), code('ENOENT'));
+  await assert.rejects(qss.stat('s7/half'), code('not_found'));
   await qss.delete('s7/with-one-down');
 });
 

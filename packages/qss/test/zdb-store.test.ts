@@ -125,12 +125,12 @@ test('4+2 over 6 zdb backends in 3 groups: placement, no plaintext on disk, a wh
   await servers[2]!.close();
   await assert.rejects(
     collect(getObject(meta, store)),
-    (e: unknown) => e instanceof QssError && e.code === 'ESHARDS',
+    (e: unknown) => e instanceof QssError && e.code === 'too_few_shards',
   );
   // writing needs every shard to land: a clean failure, not a half-stored object
   await assert.rejects(
     putObject([Buffer.from('x')], store, { k: 4, m: 2 }),
-    (e: unknown) => e instanceof QssError && e.code === 'ESTORE',
+    (e: unknown) => e instanceof QssError && e.code === 'store_failed',
   );
   store.close();
 });

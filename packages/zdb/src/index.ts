@@ -4,7 +4,8 @@
  * commands and error texts, per-client limits, and a pipelined client.
  *
  * Main types: `ZdbServer` (start()/close()), `ZdbClient`, `ZdbError` (its `code` is derived from
- * 0-db's reply: callers match `e.code === ZDB_CODES.keyNotFound`, never the text), `EngineError`.
+ * 0-db's reply: callers match `e.code === ZDB_CODES.keyNotFound`, never the text), `EngineError`
+ * (the storage engine's, codes in `EngineErrorCode`). Both extend `TwinBaseError` from @twin/errors.
  * The `zdb` command lives in the `@twin/zdb/cli` subpath, so importing this package loads neither
  * commander nor pino.
  *

@@ -47,18 +47,18 @@ export function spawnZdb(
     const onExit = (code: number | null, signal: string | null) => {
       done();
       reject(
-        new ZdbError(`zdb exited (${signal ?? code}) before it was ready: ${err}`, 'connection', 'not_ready'),
+        new ZdbError('not_ready', `zdb exited (${signal ?? code}) before it was ready: ${err}`, {
+          kind: 'connection',
+        }),
       );
     };
     const timer = setTimeout(() => {
       done();
       proc.kill('SIGKILL');
       reject(
-        new ZdbError(
-          `zdb was not ready within ${options.timeoutMs ?? 15_000} ms: ${err}`,
-          'timeout',
-          'not_ready',
-        ),
+        new ZdbError('not_ready', `zdb was not ready within ${options.timeoutMs ?? 15_000} ms: ${err}`, {
+          kind: 'timeout',
+        }),
       );
     }, options.timeoutMs ?? 15_000);
     proc.stderr!.on('data', onData);

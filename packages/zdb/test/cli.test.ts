@@ -41,7 +41,7 @@ describe('one zdb per data directory (item 5)', () => {
       const r = await run(['--port', '0', '--data', data, '--index', join(dir.path, 'other-index')]);
       assert.notEqual(r.code, 0);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);
-      assert.match(r.stderr, /^zdb: .*in use by another zdb.*\(ELOCKED\)$/m);
+      assert.match(r.stderr, /^zdb: .*in use by another zdb.*\(locked\)$/m);
       // Same index directory, another data directory: refused too.
       const r2 = await run(['--port', '0', '--data', join(dir.path, 'd2'), '--index', index]);
       assert.match(r2.stderr, /in use by another zdb/);
@@ -51,7 +51,7 @@ describe('one zdb per data directory (item 5)', () => {
       // In this process too.
       await assert.rejects(
         ZdbServer.start({ port: 0, data, index }),
-        (e: unknown) => (e as { code?: string }).code === 'ELOCKED',
+        (e: unknown) => (e as { code?: string }).code === 'locked',
       );
     } finally {
       proc.kill('SIGTERM');

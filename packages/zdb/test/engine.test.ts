@@ -60,10 +60,10 @@ describe('engine: user mode', () => {
     ns.del(b('k1'));
     assert.equal(ns.get(b('k1')), null);
     assert.equal(ns.exists(b('k1')), false);
-    assert.throws(() => ns.del(b('k1')), { code: 'ENOTFOUND' });
+    assert.throws(() => ns.del(b('k1')), { code: 'key_not_found' });
     assert.deepEqual(ns.set(b('x'.repeat(255)), b('ok')), b('x'.repeat(255)));
-    assert.throws(() => ns.set(b('x'.repeat(256)), b('no')), { code: 'EBADKEY' });
-    assert.throws(() => ns.set(b(''), b('no')), { code: 'EBADKEY' });
+    assert.throws(() => ns.set(b('x'.repeat(256)), b('no')), { code: 'invalid_key' });
+    assert.throws(() => ns.set(b(''), b('no')), { code: 'invalid_key' });
     e.close();
   });
 
@@ -146,7 +146,7 @@ describe('engine: user mode', () => {
     e.close();
   });
 
-  test('a flipped payload byte: check() false, get() throws ECORRUPT, other keys fine', () => {
+  test('a flipped payload byte: check() false, get() throws data_corrupted, other keys fine', () => {
     const o = options();
     let e = openEngine(o);
     const ns = e.namespace('default')!;
@@ -162,7 +162,7 @@ describe('engine: user mode', () => {
     e = openEngine(o);
     const n2 = e.namespace('default')!;
     assert.equal(n2.check(b('bad')), false);
-    assert.throws(() => n2.get(b('bad')), { code: 'ECORRUPT' });
+    assert.throws(() => n2.get(b('bad')), { code: 'data_corrupted' });
     assert.equal(n2.check(b('good')), true);
     assert.deepEqual(n2.get(b('tail')), b('tail-value'));
     assert.equal(n2.check(b('missing')), null);
@@ -174,9 +174,9 @@ describe('engine: user mode', () => {
     const e = openEngine(o);
     const ns = e.create('limited', { maxsize: 10 });
     ns.set(b('a'), Buffer.alloc(6));
-    assert.throws(() => ns.set(b('b'), Buffer.alloc(5)), { code: 'EMAXSIZE' });
+    assert.throws(() => ns.set(b('b'), Buffer.alloc(5)), { code: 'no_space_left' });
     ns.set(b('b'), Buffer.alloc(4));
-    assert.throws(() => ns.set(b('a'), Buffer.alloc(7, 1)), { code: 'EMAXSIZE' });
+    assert.throws(() => ns.set(b('a'), Buffer.alloc(7, 1)), { code: 'no_space_left' });
     ns.set(b('a'), Buffer.alloc(2, 1));
     ns.set(b('c'), Buffer.alloc(4));
     ns.del(b('c'));
@@ -199,7 +199,7 @@ describe('engine: seq mode, scan, history, rotation, compaction', () => {
     assert.deepEqual(ns.set(id0, b('zero-updated')), id0);
     const unknown = Buffer.alloc(8);
     unknown.writeBigUInt64LE(7n);
-    assert.throws(() => ns.set(unknown, b('x')), { code: 'EBADKEY' });
+    assert.throws(() => ns.set(unknown, b('x')), { code: 'invalid_key' });
     e = reopen(e, o);
     const id2 = e.namespace('default')!.set(Buffer.alloc(0), b('two'))!;
     assert.equal(id2.readBigUInt64LE(0), 2n);
@@ -255,7 +255,7 @@ describe('engine: seq mode, scan, history, rotation, compaction', () => {
     const h1 = ns.history(b('h'), h2.previous)!;
     assert.deepEqual(h1.payload, b('v1'));
     assert.equal(h1.previous, null);
-    assert.throws(() => ns.history(b('other'), h3.previous), { code: 'EBADCURSOR' });
+    assert.throws(() => ns.history(b('other'), h3.previous), { code: 'invalid_cursor' });
     e.close();
   });
 
@@ -279,8 +279,8 @@ describe('engine: seq mode, scan, history, rotation, compaction', () => {
     const ns = e.create('alpha', { password: 'pw', public: false });
     ns.set(b('a'), b('1'));
     ns.setProps({ maxsize: 1000 });
-    assert.throws(() => e.create('alpha'), { code: 'ENSEXISTS' });
-    assert.throws(() => e.create('../evil'), { code: 'ENSNAME' });
+    assert.throws(() => e.create('alpha'), { code: 'namespace_exists' });
+    assert.throws(() => e.create('../evil'), { code: 'invalid_namespace_name' });
     e = reopen(e, o);
     const a = e.namespace('alpha')!;
     assert.equal(a.props.password, 'pw');

@@ -54,12 +54,12 @@ export interface HistoryResult {
 function asBuffer(r: Reply): Buffer | null {
   if (r === null || Buffer.isBuffer(r)) return r;
   if (r instanceof Status) return Buffer.from(r.value);
-  throw new ZdbError(`unexpected reply ${String(r)}`, 'reply');
+  throw new ZdbError('unexpected_reply', `unexpected reply ${String(r)}`, { kind: 'reply' });
 }
 
 function asNumber(r: Reply): number {
   if (typeof r === 'number') return r;
-  throw new ZdbError(`unexpected reply ${String(r)}`, 'reply');
+  throw new ZdbError('unexpected_reply', `unexpected reply ${String(r)}`, { kind: 'reply' });
 }
 
 function asText(r: Reply): string {
@@ -132,7 +132,7 @@ export class ZdbClient {
   /** Sequential-mode append: returns the new id (8 bytes little-endian). */
   async append(value: Arg): Promise<Buffer> {
     const id = asBuffer(await this.command('SET', '', value));
-    if (!id) throw new ZdbError('SET returned no id', 'reply');
+    if (!id) throw new ZdbError('unexpected_reply', 'SET returned no id', { kind: 'reply' });
     return id;
   }
 

@@ -109,10 +109,15 @@ export class PipelinedConnection {
         : connect({ port: this.endpoint.port ?? 9900, host: this.endpoint.host ?? '127.0.0.1', onread });
       s.setNoDelay(true);
       const fail = (e: Error) => {
-        this.failAll(new ZdbError(`connection failed: ${e.message}`, 'connection'));
+        const failed = () =>
+          new ZdbError('connection_failed', `connection failed: ${e.message}`, {
+            kind: 'connection',
+            cause: e,
+          });
+        this.failAll(failed());
         this.ready = null;
         this.socket = null;
-        reject(new ZdbError(`connection failed: ${e.message}`, 'connection'));
+        reject(failed());
       };
       s.once('error', fail);
       s.once('connect', () => {
@@ -120,7 +125,7 @@ export class PipelinedConnection {
         s.on('error', () => {});
         s.on('close', () => {
           if (s === this.retired) return; // closed as idle: nothing was pending on it
-          this.failAll(new ZdbError('connection closed', 'connection'));
+          this.failAll(new ZdbError('connection_closed', 'connection closed', { kind: 'connection' }));
           this.ready = null;
           this.socket = null;
         });
@@ -145,7 +150,7 @@ export class PipelinedConnection {
     try {
       this.parser.push(chunk, true);
     } catch (e) {
-      this.socket?.destroy(e as Error);
+      this.unreadable(e as Error);
       return;
     }
     for (;;) {
@@ -153,19 +158,25 @@ export class PipelinedConnection {
       try {
         r = this.parser.next();
       } catch (e) {
-        this.socket?.destroy(e as Error);
+        this.unreadable(e as Error);
         return;
       }
       if (r === undefined) break;
       const p = this.pending.shift();
       if (!p) continue;
-      if (r instanceof ReplyError) p.reject(new ZdbError(r.message, 'reply'));
+      if (r instanceof ReplyError) p.reject(ZdbError.fromReply(r.message));
       else p.resolve(r);
     }
     if (this.pending.length === 0 && this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
     }
+  }
+
+  /** The server sent bytes that are not RESP: what waits learns why, and the link is dropped. */
+  private unreadable(e: Error): void {
+    this.failAll(e);
+    this.socket?.destroy(e);
   }
 
   private failAll(e: Error): void {
@@ -175,7 +186,7 @@ export class PipelinedConnection {
   private send(args: Arg[]): Promise<Reply> {
     return new Promise<Reply>((resolve, reject) => {
       const s = this.socket;
-      if (!s) return reject(new ZdbError('not connected', 'connection'));
+      if (!s) return reject(new ZdbError('not_connected', 'not connected', { kind: 'connection' }));
       const at = Date.now();
       this.lastSend = at;
       this.pending.push({ resolve, reject, at });
@@ -199,7 +210,7 @@ export class PipelinedConnection {
       if (!oldest) return;
       const waited = Date.now() - oldest.at;
       if (waited >= this.timeoutMs) {
-        this.failAll(new ZdbError(`no reply within ${this.timeoutMs} ms`, 'timeout'));
+        this.failAll(new ZdbError('timeout', `no reply within ${this.timeoutMs} ms`, { kind: 'timeout' }));
         this.socket?.destroy();
       } else {
         this.arm();
@@ -227,7 +238,7 @@ export class PipelinedConnection {
   }
 
   async command(args: Arg[]): Promise<Reply> {
-    if (this.closed) throw new ZdbError('client closed', 'connection');
+    if (this.closed) throw new ZdbError('client_closed', 'client closed', { kind: 'connection' });
     if (!this.socket) await this.open();
     return this.send(args);
   }

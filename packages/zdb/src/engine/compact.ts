@@ -18,7 +18,8 @@ export interface CompactionResult {
 
 export function compactNamespace(options: EngineOptions, name: string): CompactionResult {
   const indexDir = join(options.indexDir, name);
-  if (!existsSync(join(indexDir, DESCRIPTOR))) throw new EngineError('ENSNOTFOUND', 'Namespace not found');
+  if (!existsSync(join(indexDir, DESCRIPTOR)))
+    throw new EngineError('namespace_not_found', 'Namespace not found');
   const descriptor = JSON.parse(readFileSync(join(indexDir, DESCRIPTOR), 'utf8')) as Descriptor;
   const source = new NamespaceImpl(
     name,

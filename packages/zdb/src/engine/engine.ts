@@ -80,8 +80,10 @@ class EngineImpl implements Engine {
   }
 
   create(name: string, props?: Partial<NamespaceProps>): Namespace {
-    if (!validNamespaceName(name)) throw new EngineError('ENSNAME', 'This name is not allowed');
-    if (this.namespaces.has(name)) throw new EngineError('ENSEXISTS', 'This namespace is not available');
+    if (!validNamespaceName(name))
+      throw new EngineError('invalid_namespace_name', 'This name is not allowed');
+    if (this.namespaces.has(name))
+      throw new EngineError('namespace_exists', 'This namespace is not available');
     const mode = this.options.mode === 'mix' ? 'user' : this.options.mode;
     const d: Descriptor = {
       maxsize: this.options.maxsize,
@@ -102,9 +104,10 @@ class EngineImpl implements Engine {
   }
 
   remove(name: string): void {
-    if (name === DEFAULT_NAMESPACE) throw new EngineError('ENSNAME', 'Cannot remove default namespace');
+    if (name === DEFAULT_NAMESPACE)
+      throw new EngineError('invalid_namespace_name', 'Cannot remove default namespace');
     const ns = this.namespaces.get(name);
-    if (!ns) throw new EngineError('ENSNOTFOUND', "This namespace doesn't exists");
+    if (!ns) throw new EngineError('namespace_not_found', "This namespace doesn't exists");
     ns.close();
     // Sessions still holding it see `removed` and are refused (the server tells them and closes).
     ns.removed = true;
@@ -119,7 +122,7 @@ class EngineImpl implements Engine {
 
   reload(name: string): void {
     const ns = this.namespaces.get(name);
-    if (!ns) throw new EngineError('ENSNOTFOUND', 'Namespace not found');
+    if (!ns) throw new EngineError('namespace_not_found', 'Namespace not found');
     if (ns.dirty) {
       ns.storage.commit();
       this.dirty.delete(ns);

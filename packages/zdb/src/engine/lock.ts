@@ -17,7 +17,7 @@ export interface DirectoryLock {
   release(): void;
 }
 
-/** Locks each directory (created when missing); throws EngineError('ELOCKED') when one is held. */
+/** Locks each directory (created when missing); throws EngineError('locked') when one is held. */
 export async function lockDirectories(dirs: string[]): Promise<DirectoryLock> {
   const { default: Database } = await import('better-sqlite3');
   const held: BetterSqlite3.Database[] = [];
@@ -35,7 +35,7 @@ export async function lockDirectories(dirs: string[]): Promise<DirectoryLock> {
         db.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS lock (pid INTEGER); COMMIT');
       } catch (e) {
         if ((e as { code?: string }).code === 'SQLITE_BUSY')
-          throw new EngineError('ELOCKED', `${dir} is in use by another zdb (it holds ${LOCK_FILE})`);
+          throw new EngineError('locked', `${dir} is in use by another zdb (it holds ${LOCK_FILE})`);
         throw e;
       }
     }

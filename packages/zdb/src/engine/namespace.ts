@@ -51,7 +51,7 @@ function encodePosition(file: number, offset: number): Buffer {
 }
 
 function decodePosition(b: Buffer): { file: number; offset: number } {
-  if (b.length !== 8) throw new EngineError('EBADCURSOR', 'Invalid key format');
+  if (b.length !== 8) throw new EngineError('invalid_cursor', 'Invalid key format');
   return { file: b.readUInt32LE(0), offset: b.readUInt32LE(4) };
 }
 
@@ -124,10 +124,10 @@ export class NamespaceImpl implements Namespace {
   }
 
   private writable(): void {
-    if (this.removed) throw new EngineError('ENSREMOVED', 'Namespace was removed');
-    if (this.descriptor.frozen) throw new EngineError('EREADONLY', 'Namespace is temporarily frozen');
+    if (this.removed) throw new EngineError('namespace_removed', 'Namespace was removed');
+    if (this.descriptor.frozen) throw new EngineError('read_only', 'Namespace is temporarily frozen');
     if (this.descriptor.locked)
-      throw new EngineError('EREADONLY', 'Namespace is temporarily locked (read-only)');
+      throw new EngineError('read_only', 'Namespace is temporarily locked (read-only)');
   }
 
   /** Stages one data entry and its index record (rotating files first when needed). */
@@ -210,11 +210,11 @@ export class NamespaceImpl implements Namespace {
         key.writeBigUInt64LE(BigInt(this.nextSeq));
       } else {
         slot = this.index.slotOf(key);
-        if (slot === undefined) throw new EngineError('EBADKEY', 'Invalid key, only update authorized');
+        if (slot === undefined) throw new EngineError('invalid_key', 'Invalid key, only update authorized');
       }
     } else {
-      if (key.length === 0) throw new EngineError('EBADKEY', 'Invalid argument, key needed');
-      if (key.length > MAX_KEY_LENGTH) throw new EngineError('EBADKEY', 'Key too large');
+      if (key.length === 0) throw new EngineError('invalid_key', 'Invalid argument, key needed');
+      if (key.length > MAX_KEY_LENGTH) throw new EngineError('invalid_key', 'Key too large');
       slot = this.index.slotOf(key);
     }
     let crc: number;
@@ -234,7 +234,7 @@ export class NamespaceImpl implements Namespace {
     if (slot !== undefined && ix.crc[slot] === crc && ix.length[slot] === length) return null;
     const previous = slot === undefined ? 0 : ix.length[slot]!;
     if (this.descriptor.maxsize > 0 && ix.liveBytes - previous + length > this.descriptor.maxsize) {
-      throw new EngineError('EMAXSIZE', 'No space left on this namespace');
+      throw new EngineError('no_space_left', 'No space left on this namespace');
     }
     const prevFile = slot === undefined ? NONE : ix.file[slot]!;
     const prevOffset = slot === undefined ? NONE : ix.offset[slot]!;
@@ -262,7 +262,7 @@ export class NamespaceImpl implements Namespace {
     if (cached) return cached;
     const payload = this.payload(slot, key.length);
     if (crc32(payload) !== this.index.crc[slot])
-      throw new EngineError('ECORRUPT', 'Data corrupted (checksum mismatch)');
+      throw new EngineError('data_corrupted', 'Data corrupted (checksum mismatch)');
     this.index.cacheValue(slot, payload);
     return payload;
   }
@@ -270,7 +270,7 @@ export class NamespaceImpl implements Namespace {
   del(key: Buffer): void {
     this.writable();
     const slot = this.slot(key);
-    if (slot === undefined) throw new EngineError('ENOTFOUND', 'Key not found');
+    if (slot === undefined) throw new EngineError('key_not_found', 'Key not found');
     const ix = this.index;
     this.appendEntry(key, EMPTY, FLAG_DELETED, 0, ix.file[slot]!, ix.offset[slot]!);
     ix.remove(key);
@@ -337,15 +337,15 @@ export class NamespaceImpl implements Namespace {
     try {
       head = this.storage.read(file, offset, HEADER_SIZE + key.length);
     } catch {
-      throw new EngineError('EBADCURSOR', 'Invalid arguments (index query)');
+      throw new EngineError('invalid_cursor', 'Invalid arguments (index query)');
     }
     const h = readDataHeader(head, 0, head.length);
     if (!h || h.keyLength !== key.length || !head.subarray(HEADER_SIZE).equals(key)) {
-      throw new EngineError('EBADCURSOR', 'Invalid arguments (invalid key)');
+      throw new EngineError('invalid_cursor', 'Invalid arguments (invalid key)');
     }
     const payload = this.storage.read(file, offset + HEADER_SIZE + key.length, h.payloadLength);
     if (crc32(payload) !== h.payloadCrc)
-      throw new EngineError('ECORRUPT', 'Data corrupted (checksum mismatch)');
+      throw new EngineError('data_corrupted', 'Data corrupted (checksum mismatch)');
     return {
       key,
       size: h.payloadLength,

@@ -14,6 +14,7 @@ import {
   readIndexRecord,
   writeIndexRecord,
 } from './format.ts';
+import { EngineError } from './types.ts';
 
 export interface LoadedRecord extends IndexRecord {
   key: Buffer;
@@ -73,7 +74,8 @@ export function loadFilePair(dataPath: string, indexPath: string, isLast: boolea
   } else if (scanFrom < dataSize) {
     // Entries the index does not cover: rebuild their records from the data file.
     const data = readFileSync(dataPath);
-    if (!data.subarray(0, MAGIC_SIZE).equals(DATA_MAGIC)) throw new Error(`${dataPath}: not a data file`);
+    if (!data.subarray(0, MAGIC_SIZE).equals(DATA_MAGIC))
+      throw new EngineError('data_corrupted', `${dataPath}: not a data file`);
     let at = scanFrom;
     let rebuilt = 0;
     while (at < data.length) {

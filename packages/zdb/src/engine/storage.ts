@@ -14,6 +14,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { DATA_MAGIC, dataFileName, INDEX_MAGIC, indexFileName, MAGIC_SIZE } from './format.ts';
+import { EngineError } from './types.ts';
 
 /** Payloads at least this large are staged by reference and written with writev, not copied. */
 export const LARGE_PAYLOAD = 64 * 1024;
@@ -87,7 +88,7 @@ class Stage {
       }
       pos += piece.length;
     }
-    if (done !== length) throw new Error(`staged read past the end (${at}+${length})`);
+    if (done !== length) throw new EngineError('io_error', `staged read past the end (${at}+${length})`);
     return out;
   }
 
@@ -202,7 +203,7 @@ export class Storage {
     let done = 0;
     while (done < length) {
       const n = readSync(fd, out, done, length - done, position + done);
-      if (n === 0) throw new Error(`short read in ${dataFileName(id)} at ${position}`);
+      if (n === 0) throw new EngineError('io_error', `short read in ${dataFileName(id)} at ${position}`);
       done += n;
     }
     return out;

@@ -1,3 +1,5 @@
+import { type ErrorCodes, TwinBaseError } from '@twin/errors';
+
 /**
  * The contract between the 0-db engine (storage: namespaces, data + index files, recovery)
  * and the RESP server (protocol, commands, auth, sync batching).
@@ -73,29 +75,36 @@ export interface HistoryEntry extends EntryInfo {
   previous: Buffer | null;
 }
 
-/** Engine errors carry a stable code; the server maps them to 0-db's error texts. */
-export type EngineErrorCode =
-  | 'ENOTFOUND' // key not found
-  | 'ECORRUPT' // CRC mismatch on read
-  | 'EMAXSIZE' // namespace maxsize would be exceeded
-  | 'EBADKEY' // key too long, or seq-mode key that is not an existing id
-  | 'EREADONLY' // locked / frozen namespace
-  | 'ENSEXISTS'
-  | 'ENSNOTFOUND'
-  | 'ENSNAME' // invalid namespace name
-  | 'ENSREMOVED' // the namespace was deleted (NSDEL) while a client had it selected
-  | 'EBADCURSOR'
-  | 'ELOCKED' // the data or index directory is held by another zdb
-  | 'EIO';
+/**
+ * The engine's error codes. Where 0-db answers one reply for the failure, the code is the one a
+ * client derives from that reply (`key_not_found`, `namespace_not_found`); the server maps the rest
+ * to 0-db's error texts (the message of each error is that text).
+ */
+export type EngineErrorCode = ErrorCodes<
+  | 'key_not_found'
+  | 'data_corrupted' // CRC mismatch on read, or a data file that is not one
+  | 'no_space_left' // the namespace's maxsize would be exceeded
+  | 'invalid_key' // key too long, or a seq-mode key that is not an existing id
+  | 'read_only' // locked / frozen namespace
+  | 'namespace_exists'
+  | 'namespace_not_found'
+  | 'invalid_namespace_name'
+  | 'namespace_removed' // the namespace was deleted (NSDEL) while a client had it selected
+  | 'invalid_cursor'
+  | 'locked' // the data or index directory is held by another zdb
+  | 'io_error' // a data file is shorter than its index says
+>;
 
-export class EngineError extends Error {
-  constructor(
-    readonly code: EngineErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'EngineError';
-  }
+/**
+ * The storage engine's one error class (the client's is `ZdbError`).
+ *
+ * @example
+ * ```ts
+ * try { ns.del(key); } catch (e) { if (e instanceof EngineError && e.code === 'key_not_found') ... }
+ * ```
+ */
+export class EngineError extends TwinBaseError<EngineErrorCode> {
+  override readonly name = 'EngineError';
 }
 
 export interface Namespace {
@@ -109,9 +118,9 @@ export interface Namespace {
    * 64 KiB or more is written from the caller's buffers at the next commit: leave them unchanged until then.
    */
   set(key: Buffer, value: Buffer | readonly Buffer[]): SetResult;
-  /** null when absent; throws EngineError('ECORRUPT') when the stored CRC does not match. */
+  /** null when absent; throws EngineError('data_corrupted') when the stored CRC does not match. */
   get(key: Buffer): Buffer | null;
-  /** Appends a tombstone; throws ENOTFOUND when absent. */
+  /** Appends a tombstone; throws `key_not_found` when absent. */
   del(key: Buffer): void;
   exists(key: Buffer): boolean;
   /** null when absent, true when the stored payload matches its CRC, false otherwise. */
@@ -171,7 +180,7 @@ export interface EngineOptions {
 export interface Engine {
   readonly options: Readonly<EngineOptions>;
   namespace(name: string): Namespace | undefined;
-  /** Creates a namespace (name: 1..128 chars, no '/' or '..'); throws ENSEXISTS. */
+  /** Creates a namespace (name: 1..128 chars, no '/' or '..'); throws namespace_exists. */
   create(name: string, props?: Partial<NamespaceProps>): Namespace;
   /** Deletes a namespace and its files; 'default' cannot be deleted. Sessions see `removed`. */
   remove(name: string): void;

@@ -4,6 +4,8 @@
  * limits is a protocol error (the connection is then closed), so a client cannot exhaust memory.
  */
 
+import { TwinBaseError } from '@twin/errors';
+
 export interface ParserLimits {
   /** Largest single argument (bulk string) in bytes. */
   maxBulk: number;
@@ -13,7 +15,17 @@ export interface ParserLimits {
 
 export const DEFAULT_LIMITS: ParserLimits = { maxBulk: 8 * 1024 * 1024, maxArgs: 1024 * 1024 };
 
-export class ProtocolError extends Error {}
+/**
+ * A request that is not RESP or exceeds the limits. Its message is the error reply the server
+ * sends (0-db's texts, byte for byte) before closing the connection.
+ */
+export class ProtocolError extends TwinBaseError<'protocol_error'> {
+  override readonly name = 'ProtocolError';
+
+  constructor(message: string) {
+    super('protocol_error', message);
+  }
+}
 
 const CR = 13;
 const LF = 10;

@@ -11,6 +11,8 @@
  * this VM touching fresh pages cost more (~1.5 s of system time per GiB read) than the copy saved.
  */
 
+import { ZdbError } from '../client/errors.ts';
+
 export type Reply = null | number | Buffer | ReplyError | Status | Reply[];
 
 /** A `+status` reply. */
@@ -24,6 +26,10 @@ export class ReplyError {
 }
 
 const LARGE = 64 * 1024;
+
+/** The server's bytes are not RESP: the connection cannot be read any further. */
+const protocolError = (what: string) =>
+  new ZdbError('protocol_error', `protocol error: ${what}`, { kind: 'connection' });
 const EMPTY = Buffer.alloc(0);
 
 /** A large top-level bulk being received straight into its own buffer. */
@@ -88,7 +94,7 @@ export class ReplyParser {
       at = n;
     }
     while (b.crlf < 2 && at < chunk.length) {
-      if (chunk[at] !== (b.crlf === 0 ? 13 : 10)) throw new Error('expected CRLF after bulk reply');
+      if (chunk[at] !== (b.crlf === 0 ? 13 : 10)) throw protocolError('expected CRLF after bulk reply');
       b.crlf++;
       at++;
     }
@@ -166,7 +172,7 @@ export class ReplyParser {
         return [items, p];
       }
       default:
-        throw new Error(`unexpected reply type byte ${type}`);
+        throw protocolError(`unexpected reply type byte ${type}`);
     }
   }
 }
