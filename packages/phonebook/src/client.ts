@@ -159,6 +159,16 @@ export class PhonebookClient {
     this.cache.delete(String(ref).toLowerCase());
   }
 
+  /**
+   * Compares a checkpoint another party saw (a peer twin, a replica) with the newest this client
+   * saw: verified against the pinned key, then held to the same rules as its own views (see
+   * witness). Throws PhonebookError `unverified` when the two prove two histories.
+   */
+  async compareCheckpoint(signed: SignedCheckpoint): Promise<void> {
+    verifySignedCheckpoint(signed, this.options.serverKey ?? signed.serverKey);
+    await this.witness(signed);
+  }
+
   /** The phonebook's signed checkpoint, verified against the pinned server key when one is set. */
   async checkpoint(): Promise<SignedCheckpoint> {
     const c = await this.backend.checkpoint();
