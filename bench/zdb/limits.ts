@@ -13,11 +13,11 @@
  * - 1,100 idle connections against --maxclients 1000: refused, open descriptors.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { DEFAULT_CLIENT_LIMITS, spawnZdb, ZdbClient } from '../../packages/zdb/src/index.ts';
+import { drainedOrClosed, open, resp, tempDir } from '../../packages/zdb/test/helpers.ts';
 
 const MiB = 1024 * 1024;
 const json = process.argv.includes('--json');
@@ -36,50 +36,20 @@ async function peak(pid: number, ms: number): Promise<number> {
   return max;
 }
 
-function resp(...args: (string | Buffer)[]): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
-
-/** Resolves on the socket's next 'drain' or its 'close' (one listener of each, removed after). */
-function drainedOrClosed(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
-}
-
-function open(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
-}
-
 async function withZdb<T>(args: string[], run: (port: number, proc: ChildProcess) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-zdb-limits-'));
+  const dir = tempDir('bench-zdb-limits-');
   const { proc, port } = await spawnZdb([
     '--data',
-    join(dir, 'data'),
+    join(dir.path, 'data'),
     '--index',
-    join(dir, 'index'),
+    join(dir.path, 'index'),
     ...args,
   ]);
   try {
     return await run(port, proc);
   } finally {
     proc.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    dir.cleanup();
   }
 }
 

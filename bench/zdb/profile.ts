@@ -8,11 +8,11 @@
  *   npm run bench:zdb -- ... is the side-by-side bench; this one is:
  *   node --import tsx bench/zdb/profile.ts [--json] [--requests N] [--size B] [--keep DIR] [--pipeline N]
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnZdb } from '../../packages/zdb/src/index.ts';
 
 const argv = process.argv.slice(2);
 function value(flag: string, fallback: string): string {
@@ -87,33 +87,15 @@ function summarise(p: Profile): Record<string, number> {
   return totals;
 }
 
-async function waitPort(port: number): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        r(true);
-      });
-      s.once('error', () => r(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`port ${port} never opened`);
-}
-
 /** Profiles one test (after a warm-up of the same test); µs per request by phase. */
 async function profile(test: 'set' | 'get'): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-zdb-prof-'));
   const profDir = keep ? join(keep, test) : join(dir, 'prof');
-  const bin = new URL('../../packages/zdb/bin/zdb.js', import.meta.url).pathname;
   // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
-  const args = ['--conditions=source', '--cpu-prof', '--cpu-prof-dir', profDir, bin, '--port', String(PORT)];
-  const proc = spawn(process.execPath, [...args, '--data', join(dir, 'd'), '--index', join(dir, 'i')], {
-    stdio: 'ignore',
+  const { proc } = await spawnZdb(['--data', join(dir, 'd'), '--index', join(dir, 'i')], {
+    port: PORT,
+    nodeArgs: ['--conditions=source', '--cpu-prof', '--cpu-prof-dir', profDir],
   });
-  await waitPort(PORT);
   const bench = (t: string, n: number) =>
     spawnSync(
       'redis-benchmark',

@@ -18,6 +18,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnZdb } from '../../packages/zdb/src/index.ts';
 
 const argv = process.argv.slice(2);
 const has = (flag: string) => argv.includes(flag);
@@ -89,25 +90,12 @@ interface Server {
 
 async function startOurs(port: number): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-zdb-'));
-  const bin = new URL('../../packages/zdb/bin/zdb.js', import.meta.url).pathname;
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf] : [];
-  const proc = spawn(
-    process.execPath,
-    // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
-    [
-      '--conditions=source',
-      ...prof,
-      bin,
-      '--port',
-      String(port),
-      '--data',
-      join(dir, 'data'),
-      '--index',
-      join(dir, 'index'),
-    ],
-    { stdio: 'ignore' },
-  );
-  await waitPort(port);
+  // --conditions=source: the server runs this tree's sources (through tsx), never a stale dist/.
+  const { proc } = await spawnZdb(['--data', join(dir, 'data'), '--index', join(dir, 'index')], {
+    port,
+    nodeArgs: ['--conditions=source', ...prof],
+  });
   return { name: 'ours', port, proc, dir };
 }
 

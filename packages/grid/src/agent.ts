@@ -97,9 +97,9 @@ export class NodeAgent {
   /** Active deployments not yet re-verified since start (restored once verified). */
   private readonly unrestored = new Set<number>();
   private following = false;
-  /** The node's own ledger writes (accept, cancel), one at a time: each takes its next nonce. */
-  private writes: Promise<unknown> = Promise.resolve();
   private readonly removing = new Set<number>();
+  /** Reservations of stored deployments by contract, valid while the stored hash is the same. */
+  private readonly reservations = new Map<number, { hash: string; reservation: Reservation }>();
   private readonly log: NonNullable<NodeAgentOptions['log']>;
 
   constructor(readonly o: NodeAgentOptions) {
@@ -298,7 +298,7 @@ export class NodeAgent {
 
   statistics(): NodeStatistics {
     const active = this.store.list('active');
-    const used = active.reduce((sum, d) => add(sum, this.reserved(decodeDeployment(d.bytes))), ZERO);
+    const used = active.reduce((sum, d) => add(sum, this.reservationOf(d)), ZERO);
     return {
       node: this.nodeId,
       total: this.capacity,
@@ -310,6 +310,15 @@ export class NodeAgent {
 
   private reserved(d: Deployment): Reservation {
     return d.workloads.reduce((sum, w) => add(sum, reservationOf(w)), ZERO);
+  }
+
+  /** What a stored deployment reserves, decoded once per contract and hash (heartbeats and deploys ask often). */
+  private reservationOf(s: StoredDeployment): Reservation {
+    const cached = this.reservations.get(s.contract);
+    if (cached?.hash === s.hash) return cached.reservation;
+    const reservation = this.reserved(decodeDeployment(s.bytes));
+    this.reservations.set(s.contract, { hash: s.hash, reservation });
+    return reservation;
   }
 
   /**
@@ -342,14 +351,19 @@ export class NodeAgent {
         'hash_mismatch',
         `contract ${contract} holds hash ${c.deploymentHash.slice(0, 12)}…, the deployment's is ${hash.slice(0, 12)}…`,
       );
-    await verifySignatures(d, async (twin) => {
-      try {
-        return (await this.phonebook.twin(twin, true)).signingKey;
-      } catch (e) {
-        if (e instanceof PhonebookError && e.code === 'not_found') return null;
-        throw e;
-      }
-    });
+    await verifySignatures(
+      d,
+      async (twin) => {
+        if (twin === owner.id) return owner.signingKey; // fetched fresh above
+        try {
+          return (await this.phonebook.twin(twin, true)).signingKey;
+        } catch (e) {
+          if (e instanceof PhonebookError && e.code === 'not_found') return null;
+          throw e;
+        }
+      },
+      hash,
+    );
     return { d, hash };
   }
 
@@ -379,7 +393,7 @@ export class NodeAgent {
     const others = this.store
       .list('active')
       .filter((s) => s.contract !== req.contract)
-      .reduce((sum, s) => add(sum, this.reserved(decodeDeployment(s.bytes))), ZERO);
+      .reduce((sum, s) => add(sum, this.reservationOf(s)), ZERO);
     const want = this.reserved(d);
     const total = add(others, want);
     for (const k of ['cpu', 'memory', 'storage'] as const)
@@ -486,39 +500,31 @@ export class NodeAgent {
   private async acceptIfPending(contract: number, hash: string): Promise<void> {
     const v = await this.phonebook.contract(contract);
     if (v?.contract.state !== 'pending' || v.contract.deploymentHash !== hash) return;
-    await this.write(() =>
-      this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-        kind: 'contract.accept',
-        twin: t.id,
-        nonce,
-        timestamp,
-        contract,
-        deploymentHash: hash,
-      })),
-    );
-  }
-
-  private write<T>(f: () => Promise<T>): Promise<T> {
-    const next = this.writes.then(f, f);
-    this.writes = next.catch(() => {});
-    return next;
+    await this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+      kind: 'contract.accept',
+      twin: t.id,
+      nonce,
+      timestamp,
+      contract,
+      deploymentHash: hash,
+    }));
   }
 
   private async cancelPending(contract: number): Promise<void> {
-    await this.write(() =>
-      this.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+    await this.phonebook
+      .submitAs(this.o.identity, (t, nonce, timestamp) => ({
         kind: 'contract.cancel',
         twin: t.id,
         nonce,
         timestamp,
         contract,
-      })),
-    ).catch((e) =>
-      this.log('warn', 'could not cancel a contract it could not provision', {
-        contract,
-        error: (e as Error).message,
-      }),
-    );
+      }))
+      .catch((e) =>
+        this.log('warn', 'could not cancel a contract it could not provision', {
+          contract,
+          error: (e as Error).message,
+        }),
+      );
   }
 
   private setResult(contract: number, workload: string, r: Omit<WorkloadResult, 'created'>): void {

@@ -15,7 +15,7 @@ import {
   type UnsignedDeployment,
 } from './deployment.ts';
 import { GridError, type GridErrorCode } from './errors.ts';
-import { CONTRACT_ACCEPT_WITHIN_MS } from './limits.ts';
+import { CONTRACT_ACCEPT_WITHIN_MS, NODE_TWIN_CACHE_MS, WAIT_POLL_MS } from './limits.ts';
 import { type Answer, COMMANDS, type DeploymentInfo, type NodeStatistics } from './protocol.ts';
 
 export interface GridClientOptions {
@@ -29,22 +29,25 @@ export interface GridClientOptions {
 }
 
 export class GridClient {
-  /** Ledger writes of this client, one at a time (each takes the twin's next nonce). */
-  private writes: Promise<unknown> = Promise.resolve();
+  /** Node → its agent's twin, as last read from the phonebook, and until when it is trusted. */
+  private nodeTwins = new Map<number, number>();
+  private nodeTwinsUntil = 0;
 
   constructor(private readonly o: GridClientOptions) {}
 
-  private write<T>(f: () => Promise<T>): Promise<T> {
-    const next = this.writes.then(f, f);
-    this.writes = next.catch(() => {});
-    return next;
-  }
-
-  /** The twin id of a node (its agent's identity on the bus). */
+  /**
+   * The twin id of a node (its agent's identity on the bus), from the node list read at most every
+   * NODE_TWIN_CACHE_MS (a node not in it is looked up again at once). Throws GridError `not_found`.
+   */
   async nodeTwin(node: number): Promise<number> {
-    const n = (await this.o.phonebook.backend.nodes()).find((x) => x.id === node);
-    if (!n) throw new GridError('not_found', `there is no node ${node}`);
-    return n.twin;
+    if (Date.now() >= this.nodeTwinsUntil || !this.nodeTwins.has(node)) {
+      const nodes = await this.o.phonebook.backend.nodes();
+      this.nodeTwins = new Map(nodes.map((n) => [n.id, n.twin]));
+      this.nodeTwinsUntil = Date.now() + NODE_TWIN_CACHE_MS;
+    }
+    const twin = this.nodeTwins.get(node);
+    if (twin === undefined) throw new GridError('not_found', `there is no node ${node}`);
+    return twin;
   }
 
   async call<T>(node: number, command: string, payload: unknown): Promise<T> {
@@ -73,17 +76,15 @@ export class GridClient {
   ): Promise<number> {
     const signed = d.signatures?.length ? (d as Deployment) : this.sign(d);
     const hash = deploymentHash(signed);
-    const { contract } = await this.write(() =>
-      this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-        kind: 'contract.create',
-        twin: t.id,
-        nonce,
-        timestamp,
-        node: signed.node,
-        deploymentHash: hash,
-        acceptWithin,
-      })),
-    );
+    const { contract } = await this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+      kind: 'contract.create',
+      twin: t.id,
+      nonce,
+      timestamp,
+      node: signed.node,
+      deploymentHash: hash,
+      acceptWithin,
+    }));
     try {
       await this.send(COMMANDS.deploy, contract!, signed);
     } catch (e) {
@@ -101,29 +102,25 @@ export class GridClient {
   /** Updates a deployment: the contract's hash first, then the node. */
   async update(contract: number, d: UnsignedDeployment | Deployment): Promise<void> {
     const signed = d.signatures?.length ? (d as Deployment) : this.sign(d);
-    await this.write(() =>
-      this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-        kind: 'contract.update',
-        twin: t.id,
-        nonce,
-        timestamp,
-        contract,
-        deploymentHash: deploymentHash(signed),
-      })),
-    );
+    await this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+      kind: 'contract.update',
+      twin: t.id,
+      nonce,
+      timestamp,
+      contract,
+      deploymentHash: deploymentHash(signed),
+    }));
     await this.send(COMMANDS.update, contract, signed);
   }
 
   async cancel(contract: number): Promise<void> {
-    await this.write(() =>
-      this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
-        kind: 'contract.cancel',
-        twin: t.id,
-        nonce,
-        timestamp,
-        contract,
-      })),
-    );
+    await this.o.phonebook.submitAs(this.o.identity, (t, nonce, timestamp) => ({
+      kind: 'contract.cancel',
+      twin: t.id,
+      nonce,
+      timestamp,
+      contract,
+    }));
   }
 
   get(node: number, contract: number): Promise<DeploymentInfo> {
@@ -169,7 +166,7 @@ export class GridClient {
       if (states.every((s) => s === 'ok') || states.includes('error') || d.state === 'deleted') return d;
       if (Date.now() > until)
         throw new GridError('unavailable', `contract ${contract}: workloads not ok after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, WAIT_POLL_MS));
     }
   }
 }

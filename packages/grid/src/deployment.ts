@@ -131,17 +131,19 @@ export function decodeDeployment(bytes: Buffer): Deployment {
 
 /**
  * Checks the signatures against the requirement (see the module doc). `keyOf` returns a twin's
- * current signing key (base64), or null when there is no such twin.
+ * current signing key (base64), or null when there is no such twin; `hashHex` is the deployment's
+ * hash when the caller already computed it.
  */
 export async function verifySignatures(
   d: Deployment,
   keyOf: (twin: number) => Promise<string | null>,
+  hashHex: string = deploymentHash(d),
 ): Promise<void> {
   const req = d.signatureRequirement ?? { requests: [{ twin: d.twin, weight: 1 }], weightRequired: 1 };
   const weights = new Map(req.requests.map((r) => [r.twin, r.weight]));
   if (!weights.has(d.twin))
     throw new GridError('bad_signature', `the deployment's twin ${d.twin} is not among its required signers`);
-  const hash = Buffer.from(deploymentHash(d), 'hex');
+  const hash = Buffer.from(hashHex, 'hex');
   let weight = 0;
   const seen = new Set<number>();
   for (const s of d.signatures) {

@@ -18,6 +18,10 @@ export { DEFAULT_HEARTBEAT_MS } from '@twin/phonebook';
 export const LEDGER_FOLLOW_MS = 1000;
 /** Deployments waiting to be provisioned at most (beyond that: `busy`). */
 export const MAX_QUEUED = 256;
+/** How long a deploying client trusts the node → twin map it read from the phonebook (ms). */
+export const NODE_TWIN_CACHE_MS = 10_000;
+/** How often `GridClient.wait()` asks the node for its deployment (ms). */
+export const WAIT_POLL_MS = 50;
 /** Acceptance deadline a deploying client asks for its contract (ms). */
 export const CONTRACT_ACCEPT_WITHIN_MS = 2 * 60_000;
 

@@ -36,8 +36,13 @@ export interface Change {
   message: string;
 }
 
+type Row = Omit<StoredDeployment, 'results'> & { results: string };
+const fromRow = (r: Row): StoredDeployment => ({ ...r, results: JSON.parse(r.results) });
+
 export class NodeStore {
   private readonly db: Database.Database;
+  /** Every statement, compiled once. */
+  private readonly q: ReturnType<NodeStore['prepare']>;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -54,77 +59,82 @@ export class NodeStore {
         id INTEGER PRIMARY KEY AUTOINCREMENT, contract INTEGER NOT NULL, at INTEGER NOT NULL,
         workload TEXT NOT NULL, state TEXT NOT NULL, message TEXT NOT NULL);
       CREATE INDEX IF NOT EXISTS changes_by_contract ON changes (contract, id);`);
+    this.q = this.prepare();
   }
 
-  get(contract: number): StoredDeployment | null {
-    const row = this.db.prepare('SELECT * FROM deployments WHERE contract = ?').get(contract) as
-      | (Omit<StoredDeployment, 'results'> & { results: string })
-      | undefined;
-    return row ? { ...row, results: JSON.parse(row.results) } : null;
-  }
-
-  list(state?: 'active' | 'deleted'): StoredDeployment[] {
-    const rows = (
-      state
-        ? this.db.prepare('SELECT * FROM deployments WHERE state = ? ORDER BY contract').all(state)
-        : this.db.prepare('SELECT * FROM deployments ORDER BY contract').all()
-    ) as (Omit<StoredDeployment, 'results'> & { results: string })[];
-    return rows.map((r) => ({ ...r, results: JSON.parse(r.results) }));
-  }
-
-  put(d: StoredDeployment): void {
-    this.db
-      .prepare(
+  private prepare() {
+    const db = this.db;
+    return {
+      get: db.prepare('SELECT * FROM deployments WHERE contract = ?'),
+      listAll: db.prepare('SELECT * FROM deployments ORDER BY contract'),
+      listIn: db.prepare('SELECT * FROM deployments WHERE state = ? ORDER BY contract'),
+      put: db.prepare(
         `INSERT INTO deployments (contract, twin, version, hash, bytes, state, results, updated)
          VALUES (@contract, @twin, @version, @hash, @bytes, @state, @results, @updated)
          ON CONFLICT (contract) DO UPDATE SET twin = @twin, version = @version, hash = @hash,
            bytes = @bytes, state = @state, results = @results, updated = @updated`,
-      )
-      .run({ ...d, results: JSON.stringify(d.results) });
+      ),
+      setResults: db.prepare('UPDATE deployments SET results = ?, updated = ? WHERE contract = ?'),
+      addChange: db.prepare(
+        'INSERT INTO changes (contract, at, workload, state, message) VALUES (?, ?, ?, ?, ?)',
+      ),
+      trimChanges: db.prepare(
+        'DELETE FROM changes WHERE contract = ? AND id <= (SELECT id FROM changes WHERE contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
+      ),
+      setState: db.prepare('UPDATE deployments SET state = ?, updated = ? WHERE contract = ?'),
+      changes: db.prepare(
+        'SELECT contract, at, workload, state, message FROM changes WHERE contract = ? ORDER BY id',
+      ),
+      enqueue: db.prepare('INSERT INTO jobs (contract, op, bytes) VALUES (?, ?, ?)'),
+      jobs: db.prepare('SELECT * FROM jobs ORDER BY id'),
+      done: db.prepare('DELETE FROM jobs WHERE id = ?'),
+    };
   }
 
+  get(contract: number): StoredDeployment | null {
+    const row = this.q.get.get(contract) as Row | undefined;
+    return row ? fromRow(row) : null;
+  }
+
+  list(state?: 'active' | 'deleted'): StoredDeployment[] {
+    const rows = (state ? this.q.listIn.all(state) : this.q.listAll.all()) as Row[];
+    return rows.map(fromRow);
+  }
+
+  put(d: StoredDeployment): void {
+    this.q.put.run({ ...d, results: JSON.stringify(d.results) });
+  }
+
+  /** Records a workload's result and its change (the log trimmed to MAX_CHANGES), atomically. */
   setResult(contract: number, workload: string, result: WorkloadResult): void {
-    const d = this.get(contract);
-    if (!d) return;
-    d.results[workload] = result;
-    this.db
-      .prepare('UPDATE deployments SET results = ?, updated = ? WHERE contract = ?')
-      .run(JSON.stringify(d.results), Date.now(), contract);
-    this.db
-      .prepare('INSERT INTO changes (contract, at, workload, state, message) VALUES (?, ?, ?, ?, ?)')
-      .run(contract, result.created, workload, result.state, result.message);
-    this.db
-      .prepare(
-        'DELETE FROM changes WHERE contract = ? AND id <= (SELECT id FROM changes WHERE contract = ? ORDER BY id DESC LIMIT 1 OFFSET ?)',
-      )
-      .run(contract, contract, MAX_CHANGES);
+    this.db.transaction(() => {
+      const d = this.get(contract);
+      if (!d) return;
+      d.results[workload] = result;
+      this.q.setResults.run(JSON.stringify(d.results), Date.now(), contract);
+      this.q.addChange.run(contract, result.created, workload, result.state, result.message);
+      this.q.trimChanges.run(contract, contract, MAX_CHANGES);
+    })();
   }
 
   setState(contract: number, state: 'active' | 'deleted'): void {
-    this.db
-      .prepare('UPDATE deployments SET state = ?, updated = ? WHERE contract = ?')
-      .run(state, Date.now(), contract);
+    this.q.setState.run(state, Date.now(), contract);
   }
 
   changes(contract: number): Change[] {
-    return this.db
-      .prepare('SELECT contract, at, workload, state, message FROM changes WHERE contract = ? ORDER BY id')
-      .all(contract) as Change[];
+    return this.q.changes.all(contract) as Change[];
   }
 
   enqueue(contract: number, op: Job['op'], bytes: Buffer | null): number {
-    return Number(
-      this.db.prepare('INSERT INTO jobs (contract, op, bytes) VALUES (?, ?, ?)').run(contract, op, bytes)
-        .lastInsertRowid,
-    );
+    return Number(this.q.enqueue.run(contract, op, bytes).lastInsertRowid);
   }
 
   jobs(): Job[] {
-    return this.db.prepare('SELECT * FROM jobs ORDER BY id').all() as Job[];
+    return this.q.jobs.all() as Job[];
   }
 
   done(job: number): void {
-    this.db.prepare('DELETE FROM jobs WHERE id = ?').run(job);
+    this.q.done.run(job);
   }
 
   close(): void {

@@ -7,6 +7,7 @@ export type IdentityErrorCode = ErrorCodes<
   | 'bad_passphrase' // passphrase missing or wrong, or the keystore was tampered with
   | 'bad_sealed_box' // sealed box malformed or tampered, or not for this key
   | 'bad_key' // a key or signature context of the wrong shape
+  | 'bad_directory' // a directory that cannot be created, or a path that is not a directory
 >;
 
 /** The one error class of the identity package. */

@@ -18,6 +18,7 @@
  * const box = seal(Buffer.from('hi'), bob.encryptionPublicKey); // only bob can open it
  * ```
  */
+export { makeDirectory } from './directory.ts';
 export { IdentityError, type IdentityErrorCode } from './errors.ts';
 export { type InitOptions, initIdentity, loadIdentity, TwinIdentity } from './identity.ts';
 export { deriveKeys, newMnemonic, normaliseMnemonic, type TwinKeys } from './keys.ts';

@@ -4,8 +4,9 @@
  * and public keys in clear so tools can show them without the passphrase.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { makeDirectory } from './directory.ts';
 import { IdentityError } from './errors.ts';
 
 /** The keystore's file name inside a twin's home. */
@@ -49,22 +50,6 @@ export function keystorePath(home: string): string {
 }
 
 /**
- * Creates each missing directory one level at a time, mode 0700 (Node's recursive mkdir loops
- * forever when the kernel answers ENOENT for a directory whose parent exists, as under /proc).
- */
-function makeDirectory(dir: string): void {
-  if (existsSync(dir)) return;
-  const parent = dirname(dir);
-  if (parent !== dir) makeDirectory(parent);
-  try {
-    mkdirSync(dir, { mode: 0o700 });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EEXIST') throw new IdentityError('bad_keystore', `cannot create ${dir} (${code})`);
-  }
-}
-
-/**
  * Writes the keystore atomically (temp file + rename, mode 0600), sealing the mnemonic when a
  * passphrase is given.
  * @throws IdentityError `bad_keystore` when one exists and `force` is false, or `home` cannot be created
@@ -83,7 +68,11 @@ export function writeKeystore(
       `a keystore already exists in ${home} (use --force to replace it)`,
     );
   }
-  makeDirectory(home);
+  try {
+    makeDirectory(home);
+  } catch (e) {
+    throw new IdentityError('bad_keystore', (e as Error).message, { cause: e });
+  }
   const file: KeystoreFile = { version: 1, ...content };
   if (passphrase) {
     const salt = randomBytes(16);

@@ -6,6 +6,7 @@ import { after, test } from 'node:test';
 import {
   initIdentity,
   loadIdentity,
+  makeDirectory,
   newMnemonic,
   openSealed,
   seal,
@@ -114,4 +115,20 @@ test('keystore encrypted with a passphrase: no mnemonic in clear, wrong passphra
     { code: 'bad_passphrase' },
     'public key is bound as AAD',
   );
+});
+
+test('makeDirectory creates missing parents 0700 and refuses a path that is a file', () => {
+  const root = mkdtempSync(join(tmpdir(), 'dirs-'));
+  try {
+    const deep = join(root, 'a', 'b', 'c');
+    makeDirectory(deep);
+    for (const d of [join(root, 'a'), join(root, 'a', 'b'), deep])
+      assert.equal(statSync(d).mode & 0o777, 0o700);
+    makeDirectory(deep); // an existing directory is left as it is
+    writeFileSync(join(root, 'file'), 'x');
+    assert.throws(() => makeDirectory(join(root, 'file')), { code: 'bad_directory' });
+    assert.throws(() => makeDirectory(join(root, 'file', 'under')), { code: 'bad_directory' });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });

@@ -110,14 +110,16 @@ export class Mailbox {
         "UPDATE outbox SET epoch = ?, seq = ?, frame = ?, updated = ? WHERE id = ? AND status = 'queued'",
       ),
       destinations: this.db.prepare("SELECT DISTINCT dest FROM outbox WHERE status = 'queued'"),
+      // `+status`: look the ids up by the primary key; on `status` SQLite would pick the queue
+      // index and scan every queued row for each batch marked
       mark: this.db.prepare(
-        "UPDATE outbox SET status = ?, updated = ?, attempts = attempts + ? WHERE status = 'queued' AND id IN (SELECT value FROM json_each(?)) RETURNING id",
+        "UPDATE outbox SET status = ?, updated = ?, attempts = attempts + ? WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'queued' RETURNING id",
       ),
       attempt: this.db.prepare(
         "UPDATE outbox SET attempts = attempts + 1, updated = ? WHERE dest = ? AND status = 'queued'",
       ),
       attemptSome: this.db.prepare(
-        "UPDATE outbox SET attempts = attempts + 1, updated = ? WHERE status = 'queued' AND id IN (SELECT value FROM json_each(?))",
+        "UPDATE outbox SET attempts = attempts + 1, updated = ? WHERE id IN (SELECT value FROM json_each(?)) AND +status = 'queued'",
       ),
       status: this.db.prepare('SELECT status FROM outbox WHERE id = ?'),
       slot: this.db.prepare('SELECT id, digest FROM inbox WHERE sender = ? AND epoch = ? AND seq = ?'),

@@ -65,6 +65,8 @@ export class PhonebookClient {
   private readonly ttl: number;
   /** The newest checkpoint seen, per server key: every later one must extend it. */
   private readonly newest = new Map<string, Checkpoint>();
+  /** Per signing key, the last write submitAs queued (settled when it is done). */
+  private readonly writes = new Map<string, Promise<void>>();
 
   constructor(readonly options: PhonebookClientOptions = {}) {
     this.backend = options.backend ?? new HttpBackend(options.url ?? DEFAULT_PHONEBOOK_URL);
@@ -155,6 +157,16 @@ export class PhonebookClient {
 
   forget(ref: string | number): void {
     this.cache.delete(String(ref).toLowerCase());
+  }
+
+  /**
+   * Compares a checkpoint another party saw (a peer twin, a replica) with the newest this client
+   * saw: verified against the pinned key, then held to the same rules as its own views (see
+   * witness). Throws PhonebookError `unverified` when the two prove two histories.
+   */
+  async compareCheckpoint(signed: SignedCheckpoint): Promise<void> {
+    verifySignedCheckpoint(signed, this.options.serverKey ?? signed.serverKey);
+    await this.witness(signed);
   }
 
   /** The phonebook's signed checkpoint, verified against the pinned server key when one is set. */
@@ -259,15 +271,30 @@ export class PhonebookClient {
   /**
    * Submits a transaction of `identity`'s twin built by `make` from its next nonce and the time,
    * re-reading the twin's nonce first (fresh): the usual path for farm, node and contract writes.
+   * The writes of one twin through one client go one at a time, each after the previous one
+   * landed (or failed), so concurrent callers never take the same nonce.
+   * @throws PhonebookError `not_found` when the twin is not registered, and the server's refusals
    */
-  async submitAs(
+  submitAs(
     identity: TwinIdentity,
     make: (twin: TwinRecord, nonce: number, timestamp: number) => Tx,
   ): Promise<SubmitResult> {
     const key = b64(identity.signingPublicKey);
-    const me = await this.twinByKey(key);
-    if (!me) throw new PhonebookError('not_found', `twin ${identity.name} is not registered`);
-    return this.submit(signTx(identity, make(me, me.nonce + 1, Date.now())));
+    const write = async () => {
+      const me = await this.twinByKey(key);
+      if (!me) throw new PhonebookError('not_found', `twin ${identity.name} is not registered`);
+      return this.submit(signTx(identity, make(me, me.nonce + 1, Date.now())));
+    };
+    const next = (this.writes.get(key) ?? Promise.resolve()).then(write, write);
+    const settled = next.then(
+      () => {},
+      () => {},
+    );
+    this.writes.set(key, settled);
+    void settled.then(() => {
+      if (this.writes.get(key) === settled) this.writes.delete(key);
+    });
+    return next;
   }
 }
 

@@ -34,6 +34,7 @@ export {
 export { type ContractProof, type VerifiedContract, verifyContractProof } from './contract-proof.ts';
 export { contractStateAt, FARM_GRANT_CONTEXT, farmGrantBytes } from './contracts.ts';
 export { PhonebookError, type PhonebookErrorCode } from './errors.ts';
+export { compareCheckpoints, type Equivocation, GOSSIP_INTERVAL_MS, Gossip } from './gossip.ts';
 export * from './grid-types.ts';
 export { HEARTBEAT_CONTEXT, HeartbeatBoard } from './heartbeats.ts';
 export { buildApp } from './http.ts';

@@ -88,6 +88,11 @@ export class Replica {
     }
   }
 
+  /** Stops following because another party proved the upstream shows two histories (gossip). */
+  reportFork(reason: string): void {
+    this.refuse(reason);
+  }
+
   /** Resolves after a whole round that started after this call (a round in flight may predate it). */
   sync(): Promise<void> {
     if (this.running) return this.running.then(() => this.sync());

@@ -1,5 +1,7 @@
 /** Runs a phonebook server, or a replica when `follow` is set. */
 import type { FastifyInstance } from 'fastify';
+import { HttpBackend } from './backend.ts';
+import { type Equivocation, Gossip } from './gossip.ts';
 import { buildApp } from './http.ts';
 import { DEFAULT_RATE_LIMITS, type RateLimits } from './limits.ts';
 import { Replica } from './replica.ts';
@@ -16,6 +18,12 @@ export interface PhonebookServerOptions {
   onFork?: (reason: string) => void;
   /** Write rate limits, per kind; unset kinds keep DEFAULT_RATE_LIMITS. */
   limits?: Partial<RateLimits>;
+  /** Peers (other replicas, any phonebook URL) whose checkpoints are compared with ours. */
+  gossip?: string[];
+  /** How often the gossip peers are asked (default GOSSIP_INTERVAL_MS). */
+  gossipMs?: number;
+  /** Told when gossip finds two signed checkpoints that prove two histories. */
+  onEquivocation?: (e: Equivocation) => void;
 }
 
 export interface RunningPhonebook {
@@ -23,6 +31,7 @@ export interface RunningPhonebook {
   port: number;
   service: PhonebookService;
   replica: Replica | null;
+  gossip: Gossip | null;
   app: FastifyInstance;
   close(): Promise<void>;
 }
@@ -38,11 +47,39 @@ export const DEFAULT_PHONEBOOK_PORT = 8730;
 export async function startPhonebook(o: PhonebookServerOptions): Promise<RunningPhonebook> {
   const service = new PhonebookService(o.dataDir);
   const replica = o.follow ? new Replica(service, o.follow, o.pollMs ?? 500, o.onFork) : null;
+  const gossip = o.gossip?.length
+    ? new Gossip(
+        service,
+        o.gossip,
+        () => (replica ? replica.upstreamCheckpoint : service.checkpoint()),
+        (e) => {
+          // a replica stops following a server proven to show two histories
+          replica?.reportFork(`gossip with ${e.peer}: ${e.reason}`);
+          o.onEquivocation?.(e);
+        },
+        o.follow ? new HttpBackend(o.follow) : null,
+        o.gossipMs,
+      )
+    : null;
+  const health = (): Record<string, unknown> => ({
+    ...replica?.health(),
+    ...(gossip
+      ? {
+          gossip: {
+            peers: Object.fromEntries(gossip.peerErrors),
+            equivocation: gossip.equivocation,
+          },
+          ...(gossip.equivocation
+            ? { fork: `gossip with ${gossip.equivocation.peer}: ${gossip.equivocation.reason}` }
+            : {}),
+        }
+      : {}),
+  });
   const app = buildApp(service, {
     readOnly: replica !== null,
     logger: o.logger,
     limits: { ...DEFAULT_RATE_LIMITS, ...o.limits },
-    health: replica ? () => replica.health() : undefined,
+    health: replica || gossip ? health : undefined,
     checkpoint: replica ? () => replica.upstreamCheckpoint : undefined,
   });
   const host = o.host ?? '127.0.0.1';
@@ -53,13 +90,16 @@ export async function startPhonebook(o: PhonebookServerOptions): Promise<Running
     await replica.sync();
     replica.start();
   }
+  gossip?.start();
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     service,
     replica,
+    gossip,
     app,
     async close() {
+      await gossip?.stop();
       await replica?.stop();
       await app.close();
       service.close();

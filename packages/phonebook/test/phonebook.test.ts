@@ -141,6 +141,26 @@ describe('phonebook server and client', () => {
     assert.deepEqual((await client.twin('dave', true)).addresses, ['/ip4/1.1.1.1/tcp/1']);
   });
 
+  test('concurrent writes of one twin through submitAs each take the next nonce', async () => {
+    const pb = await server();
+    const client = new PhonebookClient({ url: pb.url });
+    const olga = twin('olga');
+    const first = await client.publish(olga);
+    await Promise.all(
+      [1, 2, 3].map((i) =>
+        client.submitAs(olga, (me, nonce, timestamp) => ({
+          kind: 'twin.update',
+          twin: me.id,
+          nonce,
+          timestamp,
+          addresses: [`/ip4/127.0.0.${i}/tcp/1`],
+          relays: [],
+        })),
+      ),
+    );
+    assert.equal((await client.twin('olga', true)).nonce, first.nonce + 3);
+  });
+
   test('farms and nodes belong to their twin', async () => {
     const pb = await server();
     const client = new PhonebookClient({ url: pb.url });

@@ -1,7 +1,7 @@
 /** Test helpers: temp dirs, free ports, raw RESP exchanges, zdb child processes. */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnZdb } from '../src/process.ts';
@@ -108,6 +108,28 @@ export function resp(...args: (string | Buffer)[]): Buffer {
     parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
   }
   return Buffer.concat(parts);
+}
+
+/** Resolves on the socket's next 'drain' or its 'close' (one listener of each, removed after). */
+export function drainedOrClosed(s: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      s.off('drain', done);
+      s.off('close', done);
+      resolve();
+    };
+    s.on('drain', done);
+    s.on('close', done);
+  });
+}
+
+/** A raw TCP connection to a zdb on loopback, once connected. */
+export function open(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
 }
 
 /** Starts `zdb` as a real child process and resolves once it accepts connections. */

@@ -5,13 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ZdbClient } from '../src/index.ts';
 import { spawnZdb } from '../src/process.ts';
 import { ReplyParser } from '../src/resp/replies.ts';
-import { ADMIN, exchange, resp, startServer, tempDir, text } from './helpers.ts';
+import { ADMIN, drainedOrClosed, exchange, open, resp, startServer, tempDir, text } from './helpers.ts';
 
 const MiB = 1024 * 1024;
 
@@ -33,27 +32,6 @@ async function peakRss(port: number, ms: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   return peak;
-}
-
-/** Resolves on the socket's next 'drain' or its 'close' (one listener of each, removed after). */
-function drainedOrClosed(s: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      s.off('drain', done);
-      s.off('close', done);
-      resolve();
-    };
-    s.on('drain', done);
-    s.on('close', done);
-  });
-}
-
-function open(port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const s = connect(port, '127.0.0.1');
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
 }
 
 describe('memory a client can make the server hold (item 7)', () => {
@@ -211,4 +189,21 @@ describe('connections and WAIT (item 8)', () => {
     c.close();
     await s.stop();
   });
+});
+
+test('an MGET whose values would pass the output limit is refused whole; below it, answered', async () => {
+  const s = await startServer({ maxOutput: 1024 * 1024 });
+  const c = new ZdbClient({ port: s.port });
+  try {
+    await c.set('a', Buffer.alloc(600 * 1024, 1));
+    await c.set('b', Buffer.alloc(600 * 1024, 2));
+    const one = await c.mget('a', 'absent');
+    assert.equal((one[0] as Buffer).length, 600 * 1024);
+    assert.equal(one[1], null);
+    await assert.rejects(c.mget('a', 'b'), (e: unknown) => (e as Error).message === 'Reply too large');
+    assert.equal(await c.ping(), 'PONG', 'the connection stays usable');
+  } finally {
+    c.close();
+    await s.stop();
+  }
 });

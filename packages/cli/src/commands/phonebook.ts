@@ -37,6 +37,7 @@ interface ServeOptions {
   host: string;
   port: number;
   follow?: string;
+  gossip?: string[];
   verbose?: boolean;
   clientWrites?: RateLimit;
   twinWrites?: RateLimit;
@@ -59,6 +60,10 @@ export function phonebookCommand(): Command {
       rate,
     )
     .option('--twin-writes <rate>', 'writes one twin may make: BURST/INTERVAL (default 10/6s)', rate)
+    .option(
+      '--gossip <url...>',
+      'compare checkpoints with these phonebooks (other replicas): a server showing two histories is reported',
+    )
     .option('--verbose', 'log every request')
     .action(async (o: ServeOptions) => {
       const log = pino({ name: 'phonebook' }, pino.destination(2));
@@ -73,6 +78,12 @@ export function phonebookCommand(): Command {
         },
         logger: Boolean(o.verbose),
         onFork: (reason) => log.error({ upstream: o.follow, reason }, 'refusing upstream history'),
+        gossip: o.gossip?.map((u) => url(u)),
+        onEquivocation: (e) =>
+          log.error(
+            { peer: e.peer, reason: e.reason, ours: e.ours, theirs: e.theirs },
+            'the server signed two histories (evidence: both checkpoints)',
+          ),
       });
       log.info(
         {

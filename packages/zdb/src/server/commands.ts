@@ -164,19 +164,25 @@ const get: Handler = (_ctx, s, argv, out) => {
 
 const mget: Handler = (ctx, s, argv, out) => {
   if (argv.length < 2) return out.error('Unexpected arguments');
+  // One lookup per key; the values are held until all are read, and the reading stops as soon as
+  // they exceed the client's output limit (so at most that limit and one value are held).
+  const values: (Buffer | null)[] = [];
   let total = 0;
-  for (let i = 1; i < argv.length; i++)
-    if (argv[i]!.length <= MAX_KEY_LENGTH) total += s.ns.info(argv[i]!)?.size ?? 0;
-  if (total > ctx.maxOutput) return out.error(LIMIT_ERRORS.reply);
-  out.array(argv.length - 1);
   for (let i = 1; i < argv.length; i++) {
+    let value: Buffer | null = null;
     try {
-      const value = argv[i]!.length <= MAX_KEY_LENGTH ? s.ns.get(argv[i]!) : null;
-      if (value === null) out.nil();
-      else out.bulk(value);
+      if (argv[i]!.length <= MAX_KEY_LENGTH) value = s.ns.get(argv[i]!);
     } catch {
-      out.nil();
+      // a corrupt entry answers nil
     }
+    total += value?.length ?? 0;
+    if (total > ctx.maxOutput) return out.error(LIMIT_ERRORS.reply);
+    values.push(value);
+  }
+  out.array(values.length);
+  for (const value of values) {
+    if (value === null) out.nil();
+    else out.bulk(value);
   }
 };
 

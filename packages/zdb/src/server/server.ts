@@ -262,7 +262,6 @@ export class ZdbServer {
   private readonly out = new MeteredReplyWriter();
   /** Pending WAITs by the command they wait for ('*': any). */
   private readonly watchers = new Map<string, Set<Watcher>>();
-  private watching = 0;
   private tickQueue: { conn: Connection; seg: Segment; buf: Buffer[] }[] = [];
   /** Connections with replies queued by defer() this turn. */
   private flushQueue: Connection[] = [];
@@ -479,7 +478,7 @@ export class ZdbServer {
         out.error(`Internal Error: ${(e as Error).message}`);
         this.options.log?.('error', 'command failed', { command: name, error: (e as Error).message });
       }
-      if (this.watching > 0 && name !== 'WAIT') this.notify(name);
+      if (this.watchers.size > 0 && name !== 'WAIT') this.notify(name);
     }
     this.finishBatch(conn);
     this.current = null;
@@ -562,12 +561,13 @@ export class ZdbServer {
     }
     set.add(watcher);
     conn.watchers.add(watcher);
-    this.watching++;
   }
 
   private unwatch(w: Watcher): void {
     clearTimeout(w.timer);
-    if (this.watchers.get(w.command)?.delete(w)) this.watching--;
+    const set = this.watchers.get(w.command);
+    // an empty set is dropped, so `watchers.size > 0` says whether anyone waits
+    if (set?.delete(w) && set.size === 0) this.watchers.delete(w.command);
     w.conn.watchers.delete(w);
   }
 
@@ -589,7 +589,6 @@ export class ZdbServer {
     if (this.syncTimer) clearInterval(this.syncTimer);
     for (const set of this.watchers.values()) for (const w of set) clearTimeout(w.timer);
     this.watchers.clear();
-    this.watching = 0;
     // node:net no longer counts adopted connections (see adopt()): wait for ours to close too.
     const closed = new Promise<void>((r) => {
       if (this.conns.size === 0) r();
