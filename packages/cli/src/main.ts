@@ -24,8 +24,14 @@ const COMMANDS: Entry[] = [
   },
   {
     name: 'demo',
-    description: 'run a local demo of every built component on embedded defaults',
+    description:
+      'run alice, bob and carol: three real twins with their web apps, a phonebook and QSS backends',
     load: async () => (await import('./commands/demo.ts')).demoCommand(),
+  },
+  {
+    name: 'signin-link',
+    description: "a one-time link that signs a browser in to the running twin's web app",
+    load: async () => (await import('./commands/signin.ts')).signinLinkCommand(),
   },
   {
     name: 'init',
