@@ -65,6 +65,8 @@ export class PhonebookClient {
   private readonly ttl: number;
   /** The newest checkpoint seen, per server key: every later one must extend it. */
   private readonly newest = new Map<string, Checkpoint>();
+  /** The same, as signed (what this client can show others to compare). */
+  private readonly newestSigned = new Map<string, SignedCheckpoint>();
   /** Per signing key, the last write submitAs queued (settled when it is done). */
   private readonly writes = new Map<string, Promise<void>>();
 
@@ -118,9 +120,13 @@ export class PhonebookClient {
     const seen = this.newest.get(signed.serverKey);
     const fail = (why: string) => new PhonebookError('unverified', `checkpoint ${c.height} refused: ${why}`);
     if (!seen || seen.height === 0) {
-      if (!seen && this.newest.size >= MAX_WITNESSED_SERVERS)
-        this.newest.delete(this.newest.keys().next().value!);
+      if (!seen && this.newest.size >= MAX_WITNESSED_SERVERS) {
+        const oldest = this.newest.keys().next().value!;
+        this.newest.delete(oldest);
+        this.newestSigned.delete(oldest);
+      }
       this.newest.set(signed.serverKey, c);
+      this.newestSigned.set(signed.serverKey, signed);
       return;
     }
     if (c.height === seen.height) {
@@ -146,7 +152,10 @@ export class PhonebookClient {
         throw fail(`checkpoint ${newer.height} does not extend checkpoint ${older.height}: two histories`);
     }
     const latest = this.newest.get(signed.serverKey);
-    if (!latest || c.height > latest.height) this.newest.set(signed.serverKey, c);
+    if (!latest || c.height > latest.height) {
+      this.newest.set(signed.serverKey, c);
+      this.newestSigned.set(signed.serverKey, signed);
+    }
   }
 
   private remember(record: TwinRecord): void {
@@ -157,6 +166,12 @@ export class PhonebookClient {
 
   forget(ref: string | number): void {
     this.cache.delete(String(ref).toLowerCase());
+  }
+
+  /** The newest signed checkpoint this client saw (of the pinned server key when one is set). */
+  newestCheckpoint(): SignedCheckpoint | undefined {
+    const key = this.options.serverKey;
+    return key ? this.newestSigned.get(key) : [...this.newestSigned.values()].at(-1);
   }
 
   /**

@@ -18,6 +18,7 @@ import type { StorageSource } from './api/storage.ts';
 import { serveControl } from './control.ts';
 import { type Experiences, openExperiences } from './experiences/index.ts';
 import { HomeLock, prepareHome } from './home.ts';
+import { compareWithPeer, serveCheckpoint, WITNESS_INTERVAL_MS } from './witness.ts';
 import { freePort, yggdrasilAddresses } from './yggdrasil.ts';
 
 export interface DaemonOptions {
@@ -41,6 +42,8 @@ export interface DaemonOptions {
   qss?: string | false;
   /** How often the phonebook record is checked against the addresses (default RECORD_CHECK_INTERVAL_MS). */
   recordCheckMs?: number;
+  /** How often the phonebook checkpoint is compared with a contact's (default WITNESS_INTERVAL_MS). */
+  witnessMs?: number;
   /** Overrides the config's repair interval (ms). */
   qssRepairIntervalMs?: number;
   /** The local HTTP + WebSocket API (default: on loopback, DEFAULT_API_PORT); false: none. */
@@ -217,6 +220,7 @@ async function run(
   started.push(() => mailbox.close());
   const bus = new TwinBus({ identity, twinId: record.id, host, phonebook, mailbox });
   bus.handle('ping', (payload) => payload);
+  serveCheckpoint(bus, phonebook);
   const store = await openStore(home, record.id);
   started.push(() => store.close());
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
@@ -281,8 +285,24 @@ async function run(
   recordCheck.unref();
   const poll = setInterval(() => bus.flushOutbox(), o.outboxPollMs ?? 1000);
   poll.unref();
+  // Compare the phonebook's checkpoint with one contact's, in turn (see witness.ts).
+  let witnessed = 0;
+  const witness = setInterval(() => {
+    const contacts = experiences.contacts.list();
+    if (contacts.length === 0) return;
+    const peer = contacts[witnessed++ % contacts.length]!.twin;
+    compareWithPeer(bus, phonebook, peer).then(
+      (r) => {
+        if (r.result === 'two_histories')
+          log('the phonebook showed this twin and a contact two histories', { peer, reason: r.message });
+      },
+      () => {}, // the contact is offline: another one next time
+    );
+  }, o.witnessMs ?? WITNESS_INTERVAL_MS);
+  witness.unref();
   started.push(() => {
     clearInterval(poll);
+    clearInterval(witness);
     clearInterval(recordCheck);
     clearTimeout(retry);
     host.removeEventListener('self:peer:update', republish);
