@@ -4,6 +4,9 @@ import { type ErrorCodes, TwinBaseError } from '@twin/errors';
 export type CliErrorCode = ErrorCodes<
   | 'bad_reply' // a twin answered something other than what the command asked for
   | 'stop_failed' // a service did not stop cleanly on SIGINT/SIGTERM
+  | 'port_in_use' // `twin demo`: a port it needs is taken (the message names the flag that moves it)
+  | 'not_demo_dir' // `twin demo`: --dir names a folder the demo did not make
+  | 'twin_start_failed' // `twin demo`: a twin did not come up
 >;
 
 /** The one error class of the cli package. */

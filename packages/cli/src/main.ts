@@ -28,6 +28,11 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/demo.ts')).demoCommand(),
   },
   {
+    name: 'signin-link',
+    description: "a one-time link that signs a browser in to the running twin's web app",
+    load: async () => (await import('./commands/signin.ts')).signinLinkCommand(),
+  },
+  {
     name: 'init',
     description: "create a twin's identity: a 24-word mnemonic and the keys derived from it",
     load: async () => (await import('./commands/identity.ts')).initCommand(),

@@ -14,6 +14,7 @@ import { PhonebookClient, PhonebookError, type TwinRecord } from '@twin/phoneboo
 import { loadConfig, Qss, type RepairReport } from '@twin/qss';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
 import { type ApiServer, startApi } from './api/server.ts';
+import type { StorageSource } from './api/storage.ts';
 import { serveControl } from './control.ts';
 import { type Experiences, openExperiences } from './experiences/index.ts';
 import { HomeLock, prepareHome } from './home.ts';
@@ -44,6 +45,8 @@ export interface DaemonOptions {
   qssRepairIntervalMs?: number;
   /** The local HTTP + WebSocket API (default: on loopback, DEFAULT_API_PORT); false: none. */
   api?: { port?: number } | false;
+  /** The web app's build folder served by the API (default: the built packages/web); false: none. */
+  web?: string | false;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -233,7 +236,12 @@ async function run(
   await bus.start();
   started.push(() => bus.stop());
   await experiences.resume();
-  const api = o.api === false ? undefined : await startApi({ home, port: o.api?.port, experiences, log });
+  // QSS opens later: the storage route reads what the daemon holds when it is asked.
+  let storage: StorageSource = {};
+  const api =
+    o.api === false
+      ? undefined
+      : await startApi({ home, port: o.api?.port, experiences, log, web: o.web, storage: () => storage });
   if (api) started.push(() => api.close());
   const control = await serveControl(home, bus, record.id);
   started.push(() => new Promise<void>((r) => control.close(() => r())));
@@ -284,6 +292,7 @@ async function run(
   const qssFile = o.qss === false ? undefined : (o.qss ?? join(home, 'qss.json'));
   const qss =
     qssFile && (o.qss || existsSync(qssFile)) ? Qss.open(loadConfig(qssFile), { workers: 1 }) : undefined;
+  storage = { qss };
   const sweeping = new AbortController();
   let sweep: Promise<void> = Promise.resolve();
   if (qss) {
@@ -292,6 +301,7 @@ async function run(
       interval,
       (r) => {
         daemon.lastRepair = r;
+        storage = { qss, lastRepair: { at: Date.now(), report: r } };
         log('qss repair sweep', { ...r, errors: r.errors.slice(0, 5) });
       },
       sweeping.signal,

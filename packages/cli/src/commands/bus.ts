@@ -70,6 +70,8 @@ export function startCommand(): Command {
       port,
     )
     .option('--no-api', "don't serve the local API")
+    .option('--web-root <dir>', 'serve the web app from this build folder (default: the built packages/web)')
+    .option('--no-web', "don't serve the web app (the API only)")
     .action(
       async (
         o: Common & {
@@ -81,6 +83,8 @@ export function startCommand(): Command {
           recordCheck?: number;
           apiPort?: number;
           api: boolean;
+          webRoot?: string;
+          web: boolean;
         },
       ) => {
         const log = pino({ name: 'twin' }, pino.destination(2));
@@ -95,10 +99,15 @@ export function startCommand(): Command {
           qss: o.qssConfig,
           recordCheckMs: o.recordCheck === undefined ? undefined : o.recordCheck * 1000,
           api: o.api ? { port: o.apiPort } : false,
+          web: o.web ? o.webRoot : false,
           log: (msg, fields) => log.info(fields ?? {}, msg),
         });
         if (daemon.api) {
           console.log(`API on http://127.0.0.1:${daemon.api.port}/api (OpenAPI: /api/openapi.json)`);
+          if (o.web)
+            console.log(
+              `Web app on http://127.0.0.1:${daemon.api.port}/ (a sign-in link: twin signin-link --home ${o.home})`,
+            );
           // Printed once: when this start created it. It stays readable by this user only.
           if (daemon.api.tokenCreated)
             console.log(`API token (kept in ${o.home}/api-token, mode 0600): ${daemon.api.token}`);

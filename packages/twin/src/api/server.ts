@@ -19,6 +19,9 @@ import { apiToken, Sessions, sessionCookie } from './auth.ts';
 import { API_FILE } from './files.ts';
 import { openApi } from './openapi.ts';
 import { type Route, routes } from './routes.ts';
+import { SIGNIN_PATHS, serveSignin } from './signin.ts';
+import { type StorageSource, storageRoutes } from './storage.ts';
+import { findWebRoot, serveWebApp, WEB_ROUTE } from './web.ts';
 
 /** The API's port unless `--api-port` says otherwise. */
 export const DEFAULT_API_PORT = 8740;
@@ -42,7 +45,7 @@ const STATUS: Partial<Record<string, number>> = {
   unknown_twin: 404,
 };
 
-const PUBLIC = new Set(['/api/login', '/api/health', '/api/openapi.json']);
+const PUBLIC = new Set(['/api/login', '/api/session/once', '/api/health', '/api/openapi.json']);
 
 export interface ApiServer {
   port: number;
@@ -58,14 +61,19 @@ export async function startApi(o: {
   host?: string;
   experiences: Experiences;
   version?: string;
+  /** The web app's build folder (default: found with findWebRoot()); false: none served. */
+  web?: string | false;
+  /** The twin's QSS, for GET /api/storage. */
+  storage?: () => StorageSource;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }): Promise<ApiServer> {
   const { token, created } = apiToken(o.home);
   const sessions = new Sessions(token);
   const app: FastifyInstance = Fastify({ bodyLimit: API_BODY_LIMIT, logger: false });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
-  const table = routes(o.experiences);
+  const table = [...routes(o.experiences), ...storageRoutes(o.storage ?? (() => ({})))];
   const spec = openApi(table, o.version ?? '0.1.0');
+  Object.assign(spec.paths as Record<string, unknown>, SIGNIN_PATHS);
   let port = 0;
 
   app.addHook('onRequest', async (req) => {
@@ -82,6 +90,8 @@ export async function startApi(o: {
       throw new TwinError('cross_origin', `requests from ${origin} are refused`);
     const path = req.url.split('?')[0]!;
     if (PUBLIC.has(path)) return;
+    // The web app's files are public; an /api path without a route is not (401 before 404).
+    if (req.routeOptions.url === WEB_ROUTE && path !== '/api' && !path.startsWith('/api/')) return;
     if (!sessions.allows(req.headers.authorization, req.headers.cookie))
       throw new TwinError('unauthorized', 'give the token in <home>/api-token as a Bearer token, or log in');
   });
@@ -133,6 +143,12 @@ export async function startApi(o: {
     socket.on('message', () => {}); // clients have nothing to say on this socket
   });
   for (const r of table) register(app, r);
+  serveSignin(app, {
+    sessions,
+    port: () => port,
+    who: () => ({ twin: o.experiences.self, name: o.experiences.name }),
+  });
+  if (o.web !== false) serveWebApp(app, { root: o.web ?? findWebRoot(), port: () => port });
 
   const host = o.host ?? '127.0.0.1';
   try {
