@@ -10,6 +10,7 @@ import { Chats } from './screens/Chats.tsx';
 import { Contacts } from './screens/Contacts.tsx';
 import { useChats } from './screens/chat-list.ts';
 import { useSession } from './session.tsx';
+import { Icon } from './ui/icons.tsx';
 import { Avatar } from './ui/kit.tsx';
 
 const Files = lazy(() => import('./screens/Files.tsx'));
@@ -17,11 +18,11 @@ const Posts = lazy(() => import('./screens/Posts.tsx'));
 const Settings = lazy(() => import('./screens/Settings.tsx'));
 
 const TABS = [
-  { path: '/chats', label: 'Chats', icon: '💬' },
-  { path: '/contacts', label: 'Contacts', icon: '👥' },
-  { path: '/files', label: 'Files', icon: '📁' },
-  { path: '/posts', label: 'Posts', icon: '📰' },
-  { path: '/settings', label: 'Settings', icon: '⚙️' },
+  { path: '/chats', label: 'Chats', icon: 'chats' },
+  { path: '/contacts', label: 'Contacts', icon: 'contacts' },
+  { path: '/files', label: 'Files', icon: 'files' },
+  { path: '/posts', label: 'Posts', icon: 'posts' },
+  { path: '/settings', label: 'Settings', icon: 'settings' },
 ] as const;
 
 function useConnection(): Connection {
@@ -83,19 +84,15 @@ export function Shell(props: { path: string }) {
             const n = badge(t.path);
             return (
               <li key={t.path}>
-                <a
-                  href={t.path}
-                  onClick={follow}
-                  aria-current={section === t.path ? 'page' : undefined}
-                  aria-label={n ? `${t.label}, ${n} new` : t.label}
-                >
-                  <span aria-hidden="true" className="icon">
-                    {t.icon}
+                <a href={t.path} onClick={follow} aria-current={section === t.path ? 'page' : undefined}>
+                  <span className="icon">
+                    <Icon name={t.icon} />
                   </span>
                   <span className="label">{t.label}</span>
                   {n > 0 && (
-                    <span className="badge" aria-hidden="true">
+                    <span className="badge">
                       {n}
+                      <span className="sr-only"> new</span>
                     </span>
                   )}
                 </a>

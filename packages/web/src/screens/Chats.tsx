@@ -164,7 +164,6 @@ function ChatListPane(props: { chats: ChatList; open: string }) {
                   className="item"
                   aria-current={props.open === c.chat ? 'true' : undefined}
                   data-chat={c.chat}
-                  aria-label={`${name}${c.unread ? `, ${c.unread} unread` : ''}. ${preview}`}
                 >
                   <Avatar name={name} online={online} />
                   <span className="grow">
@@ -177,6 +176,7 @@ function ChatListPane(props: { chats: ChatList; open: string }) {
                       {c.unread > 0 && (
                         <span className="badge" data-testid="unread">
                           {c.unread}
+                          <span className="sr-only"> unread</span>
                         </span>
                       )}
                     </span>

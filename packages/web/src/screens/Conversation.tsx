@@ -13,6 +13,7 @@ import { events } from '../events.ts';
 import { follow } from '../router.ts';
 import { useSession } from '../session.tsx';
 import type { Attachment, FileEntry, Group, Message, MessageState } from '../types.ts';
+import { Icon } from '../ui/icons.tsx';
 import { Avatar, bytes, clock, Dialog, Empty, Status, useAction } from '../ui/kit.tsx';
 import type { ChatList } from './chat-list.ts';
 import { GroupPanel } from './GroupPanel.tsx';
@@ -517,7 +518,7 @@ export function Conversation(props: { chat: string; chats: ChatList }) {
           )}
           <div className="composer-row">
             <label className="attach outline" title="Attach a file">
-              <span aria-hidden="true">📎</span>
+              <Icon name="attach" />
               <span className="sr-only">Attach a file</span>
               <input
                 type="file"
