@@ -4,6 +4,8 @@
  * document is generated from the same table, so the two cannot drift apart.
  */
 import { z } from 'zod';
+import { TwinError } from '../errors.ts';
+import { splitPath } from '../experiences/files.ts';
 import type { Experiences } from '../experiences/index.ts';
 import { MAX_REQUEST_MESSAGE, MAX_TEXT } from '../experiences/protocol.ts';
 
@@ -29,6 +31,12 @@ const TwinRef = z.strictObject({ twin: z.string().min(1).max(64) });
 const MessageRef = z.strictObject({ twin: z.string().min(1).max(64), id: z.string().min(1).max(64) });
 const GroupRef = z.strictObject({ group: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/) });
 const limit = z.coerce.number().int().min(1).max(200).optional();
+/** A path in the twin's files ('/Photos/2026'); each name is checked by files.ts (`bad_name`). */
+export const FilePath = z.string().min(1).max(4096);
+export const FileRef = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{24}$/, 'a file id is 24 hex digits'),
+});
+export const SharedRef = z.strictObject({ owner: z.string().min(1).max(64), id: FileRef.shape.id });
 
 export function routes(x: Experiences): Route[] {
   const twin = async (ref: string) => (await x.contacts.resolve(ref)).twin;
@@ -322,6 +330,88 @@ export function routes(x: Experiences): Route[] {
       summary: "mark a group's messages read (no receipts in groups)",
       params: GroupRef,
       handler: ({ params }) => ({ read: x.chat.markReadOf(`g:${params.group}`).length }),
+    },
+    {
+      method: 'GET',
+      url: '/api/files',
+      tag: 'files',
+      summary: 'the entries of a folder (default the root), folders first',
+      query: z.strictObject({ path: FilePath.default('/') }),
+      handler: ({ query }) => x.files.list(query.path),
+    },
+    {
+      method: 'GET',
+      url: '/api/files/search',
+      tag: 'files',
+      summary: 'files and folders whose name holds the text (case-insensitive), with their folder path',
+      query: z.strictObject({ q: z.string().min(1).max(255) }),
+      handler: ({ query }) => ({ entries: x.files.search(query.q) }),
+    },
+    {
+      method: 'GET',
+      url: '/api/files/:id',
+      tag: 'files',
+      summary: 'one entry, with its path',
+      params: FileRef,
+      handler: ({ params }) => ({ entry: { ...x.files.get(params.id), path: x.files.pathOf(params.id) } }),
+    },
+    {
+      method: 'POST',
+      url: '/api/folders',
+      tag: 'files',
+      summary: 'create a folder (and its parents)',
+      body: z.strictObject({ path: FilePath }),
+      handler: ({ body }) => ({ entry: x.files.mkdir(body.path) }),
+    },
+    {
+      method: 'PATCH',
+      url: '/api/files/:id',
+      tag: 'files',
+      summary: "rename and/or move an entry (parent: the new folder's path)",
+      params: FileRef,
+      body: z.strictObject({ name: z.string().max(1024).optional(), parent: FilePath.optional() }),
+      handler: ({ params, body }) => ({
+        entry: x.files.move(params.id, {
+          name: body.name,
+          parent: body.parent === undefined ? undefined : x.files.folder(splitPath(body.parent)),
+        }),
+      }),
+    },
+    {
+      method: 'PUT',
+      url: '/api/files/:id/shares/:twin',
+      tag: 'files',
+      summary: 'share an entry with a contact, read-only or read-write (a folder: everything under it)',
+      params: z.strictObject({ id: FileRef.shape.id, twin: z.string().min(1).max(64) }),
+      body: z.strictObject({ mode: z.enum(['read', 'write']) }),
+      handler: async ({ params, body }) => {
+        const t = await twin(params.twin);
+        if (!x.contacts.isContact(t)) throw new TwinError('not_contact', `twin ${t} is not a contact`);
+        return { entry: x.files.share(params.id, t, body.mode) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/shared',
+      tag: 'files',
+      summary:
+        "what contacts share with this twin (asked from their twins; those that do not answer are in 'unreachable')",
+      handler: () => x.transfers.sharedWithMe(),
+    },
+    {
+      method: 'GET',
+      url: '/api/shared/:owner/:id',
+      tag: 'files',
+      summary: 'the entries of a folder another twin shares with this one (path: below it)',
+      params: SharedRef,
+      query: z.strictObject({ path: z.string().max(4096).default('') }),
+      handler: async ({ params, query }) => ({
+        entries: await x.transfers.listShared(
+          await twin(params.owner),
+          params.id,
+          query.path === '/' ? '' : query.path,
+        ),
+      }),
     },
     {
       method: 'GET',

@@ -17,7 +17,15 @@ export type TwinEvent =
   | { type: 'reaction'; chat: string; id: string; twin: number; emoji: string; on: boolean }
   | { type: 'receipt'; chat: string; id: string; state: 'delivered' | 'read' }
   | { type: 'typing'; chat: string; twin: number }
-  | { type: 'group'; id: string; version: number };
+  | { type: 'group'; id: string; version: number }
+  | { type: 'file.shared'; id: string; twin: number; mode: 'read' | 'write' }
+  | { type: 'file.unshared'; id: string; twin: number }
+  | { type: 'transfer.progress'; id: string; done: number; total: number }
+  | { type: 'transfer.resumed'; id: string; chunk: number; attempt: number }
+  | { type: 'post.created'; author: number; id: string }
+  | { type: 'post.deleted'; author: number; id: string }
+  | { type: 'post.liked'; author: number; id: string; twin: number; on: boolean }
+  | { type: 'post.commented'; author: number; id: string; comment: string; twin: number };
 
 export class EventHub extends EventEmitter<{ event: [TwinEvent] }> {
   /** Emits after the current transaction (handlers run inside the inbox's): listeners see committed state. */
