@@ -4,6 +4,10 @@ import { type ErrorCodes, TwinBaseError } from '@twin/errors';
 export type CliErrorCode = ErrorCodes<
   | 'bad_reply' // a twin answered something other than what the command asked for
   | 'stop_failed' // a service did not stop cleanly on SIGINT/SIGTERM
+  | 'bad_name' // a file reference that is neither a path nor an id
+  | 'bad_request' // an argument of the wrong shape (OWNER:ID)
+  | 'not_found' // no such file (local or in the twin)
+  | 'unreachable' // a download broke off
 >;
 
 /** The one error class of the cli package. */

@@ -130,6 +130,79 @@ export function contentRoutes(x: Experiences) {
       return sendBytes(reply, { name: f.file.name, mime: f.file.mime, size: f.file.size, range }, f.bytes);
     });
 
+    /** Bytes of `file`: this twin's own, or fetched from `owner`'s twin (Range as asked). */
+    const bytesOf = async (req: FastifyRequest, reply: FastifyReply, owner: number, file: string) => {
+      if (owner === x.self) {
+        const c = x.files.content(file);
+        const range = parseRange(req.headers.range, c.size);
+        return sendBytes(
+          reply,
+          { name: c.name, mime: c.mime, size: c.size, range },
+          x.files.range(file, range?.start ?? 0, range?.end ?? c.size - 1),
+        );
+      }
+      const m = req.headers.range ? /^bytes=(\d+)-(\d*)$/.exec(req.headers.range.trim()) : null;
+      if (req.headers.range && !m)
+        throw new TwinError('bad_request', 'Range: bytes=START- or bytes=START-END');
+      const f = await x.transfers.fetch(
+        owner,
+        file,
+        m ? { start: Number(m[1]), end: m[2] === '' ? undefined : Number(m[2]) } : {},
+      );
+      return sendBytes(
+        reply,
+        {
+          name: f.file.name,
+          mime: f.file.mime,
+          size: f.file.size,
+          range: m ? { start: f.start, end: f.end } : undefined,
+        },
+        f.bytes,
+      );
+    };
+    const Attached = z.strictObject({ twin: z.string().min(1).max(64), file: FileRef.shape.id });
+    app.get('/api/chats/:twin/attachments/:file', async (req, reply) => {
+      const p = parse(Attached, req.params, 'path');
+      const t = await twin(p.twin);
+      for (const author of [t, x.self])
+        if (x.chat.carries(String(t), author, p.file)) return bytesOf(req, reply, author, p.file);
+      throw new TwinError('not_found', `no message in this chat carries ${p.file}`);
+    });
+    const GroupAttached = z.strictObject({
+      group: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/),
+      owner: z.string().min(1).max(64),
+      file: FileRef.shape.id,
+    });
+    app.get('/api/groups/:group/attachments/:owner/:file', async (req, reply) => {
+      const p = parse(GroupAttached, req.params, 'path');
+      const owner = p.owner === 'me' ? x.self : await twin(p.owner);
+      if (!x.chat.carries(`g:${p.group}`, owner, p.file))
+        throw new TwinError('not_found', `no message of twin ${owner} in this group carries ${p.file}`);
+      return bytesOf(req, reply, owner, p.file);
+    });
+    for (const url of [
+      '/api/chats/:twin/attachments/:file/thumbnail',
+      '/api/groups/:group/attachments/:owner/:file/thumbnail',
+    ])
+      app.get(url, async () => {
+        throw new TwinError('no_thumbnail', 'thumbnails are not made by this twin');
+      });
+    app.get('/api/posts/:author/:id/images/:file', async (req, reply) => {
+      const p = parse(
+        z.strictObject({ author: z.string().min(1).max(64), id: FileRef.shape.id, file: FileRef.shape.id }),
+        req.params,
+        'path',
+      );
+      const author = p.author === 'me' || p.author === String(x.self) ? x.self : await twin(p.author);
+      x.posts.image(author, p.id, p.file);
+      return bytesOf(req, reply, author, p.file);
+    });
+    app.delete('/api/posts/:id', async (req, reply) => {
+      const { id } = parse(FileRef, req.params, 'path');
+      await x.posts.delete(id);
+      return reply.status(204).send();
+    });
+
     app.put('/api/shared/:owner/:id/content', async (req) => {
       const p = parse(SharedRef, req.params, 'path');
       const q = parse(
@@ -155,7 +228,43 @@ export function contentRoutes(x: Experiences) {
 }
 
 /** The OpenAPI entries of these routes (the route table's are generated from its schemas). */
+const pathParams = (...names: string[]) =>
+  names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+
 export const CONTENT_PATHS: Record<string, Record<string, unknown>> = {
+  '/api/chats/{twin}/attachments/{file}': {
+    get: {
+      summary: "a file attached to a message of this chat, fetched from its sender's twin (Range supported)",
+      tags: ['chat'],
+      parameters: pathParams('twin', 'file'),
+      responses: { 200: { description: 'the bytes' } },
+    },
+  },
+  '/api/groups/{group}/attachments/{owner}/{file}': {
+    get: {
+      summary:
+        "a file attached to a group message, fetched from its sender's twin (owner 'me' for this twin's)",
+      tags: ['groups'],
+      parameters: pathParams('group', 'owner', 'file'),
+      responses: { 200: { description: 'the bytes' } },
+    },
+  },
+  '/api/posts/{author}/{id}/images/{file}': {
+    get: {
+      summary: "an image of a post, from its author's twin (author 'me' for this twin's posts)",
+      tags: ['posts'],
+      parameters: pathParams('author', 'id', 'file'),
+      responses: { 200: { description: 'the image' } },
+    },
+  },
+  '/api/posts/{id}': {
+    delete: {
+      summary: "delete one of this twin's posts (contacts are told)",
+      tags: ['posts'],
+      parameters: pathParams('id'),
+      responses: { 204: { description: 'deleted' } },
+    },
+  },
   '/api/files/content': {
     put: {
       summary:

@@ -11,7 +11,15 @@ export type TwinEvent =
   | { type: 'contact.removed'; twin: number }
   | { type: 'profile'; twin: number }
   | { type: 'presence'; twin: number; online: boolean; lastSeen: number }
-  | { type: 'message'; chat: string; id: string; author: number; text: string; replyTo: string | null }
+  | {
+      type: 'message';
+      chat: string;
+      id: string;
+      author: number;
+      text: string;
+      replyTo: string | null;
+      attachments?: { file: string; name: string; size: number; mime: string }[];
+    }
   | { type: 'message.edited'; chat: string; id: string; text: string }
   | { type: 'message.deleted'; chat: string; id: string }
   | { type: 'reaction'; chat: string; id: string; twin: number; emoji: string; on: boolean }

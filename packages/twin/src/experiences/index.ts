@@ -14,6 +14,7 @@ import { Contacts } from './contacts.ts';
 import { EventHub } from './events.ts';
 import { Files } from './files.ts';
 import { Groups } from './groups.ts';
+import { Posts } from './posts.ts';
 import { Profiles } from './profile.ts';
 import { Sealer } from './sealer.ts';
 import { ExperienceStore, experiencesPath } from './store.ts';
@@ -30,6 +31,7 @@ export interface Experiences {
   groups: Groups;
   files: Files;
   transfers: Transfers;
+  posts: Posts;
   /** Resends what a previous run stored but did not queue; reconciles the profile's ACL. */
   resume(): Promise<void>;
   close(): Promise<void>;
@@ -62,11 +64,28 @@ export function openExperiences(o: {
     new Blobs(new ZdbBlobs(o.files, store.vault.filesKey), o.qss ?? (() => undefined)),
     events,
   );
-  const transfers = new Transfers(o.bus, files, contacts, events, () => false);
+  const posts = new Posts(store, o.bus, contacts, files, events, sealer, o.self, o.name);
+  /** A file attached to a message this twin sent in a chat `twin` is in (1:1, or a group it is a member of now). */
+  const attachmentReader = (twin: number, file: string) =>
+    store
+      .chatsSharing(file, o.self)
+      .some((c) =>
+        c.startsWith('g:')
+          ? (groups.get(c.slice(2))?.members.some((m) => m.twin === twin) ?? false)
+          : c === String(twin),
+      );
+  const transfers = new Transfers(
+    o.bus,
+    files,
+    contacts,
+    events,
+    (twin, file) => attachmentReader(twin, file) || posts.mayRead(twin, file),
+  );
   contacts.onChange((twin, isContact) => {
     if (!isContact) files.unshareAll(twin);
   });
   transfers.serve();
+  posts.serve();
   contacts.serve();
   groups.serve();
   profile.serve();
@@ -82,6 +101,7 @@ export function openExperiences(o: {
     groups,
     files,
     transfers,
+    posts,
     async resume() {
       await chat.resume();
       await profile.reconcile();

@@ -1,0 +1,5 @@
+import { Command } from 'commander';
+
+export function postsCommand(): Command {
+  return new Command('posts');
+}
