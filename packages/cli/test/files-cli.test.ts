@@ -33,8 +33,12 @@ import { freePort, TWIN, twin } from './helpers.ts';
 // biome-ignore lint/suspicious/noExplicitAny: the tests read whatever JSON the CLI and the API print
 type Json = any;
 
-/** Size of the shared file (MiB): TWIN_TEST_FILE_MIB, default 200. */
-const FILE_MIB = Number(process.env.TWIN_TEST_FILE_MIB ?? 200);
+/**
+ * Size of the shared file (MiB): TWIN_TEST_FILE_MIB, default 64 so that the test stays near a
+ * minute on a loaded 2-core machine; TWIN_TEST_FILE_MIB=200 runs the issue's 200 MiB (it passes,
+ * in about 80 s there).
+ */
+const FILE_MIB = Number(process.env.TWIN_TEST_FILE_MIB ?? 64);
 
 let root: string;
 let pb: RunningPhonebook;
