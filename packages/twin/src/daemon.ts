@@ -77,6 +77,8 @@ export function mailboxPath(home: string): string {
 
 /** The embedded 0-db namespace holding the twin's BCDB records. */
 export const BCDB_NAMESPACE = 'bcdb';
+/** The embedded 0-db namespace holding file chunks when the twin has no QSS (user keys). */
+export const FILES_NAMESPACE = 'files';
 
 /** The twin's BCDB store: the index, its 0-db (and the client the BCDB reads and writes with). */
 export interface Store {
@@ -84,6 +86,8 @@ export interface Store {
   port: number;
   /** The BCDB's connection: SELECTed into its namespace with the namespace password, not admin. */
   zdb: ZdbClient;
+  /** The files namespace's connection (user keys: `<blob>:<chunk>`), same password scheme. */
+  files: ZdbClient;
   close(): Promise<void>;
 }
 
@@ -116,15 +120,23 @@ export async function openStore(home: string, owner: number): Promise<Store> {
     }
     await setup.nsset(BCDB_NAMESPACE, 'public', '0');
     await setup.nsset(BCDB_NAMESPACE, 'password', password);
+    if (!(await setup.nslist()).includes(FILES_NAMESPACE)) {
+      await setup.nsnew(FILES_NAMESPACE);
+      await setup.nsset(FILES_NAMESPACE, 'mode', 'user');
+    }
+    await setup.nsset(FILES_NAMESPACE, 'public', '0');
+    await setup.nsset(FILES_NAMESPACE, 'password', password);
   } finally {
     setup.close();
   }
   const client = new ZdbClient({ port: zdb.port, namespace: BCDB_NAMESPACE, password, pool: 2 });
+  const files = new ZdbClient({ port: zdb.port, namespace: FILES_NAMESPACE, password, pool: 2 });
   let bcdb: Bcdb;
   try {
     bcdb = await Bcdb.open({ indexPath: join(home, 'bcdb.sqlite'), zdb: client, owner });
   } catch (e) {
     client.close();
+    files.close();
     await zdb.close();
     throw e;
   }
@@ -132,9 +144,11 @@ export async function openStore(home: string, owner: number): Promise<Store> {
     bcdb,
     port: zdb.port,
     zdb: client,
+    files,
     async close() {
       bcdb.close();
       client.close();
+      files.close();
       await zdb.close();
     },
   };
@@ -219,6 +233,8 @@ async function run(
   bus.handle('ping', (payload) => payload);
   const store = await openStore(home, record.id);
   started.push(() => store.close());
+  // the Qss is opened further down; files written before it is are kept in the 0-db
+  let daemon: Daemon | undefined;
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
   serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus), (msg, fields) => log(msg, fields));
   // Before the bus starts: no experience message may arrive unhandled.
@@ -230,6 +246,8 @@ async function run(
     bus,
     mailbox,
     bcdb: store.bcdb,
+    files: store.files,
+    qss: () => daemon?.qss,
     log,
   });
   started.push(() => experiences.close());
@@ -300,7 +318,7 @@ async function run(
     sweep = qss.watch(
       interval,
       (r) => {
-        daemon.lastRepair = r;
+        if (daemon) daemon.lastRepair = r;
         storage = { qss, lastRepair: { at: Date.now(), report: r } };
         log('qss repair sweep', { ...r, errors: r.errors.slice(0, 5) });
       },
@@ -308,7 +326,7 @@ async function run(
     );
   }
 
-  const daemon: Daemon = {
+  daemon = {
     identity,
     bcdb: store.bcdb,
     get record() {
