@@ -156,8 +156,10 @@ export class Demo {
         mine.kill('SIGTERM');
       });
     } else process.kill(t.pid, 'SIGTERM');
-    for (let i = 0; i < 400; i++) {
-      if (!(await answers(t.url))) return;
+    // Gone means the process has exited, not just its API closed: a twin shutting down may still
+    // acknowledge bus messages for a moment after its API stopped answering.
+    for (let i = 0; i < 600; i++) {
+      if (!(await answers(t.url)) && (mine ? mine.exitCode !== null : !alive(t.pid))) return;
       await sleep(50);
     }
     throw new Error(`${name}'s twin did not stop`);
@@ -191,6 +193,15 @@ export class Demo {
       if (this.child.exitCode === null) this.child.kill('SIGKILL');
     }
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

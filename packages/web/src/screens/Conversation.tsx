@@ -8,7 +8,7 @@
  * twin refused shows why, with Retry.
  */
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { del, get, patch, post, reason, type Upload, upload } from '../api.ts';
+import { ApiError, del, get, patch, post, reason, type Upload, upload } from '../api.ts';
 import { events } from '../events.ts';
 import { follow } from '../router.ts';
 import { useSession } from '../session.tsx';
@@ -19,6 +19,8 @@ import type { ChatList } from './chat-list.ts';
 import { GroupPanel } from './GroupPanel.tsx';
 
 export const PAGE = 50;
+/** The folder of the twin's files that attachments are uploaded into before they are sent. */
+const ATTACHMENTS = '/Chat attachments';
 const REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🎉'];
 /** Typing notices are sent at most this often … */
 const TYPING_EVERY_MS = 3_000;
@@ -243,9 +245,9 @@ export function Conversation(props: { chat: string; chats: ChatList }) {
       try {
         let attachments: { file: string }[] | undefined;
         if (d.file) {
-          const name = `${Date.now()}-${d.file.name}`;
+          const name = await freeName(ATTACHMENTS, d.file.name);
           const up = upload<{ entry: FileEntry }>(
-            `/api/files/content?path=${encodeURIComponent(`/Chat attachments/${name}`)}`,
+            `/api/files/content?path=${encodeURIComponent(`${ATTACHMENTS}/${name}`)}`,
             d.file,
             (sent, total) => update({ progress: total ? sent / total : 0 }),
           );
@@ -254,7 +256,7 @@ export function Conversation(props: { chat: string; chats: ChatList }) {
           attachments = [{ file: entry.id }];
         }
         const m = await post<Message>(`${base}/messages`, {
-          text: d.text || d.file?.name || ' ',
+          text: d.text,
           replyTo: d.replyTo,
           ...(attachments ? { attachments } : {}),
         });
@@ -640,9 +642,9 @@ function Bubble(props: {
       ) : (
         <>
           {m.attachments?.map((a) => (
-            <AttachmentView key={a.file} a={a} base={props.base} mine={mine} owner={m.author} />
+            <AttachmentView key={a.file} a={a} base={props.base} owner={m.author} />
           ))}
-          <p className="text">{m.text}</p>
+          {m.text && <p className="text">{m.text}</p>}
         </>
       )}
       {reactions.length > 0 && (
@@ -751,37 +753,55 @@ function Bubble(props: {
 }
 
 /** An attachment: a preview for images, a download link for everything. */
-function AttachmentView(props: { a: Attachment; base: string; mine: boolean; owner: number }) {
+function AttachmentView(props: { a: Attachment; base: string; owner: number }) {
   const { a } = props;
-  const src = props.mine
-    ? `/api/files/${encodeURIComponent(a.file)}`
-    : props.base.startsWith('/api/groups/')
-      ? `${props.base}/attachments/${props.owner}/${encodeURIComponent(a.file)}`
-      : `${props.base}/attachments/${encodeURIComponent(a.file)}`;
-  const content = props.mine ? `${src}/content` : src;
-  const image = a.mime.startsWith('image/');
+  // The twin fetches another member's file from its owner's twin; our own it reads itself.
+  const content = props.base.startsWith('/api/groups/')
+    ? `${props.base}/attachments/${props.owner}/${encodeURIComponent(a.file)}`
+    : `${props.base}/attachments/${encodeURIComponent(a.file)}`;
+  const image = /^image\/(png|jpeg|gif|webp|avif)$/.test(a.mime);
   const [broken, setBroken] = useState(false);
   return (
     <div className="attachment">
       {image && !broken && (
         <a href={content} target="_blank" rel="noreferrer">
           <img
-            src={a.thumbnail === false ? content : `${src}/thumbnail`}
+            src={a.thumbnail ? `${content}/thumbnail` : content}
             alt={`Preview of ${a.name}`}
             loading="lazy"
             onError={(e) => {
               const img = e.currentTarget;
-              if (!img.src.endsWith('/content') && !props.mine) img.src = content;
-              else if (img.src.endsWith('/thumbnail')) img.src = content;
+              if (img.src.endsWith('/thumbnail')) img.src = content;
               else setBroken(true);
             }}
           />
         </a>
       )}
       <a href={content} download={a.name}>
-        📎 {a.name}
+        {a.name}
       </a>{' '}
       <span className="muted">({bytes(a.size)})</span>
+      {broken && <span className="muted"> · preview unavailable (the sender’s twin may be offline)</span>}
     </div>
   );
+}
+
+/**
+ * A name not yet taken in `folder` ("photo.png", else "photo (2).png", ...): uploading over an
+ * existing name would replace the file an earlier message carries.
+ */
+export async function freeName(folder: string, name: string): Promise<string> {
+  let taken: Set<string>;
+  try {
+    const l = await get<{ entries: FileEntry[] }>(`/api/files?path=${encodeURIComponent(folder)}`);
+    taken = new Set(l.entries.map((e) => e.name));
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return name; // no such folder yet
+    throw e;
+  }
+  const dot = name.lastIndexOf('.');
+  const [stem, ext] = dot > 0 ? [name.slice(0, dot), name.slice(dot)] : [name, ''];
+  let candidate = name;
+  for (let n = 2; taken.has(candidate); n++) candidate = `${stem} (${n})${ext}`;
+  return candidate;
 }

@@ -8,6 +8,7 @@ import { events } from '../events.ts';
 import { useSession } from '../session.tsx';
 import type { Comment, FileEntry, Post } from '../types.ts';
 import { Avatar, ago, Empty, Status, useAction } from '../ui/kit.tsx';
+import { freeName } from './Conversation.tsx';
 
 export default function Posts() {
   const [posts, setPosts] = useState<Post[]>([]);
@@ -108,7 +109,7 @@ function Compose(props: { onPosted(p: Post): void }) {
     const ids: { file: string }[] = [];
     for (const [i, f] of images.entries()) {
       const up = upload<{ entry: FileEntry }>(
-        `/api/files/content?path=${encodeURIComponent(`/Posts/${Date.now()}-${f.name}`)}`,
+        `/api/files/content?path=${encodeURIComponent(`/Posts/${await freeName('/Posts', f.name)}`)}`,
         f,
         (sent, total) => setProgress((i + (total ? sent / total : 0)) / images.length),
       );
