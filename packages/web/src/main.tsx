@@ -7,6 +7,7 @@ import { ApiError, get, onSignedOut, reason } from './api.ts';
 import { events } from './events.ts';
 import { navigate, usePath } from './router.ts';
 import { Shell } from './Shell.tsx';
+import { prefetchChats } from './screens/chat-list.ts';
 import { SignIn } from './screens/SignIn.tsx';
 import { SessionProvider } from './session.tsx';
 import type { Me } from './types.ts';
@@ -83,6 +84,8 @@ function App() {
     </SessionProvider>
   );
 }
+
+if (location.pathname !== '/signin') prefetchChats();
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -451,3 +451,52 @@ test('settings: profile saved, twin id and storage health shown; every screen at
   await nav(carol, 'Chats');
   await check(carol, 'phone-chats');
 });
+
+test('history, search and delete: older pages load while scrolling up; a deleted message is gone for both', {
+  skip: skip ?? false,
+}, async () => {
+  const alice = pages.get('alicedesktop')!;
+  const bob = pages.get('bobdesktop')!;
+  const aliceId = demo.get('alice').twin;
+  for (let i = 1; i <= 120; i++)
+    assert.equal(
+      (await demo.api('bob', 'POST', `/api/chats/${aliceId}/messages`, { text: `old news ${i}` })).status,
+      200,
+    );
+  await nav(alice, 'Contacts'); // leave and come back: the conversation loads its newest page
+  await openChat(alice, 'bob', true);
+  await bubble(alice, 'old news 120').waitFor({ timeout: WAIT });
+  const count = () => alice.locator('[data-testid=message]').count();
+  const first = await count();
+  assert.ok(first <= 60, `one page at first (${first} messages)`);
+  for (let i = 0; i < 40 && !(await alice.getByText('Start of the conversation').isVisible()); i++) {
+    await alice.locator('.messages').evaluate('(el) => { el.scrollTop = 0; }');
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  await alice.locator('[data-testid=message] .text').filter({ hasText: /^old news 1$/ }).waitFor();
+  assert.ok((await count()) > 120, `every page loaded (${await count()} messages)`);
+
+  await alice.getByLabel('Search messages').fill('away');
+  await alice.getByLabel('Search messages').press('Enter');
+  const results = alice.getByRole('list', { name: 'Search results' });
+  await results.getByText('While you were away 2').waitFor({ timeout: WAIT });
+  await check(alice, 'desktop-search');
+  await alice.getByRole('button', { name: 'Back to chats' }).click();
+
+  await openChat(alice, 'bob', true);
+  await send(alice, 'bob', 'This will be deleted');
+  await bubble(bob, 'This will be deleted').waitFor({ timeout: WAIT });
+  await messageAction(alice, 'This will be deleted', 'Delete');
+  await alice
+    .getByRole('dialog', { name: 'Delete this message?' })
+    .getByRole('button', { name: 'Delete' })
+    .click();
+  for (const page of [alice, bob]) {
+    await page
+      .locator('[data-testid=message]')
+      .last()
+      .getByText('Message deleted')
+      .waitFor({ timeout: WAIT });
+    assert.equal(await bubble(page, 'This will be deleted').count(), 0);
+  }
+});

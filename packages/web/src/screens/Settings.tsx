@@ -99,7 +99,8 @@ export default function Settings(props: { onSignOut(): void }) {
                   {s.objects !== undefined && ` · ${s.objects} objects`}
                   {s.lastRepair ? ` · last repair ${ago(s.lastRepair)}` : ''}
                 </p>
-                <div className="table-wrap">
+                {/* biome-ignore lint/a11y/noNoninteractiveTabindex: a region that scrolls sideways on a phone must take focus to be scrolled with the keyboard */}
+                <div className="table-wrap" tabIndex={0} role="region" aria-label="Storage backends">
                   <table>
                     <caption className="sr-only">Storage backends</caption>
                     <thead>

@@ -19,6 +19,20 @@ export interface ChatList {
 
 const COALESCE_MS = 60;
 
+type Lists = [{ chats: ChatSummary[] }, { groups: Group[] }];
+const fetchLists = (): Promise<Lists> =>
+  Promise.all([get<{ chats: ChatSummary[] }>('/api/chats'), get<{ groups: Group[] }>('/api/groups')]);
+let early: Promise<Lists> | null = null;
+
+/**
+ * Starts loading the chat list at once, alongside `/api/me` (the list is the first screen): the
+ * first useChats() takes this answer instead of asking again.
+ */
+export function prefetchChats(): void {
+  early = fetchLists();
+  early.catch(() => {}); // a failure is reported by useChats' own request
+}
+
 export function useChats(): ChatList {
   const [list, setList] = useState<ChatSummary[]>([]);
   const [groups, setGroups] = useState<Group[]>([]);
@@ -28,10 +42,9 @@ export function useChats(): ChatList {
 
   const load = useCallback(async () => {
     try {
-      const [c, g] = await Promise.all([
-        get<{ chats: ChatSummary[] }>('/api/chats'),
-        get<{ groups: Group[] }>('/api/groups'),
-      ]);
+      const first = early;
+      early = null;
+      const [c, g] = await (first?.catch(fetchLists) ?? fetchLists());
       setList(c.chats);
       setGroups(g.groups);
       setError(null);
