@@ -470,20 +470,29 @@ test('history, search and delete: older pages load while scrolling up; a deleted
   const first = await count();
   assert.ok(first <= 60, `one page at first (${first} messages)`);
   for (let i = 0; i < 40 && !(await alice.getByText('Start of the conversation').isVisible()); i++) {
-    await alice.locator('.messages').evaluate('(el) => { el.scrollTop = 0; }');
-    await new Promise((r) => setTimeout(r, 150));
+    await alice.locator('.messages').hover();
+    await alice.mouse.wheel(0, -20_000);
+    await new Promise((r) => setTimeout(r, 250));
   }
-  await alice.locator('[data-testid=message] .text').filter({ hasText: /^old news 1$/ }).waitFor();
+  await alice
+    .locator('[data-testid=message] .text')
+    .filter({ hasText: /^old news 1$/ })
+    .waitFor();
   assert.ok((await count()) > 120, `every page loaded (${await count()} messages)`);
 
   await alice.getByLabel('Search messages').fill('away');
   await alice.getByLabel('Search messages').press('Enter');
   const results = alice.getByRole('list', { name: 'Search results' });
-  await results.getByText('While you were away 2').waitFor({ timeout: WAIT });
+  // Found in both chats that hold it (alice wrote it to bob and to carol).
+  for (const who of ['bob', 'carol'])
+    await results
+      .getByRole('link', { name: new RegExp(`^${who} .*While you were away 2`) })
+      .waitFor({ timeout: WAIT });
   await check(alice, 'desktop-search');
   await alice.getByRole('button', { name: 'Back to chats' }).click();
 
   await openChat(alice, 'bob', true);
+  await openChat(bob, 'alice', true);
   await send(alice, 'bob', 'This will be deleted');
   await bubble(bob, 'This will be deleted').waitFor({ timeout: WAIT });
   await messageAction(alice, 'This will be deleted', 'Delete');
