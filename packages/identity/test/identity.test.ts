@@ -82,6 +82,45 @@ test('sealing: only the recipient opens; tampering is detected', () => {
   assert.notDeepEqual(seal(secret, bob.encryptionPublicKey), box, 'fresh ephemeral key each time');
 });
 
+test('sealing: boxes sealed by the earlier pure-JS x25519 still open, and new boxes open with it', async () => {
+  const { x25519 } = await import('@noble/curves/ed25519.js');
+  const { hkdf } = await import('@noble/hashes/hkdf.js');
+  const { sha256 } = await import('@noble/hashes/sha2.js');
+  const { createDecipheriv } = await import('node:crypto');
+  // sealed with the @noble/curves implementation before node:crypto took over (fixed recipient key)
+  const secret = Buffer.alloc(32, 7);
+  const pub = Buffer.from('13be4feaeaf204c7fd3358fc9c00721881d174278128227ec674f37f7fe97b6d', 'hex');
+  assert.deepEqual(Buffer.from(x25519.getPublicKey(secret)), pub);
+  const old = Buffer.from(
+    '01459a81ffb8486e76f18a583908f44172c850df943781720ad6b001200147570d06a77346e4d3b1625703db5ec2302671' +
+      '3a06fa0e2e8f30f872666fd9a3463f97f1214fd92c7b356193a9cf45794d022a22e5eef27f812d53af6aaee1',
+    'hex',
+  );
+  assert.equal(openSealed(old, secret, pub).toString(), 'sealed before node:crypto x25519');
+  // and the other way: a box sealed now opens with the pure-JS curve (same wire format)
+  const box = seal(Buffer.from('sealed by node:crypto'), pub);
+  const ephemeral = box.subarray(1, 33);
+  const key = hkdf(
+    sha256,
+    x25519.getSharedSecret(secret, ephemeral),
+    Buffer.concat([ephemeral, pub]),
+    Buffer.from('digital-twin/seal/v1'),
+    32,
+  );
+  const d = createDecipheriv('aes-256-gcm', key, box.subarray(33, 45));
+  d.setAAD(box.subarray(0, 45));
+  d.setAuthTag(box.subarray(box.length - 16));
+  assert.equal(
+    Buffer.concat([d.update(box.subarray(45, box.length - 16)), d.final()]).toString(),
+    'sealed by node:crypto',
+  );
+  // a low-order ephemeral key is refused, never opened
+  const bad = Buffer.from(old);
+  bad.fill(0, 1, 33);
+  assert.throws(() => openSealed(bad, secret, pub), { code: 'bad_sealed_box' });
+  assert.throws(() => seal(Buffer.from('x'), Buffer.alloc(32)), { code: 'bad_key' });
+});
+
 test('keystore: mode 0600, refuses to overwrite, restores from a mnemonic', () => {
   const h = home();
   const { identity, mnemonic } = initIdentity({ home: h, name: 'alice' });

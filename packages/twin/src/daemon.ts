@@ -80,6 +80,8 @@ export function mailboxPath(home: string): string {
 
 /** The embedded 0-db namespace holding the twin's BCDB records. */
 export const BCDB_NAMESPACE = 'bcdb';
+/** The embedded 0-db namespace holding file chunks when the twin has no QSS (user keys). */
+export const FILES_NAMESPACE = 'files';
 
 /** The twin's BCDB store: the index, its 0-db (and the client the BCDB reads and writes with). */
 export interface Store {
@@ -87,6 +89,8 @@ export interface Store {
   port: number;
   /** The BCDB's connection: SELECTed into its namespace with the namespace password, not admin. */
   zdb: ZdbClient;
+  /** The files namespace's connection (user keys: `<blob>:<chunk>`), same password scheme. */
+  files: ZdbClient;
   close(): Promise<void>;
 }
 
@@ -119,15 +123,23 @@ export async function openStore(home: string, owner: number): Promise<Store> {
     }
     await setup.nsset(BCDB_NAMESPACE, 'public', '0');
     await setup.nsset(BCDB_NAMESPACE, 'password', password);
+    if (!(await setup.nslist()).includes(FILES_NAMESPACE)) {
+      await setup.nsnew(FILES_NAMESPACE);
+      await setup.nsset(FILES_NAMESPACE, 'mode', 'user');
+    }
+    await setup.nsset(FILES_NAMESPACE, 'public', '0');
+    await setup.nsset(FILES_NAMESPACE, 'password', password);
   } finally {
     setup.close();
   }
   const client = new ZdbClient({ port: zdb.port, namespace: BCDB_NAMESPACE, password, pool: 2 });
+  const files = new ZdbClient({ port: zdb.port, namespace: FILES_NAMESPACE, password, pool: 2 });
   let bcdb: Bcdb;
   try {
     bcdb = await Bcdb.open({ indexPath: join(home, 'bcdb.sqlite'), zdb: client, owner });
   } catch (e) {
     client.close();
+    files.close();
     await zdb.close();
     throw e;
   }
@@ -135,9 +147,11 @@ export async function openStore(home: string, owner: number): Promise<Store> {
     bcdb,
     port: zdb.port,
     zdb: client,
+    files,
     async close() {
       bcdb.close();
       client.close();
+      files.close();
       await zdb.close();
     },
   };
@@ -223,6 +237,8 @@ async function run(
   serveCheckpoint(bus, phonebook);
   const store = await openStore(home, record.id);
   started.push(() => store.close());
+  // the Qss is opened further down; files written before it is are kept in the 0-db
+  let daemon: Daemon | undefined;
   serveBcdb(bus, store.bcdb, (msg, fields) => log(msg, fields));
   serveOwner(bus, store.bcdb, new AccessRequests(store.bcdb, bus), (msg, fields) => log(msg, fields));
   // Before the bus starts: no experience message may arrive unhandled.
@@ -234,6 +250,8 @@ async function run(
     bus,
     mailbox,
     bcdb: store.bcdb,
+    files: store.files,
+    qss: () => daemon?.qss,
     log,
   });
   started.push(() => experiences.close());
@@ -320,7 +338,7 @@ async function run(
     sweep = qss.watch(
       interval,
       (r) => {
-        daemon.lastRepair = r;
+        if (daemon) daemon.lastRepair = r;
         storage = { qss, lastRepair: { at: Date.now(), report: r } };
         log('qss repair sweep', { ...r, errors: r.errors.slice(0, 5) });
       },
@@ -328,7 +346,7 @@ async function run(
     );
   }
 
-  const daemon: Daemon = {
+  daemon = {
     identity,
     bcdb: store.bcdb,
     get record() {

@@ -18,6 +18,12 @@ export type TwinErrorCode = ErrorCodes<
   | 'rate_limited' // too many requests from one sender: try again later
   | 'too_large' // a body, message or avatar above its limit
   | 'unreachable' // the other twin could not be reached now
+  | 'bad_name' // a file or folder name that is empty, too long, '.', '..', or holds '/' or NUL
+  | 'exists' // a file or folder of that name is already there
+  | 'bad_hash' // bytes from another twin that do not match their hash
+  | 'no_thumbnail' // the file has no thumbnail (not an image)
+  | 'bad_range' // a Range outside the file
+  | 'changed' // the file changed on its owner's twin while it was being fetched
 >;
 
 /** The one error class of the twin package. */

@@ -12,20 +12,57 @@ import { API_FILE, TOKEN_FILE } from './files.ts';
 /** How long the CLI waits for the API's answer. */
 export const API_CALL_TIMEOUT_MS = 60_000;
 
+function endpoint(home: string): { port: number; token: string } {
+  try {
+    const port = (JSON.parse(readFileSync(join(home, API_FILE), 'utf8')) as { port: number }).port;
+    const token = readFileSync(join(home, TOKEN_FILE), 'utf8').trim();
+    return { port, token };
+  } catch {
+    throw notRunning(home);
+  }
+}
+
+/**
+ * A call whose body or answer is bytes (files): the body streamed from `body`, the answer's
+ * Response returned once it is a success (its body not read yet); a refusal is TwinError with the
+ * API's code, as callApi does. No timeout: a transfer takes as long as it takes.
+ */
+export async function streamApi(
+  home: string,
+  method: string,
+  path: string,
+  o: { body?: AsyncIterable<Uint8Array>; headers?: Record<string, string> } = {},
+): Promise<Response> {
+  const { port, token } = endpoint(home);
+  let res: Response;
+  try {
+    res = await fetch(`http://127.0.0.1:${port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...o.headers },
+      ...(o.body
+        ? { body: ReadableStream.from(o.body) as unknown as RequestInit['body'], duplex: 'half' as const }
+        : {}),
+    } as RequestInit);
+  } catch {
+    throw notRunning(home);
+  }
+  if (res.ok) return res;
+  let err: { code?: string; message?: string } = {};
+  try {
+    err = (await res.json()) as typeof err;
+  } catch {
+    // not JSON: the status says it
+  }
+  throw new TwinError((err.code ?? 'bad_reply') as TwinErrorCode, err.message ?? `HTTP ${res.status}`);
+}
+
 export async function callApi<T = unknown>(
   home: string,
   method: string,
   path: string,
   body?: unknown,
 ): Promise<T> {
-  let port: number;
-  let token: string;
-  try {
-    port = (JSON.parse(readFileSync(join(home, API_FILE), 'utf8')) as { port: number }).port;
-    token = readFileSync(join(home, TOKEN_FILE), 'utf8').trim();
-  } catch {
-    throw notRunning(home);
-  }
+  const { port, token } = endpoint(home);
   let res: Response;
   try {
     res = await fetch(`http://127.0.0.1:${port}${path}`, {

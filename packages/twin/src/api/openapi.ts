@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document of the local API, generated from the route table's zod schemas. */
 import { z } from 'zod';
+import { CONTENT_PATHS } from './content.ts';
 import type { Route } from './routes.ts';
 
 const json = (schema: z.ZodType) => z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' });
@@ -46,6 +47,8 @@ export function openApi(routes: Route[], version: string): Record<string, unknow
       responses: { 200: { description: 'OK (JSON)' }, '4XX': ERROR },
     };
   }
+  for (const [path, ops] of Object.entries(CONTENT_PATHS))
+    paths[path] = { ...paths[path], ...ops, ...(paths[path] ?? {}) };
   paths['/api/login'] = {
     post: {
       summary: "log in with the keystore's passphrase: sets an HttpOnly, SameSite=Strict session cookie",

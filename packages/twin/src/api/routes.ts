@@ -4,8 +4,11 @@
  * document is generated from the same table, so the two cannot drift apart.
  */
 import { z } from 'zod';
+import { TwinError } from '../errors.ts';
+import { splitPath } from '../experiences/files.ts';
 import type { Experiences } from '../experiences/index.ts';
-import { MAX_REQUEST_MESSAGE, MAX_TEXT } from '../experiences/protocol.ts';
+import { MAX_COMMENT_TEXT, MAX_POST_IMAGES, MAX_POST_TEXT } from '../experiences/posts.ts';
+import { type Attachment, MAX_ATTACHMENTS, MAX_REQUEST_MESSAGE, MAX_TEXT } from '../experiences/protocol.ts';
 
 export interface RouteInput {
   params: Record<string, string>;
@@ -29,9 +32,37 @@ const TwinRef = z.strictObject({ twin: z.string().min(1).max(64) });
 const MessageRef = z.strictObject({ twin: z.string().min(1).max(64), id: z.string().min(1).max(64) });
 const GroupRef = z.strictObject({ group: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/) });
 const limit = z.coerce.number().int().min(1).max(200).optional();
+/** A path in the twin's files ('/Photos/2026'); each name is checked by files.ts (`bad_name`). */
+export const FilePath = z.string().min(1).max(4096);
+export const FileRef = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{24}$/, 'a file id is 24 hex digits'),
+});
+export const SharedRef = z.strictObject({ owner: z.string().min(1).max(64), id: FileRef.shape.id });
+
+/** A message's body: text (may be empty when files are attached), a reply, files of this twin's. */
+const MessageBody = z
+  .strictObject({
+    text: z.string().max(MAX_TEXT).default(''),
+    replyTo: z.string().max(64).nullable().default(null),
+    attachments: z
+      .array(z.strictObject({ file: FileRef.shape.id }))
+      .max(MAX_ATTACHMENTS)
+      .default([]),
+  })
+  .refine((b) => b.text.length > 0 || b.attachments.length > 0, 'a message needs text or an attachment');
+
+const AuthorRef = z.strictObject({ author: z.string().min(1).max(64), id: FileRef.shape.id });
 
 export function routes(x: Experiences): Route[] {
   const twin = async (ref: string) => (await x.contacts.resolve(ref)).twin;
+  /** Files of this twin's to attach: what the message tells about each. */
+  const attach = (list: { file: string }[]): Attachment[] =>
+    list.map(({ file }) => {
+      const e = x.files.get(file);
+      if (e.kind !== 'file') throw new TwinError('bad_request', `${file} is a folder: attach files`);
+      return { file, name: e.name, size: e.size, mime: e.mime };
+    });
+  const author = async (ref: string) => (ref === 'me' || ref === String(x.self) ? x.self : await twin(ref));
   return [
     {
       method: 'GET',
@@ -183,11 +214,9 @@ export function routes(x: Experiences): Route[] {
       tag: 'chat',
       summary: 'send a message (optionally a reply to another)',
       params: TwinRef,
-      body: z.strictObject({
-        text: z.string().min(1).max(MAX_TEXT),
-        replyTo: z.string().max(64).nullable().default(null),
-      }),
-      handler: async ({ params, body }) => x.chat.send(await twin(params.twin), body.text, body.replyTo),
+      body: MessageBody,
+      handler: async ({ params, body }) =>
+        x.chat.send(await twin(params.twin), body.text, body.replyTo, attach(body.attachments)),
     },
     {
       method: 'PATCH',
@@ -308,12 +337,11 @@ export function routes(x: Experiences): Route[] {
       tag: 'groups',
       summary: 'send a message to every member of a group',
       params: GroupRef,
-      body: z.strictObject({
-        text: z.string().min(1).max(MAX_TEXT),
-        replyTo: z.string().max(64).nullable().default(null),
-      }),
+      body: MessageBody,
       handler: async ({ params, body }) =>
-        x.chat.message((await x.groups.send(params.group, body.text, body.replyTo)).id),
+        x.chat.message(
+          (await x.groups.send(params.group, body.text, body.replyTo, attach(body.attachments))).id,
+        ),
     },
     {
       method: 'POST',
@@ -322,6 +350,142 @@ export function routes(x: Experiences): Route[] {
       summary: "mark a group's messages read (no receipts in groups)",
       params: GroupRef,
       handler: ({ params }) => ({ read: x.chat.markReadOf(`g:${params.group}`).length }),
+    },
+    {
+      method: 'GET',
+      url: '/api/files',
+      tag: 'files',
+      summary: 'the entries of a folder (default the root), folders first',
+      query: z.strictObject({ path: FilePath.default('/') }),
+      handler: ({ query }) => x.files.list(query.path),
+    },
+    {
+      method: 'GET',
+      url: '/api/files/search',
+      tag: 'files',
+      summary: 'files and folders whose name holds the text (case-insensitive), with their folder path',
+      query: z.strictObject({ q: z.string().min(1).max(255) }),
+      handler: ({ query }) => ({ entries: x.files.search(query.q) }),
+    },
+    {
+      method: 'GET',
+      url: '/api/files/:id',
+      tag: 'files',
+      summary: 'one entry, with its path',
+      params: FileRef,
+      handler: ({ params }) => ({ entry: { ...x.files.get(params.id), path: x.files.pathOf(params.id) } }),
+    },
+    {
+      method: 'POST',
+      url: '/api/folders',
+      tag: 'files',
+      summary: 'create a folder (and its parents)',
+      body: z.strictObject({ path: FilePath }),
+      handler: ({ body }) => ({ entry: x.files.mkdir(body.path) }),
+    },
+    {
+      method: 'PATCH',
+      url: '/api/files/:id',
+      tag: 'files',
+      summary: "rename and/or move an entry (parent: the new folder's path)",
+      params: FileRef,
+      body: z.strictObject({ name: z.string().max(1024).optional(), parent: FilePath.optional() }),
+      handler: ({ params, body }) => ({
+        entry: x.files.move(params.id, {
+          name: body.name,
+          parent: body.parent === undefined ? undefined : x.files.folder(splitPath(body.parent)),
+        }),
+      }),
+    },
+    {
+      method: 'PUT',
+      url: '/api/files/:id/shares/:twin',
+      tag: 'files',
+      summary: 'share an entry with a contact, read-only or read-write (a folder: everything under it)',
+      params: z.strictObject({ id: FileRef.shape.id, twin: z.string().min(1).max(64) }),
+      body: z.strictObject({ mode: z.enum(['read', 'write']) }),
+      handler: async ({ params, body }) => {
+        const t = await twin(params.twin);
+        if (!x.contacts.isContact(t)) throw new TwinError('not_contact', `twin ${t} is not a contact`);
+        return { entry: x.files.share(params.id, t, body.mode) };
+      },
+    },
+    {
+      method: 'GET',
+      url: '/api/shared',
+      tag: 'files',
+      summary:
+        "what contacts share with this twin (asked from their twins; those that do not answer are in 'unreachable')",
+      handler: () => x.transfers.sharedWithMe(),
+    },
+    {
+      method: 'GET',
+      url: '/api/shared/:owner/:id',
+      tag: 'files',
+      summary: 'the entries of a folder another twin shares with this one (path: below it)',
+      params: SharedRef,
+      query: z.strictObject({ path: z.string().max(4096).default('') }),
+      handler: async ({ params, query }) => ({
+        entries: await x.transfers.listShared(
+          await twin(params.owner),
+          params.id,
+          query.path === '/' ? '' : query.path,
+        ),
+      }),
+    },
+    {
+      method: 'GET',
+      url: '/api/posts/feed',
+      tag: 'posts',
+      summary:
+        "this twin's posts and its contacts' (pulled from their twins; cached: opens offline), newest first; 'stale' lists contacts that did not answer",
+      query: z.strictObject({
+        before: z.coerce.number().int().positive().optional(),
+        limit: z.coerce.number().int().min(1).max(100).optional(),
+        cached: z.enum(['0', '1']).optional(),
+      }),
+      handler: ({ query }) =>
+        x.posts.feed({ before: query.before, limit: query.limit, cached: query.cached === '1' }),
+    },
+    {
+      method: 'POST',
+      url: '/api/posts',
+      tag: 'posts',
+      summary: 'post text with images (files of this twin; contacts may fetch them)',
+      body: z.strictObject({
+        text: z.string().max(MAX_POST_TEXT).default(''),
+        images: z
+          .array(z.strictObject({ file: FileRef.shape.id }))
+          .max(MAX_POST_IMAGES)
+          .default([]),
+      }),
+      handler: async ({ body }) => ({ post: await x.posts.create(body.text, body.images) }),
+    },
+    ...([true, false] as const).map(
+      (on): Route => ({
+        method: on ? 'PUT' : 'DELETE',
+        url: '/api/posts/:author/:id/like',
+        tag: 'posts',
+        summary: on ? 'like a post' : 'take back a like',
+        params: AuthorRef,
+        handler: async ({ params }) => ({
+          likes: await x.posts.like(await author(params.author), params.id, on),
+        }),
+      }),
+    ),
+    {
+      method: 'POST',
+      url: '/api/posts/:author/:id/comments',
+      tag: 'posts',
+      summary: 'comment on a post (a reply when replyTo names one of its comments)',
+      params: AuthorRef,
+      body: z.strictObject({
+        text: z.string().min(1).max(MAX_COMMENT_TEXT),
+        replyTo: FileRef.shape.id.nullable().default(null),
+      }),
+      handler: async ({ params, body }) => ({
+        comment: await x.posts.comment(await author(params.author), params.id, body.text, body.replyTo),
+      }),
     },
     {
       method: 'GET',

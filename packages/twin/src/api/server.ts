@@ -16,6 +16,7 @@ import type { TwinEvent } from '../experiences/events.ts';
 import type { Experiences } from '../experiences/index.ts';
 import { FILE_MODE } from '../home.ts';
 import { apiToken, Sessions, sessionCookie } from './auth.ts';
+import { contentRoutes } from './content.ts';
 import { API_FILE, SESSIONS_FILE } from './files.ts';
 import { openApi } from './openapi.ts';
 import { type Route, routes } from './routes.ts';
@@ -43,6 +44,12 @@ const STATUS: Partial<Record<string, number>> = {
   rate_limited: 429,
   unreachable: 502,
   unknown_twin: 404,
+  bad_name: 400,
+  exists: 409,
+  no_thumbnail: 404,
+  bad_range: 416,
+  bad_hash: 502,
+  changed: 409,
 };
 
 const PUBLIC = new Set(['/api/login', '/api/session/once', '/api/health', '/api/openapi.json']);
@@ -143,6 +150,7 @@ export async function startApi(o: {
     socket.on('message', () => {}); // clients have nothing to say on this socket
   });
   for (const r of table) register(app, r);
+  await app.register(contentRoutes(o.experiences));
   serveSignin(app, {
     sessions,
     port: () => port,

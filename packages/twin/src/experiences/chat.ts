@@ -16,6 +16,7 @@ import { TwinError } from '../errors.ts';
 import type { Contacts } from './contacts.ts';
 import type { EventHub } from './events.ts';
 import {
+  type Attachment,
   ChatDelete,
   ChatEdit,
   ChatMessage,
@@ -52,6 +53,8 @@ export interface Message {
   /** The author's view: sending, delivered, read. The reader's: received, read. */
   state: MessageState;
   reactions: Record<string, number[]>;
+  /** Files the message carries; fetch another twin's with `GET /api/chats/:twin/attachments/:file`. */
+  attachments: (Attachment & { thumbnail: boolean })[];
 }
 
 interface Row {
@@ -66,6 +69,7 @@ interface Row {
   deleted: number;
   state: MessageState;
   reactions: string;
+  attachments: string | null;
 }
 
 export const toMessage = (r: Row, vault: Vault): Message => ({
@@ -80,6 +84,10 @@ export const toMessage = (r: Row, vault: Vault): Message => ({
   deleted: r.deleted === 1,
   state: r.state,
   reactions: JSON.parse(r.reactions) as Record<string, number[]>,
+  attachments:
+    r.attachments && r.deleted !== 1
+      ? (JSON.parse(vault.open(r.attachments)) as Attachment[]).map((a) => ({ ...a, thumbnail: false }))
+      : [],
 });
 
 export interface ChatSummary {
@@ -145,6 +153,7 @@ export class Chat {
   }
 
   private received(from: number, p: z.infer<typeof ChatMessage>): void {
+    if (p.text === '' && !p.attachments?.length) throw new TwinError('bad_request', 'an empty message');
     const chat = String(from);
     const stored = this.store.insertMessage({ ...p, chat, author: from, state: 'received' });
     if (stored)
@@ -155,6 +164,7 @@ export class Chat {
         author: from,
         text: p.text,
         replyTo: p.replyTo,
+        ...(p.attachments?.length ? { attachments: p.attachments } : {}),
       });
   }
 
@@ -223,10 +233,15 @@ export class Chat {
   }
 
   /** Stores our message, then queues it on the bus (a crash in between is resent by `resume`). */
-  async send(chatRef: string | number, text: string, replyTo: string | null = null): Promise<Message> {
+  async send(
+    chatRef: string | number,
+    text: string,
+    replyTo: string | null = null,
+    attachments: Attachment[] = [],
+  ): Promise<Message> {
     const twin = this.peer(chatRef);
     this.mustBeContact(twin);
-    if (text.length === 0 || text.length > MAX_TEXT)
+    if ((text.length === 0 && attachments.length === 0) || text.length > MAX_TEXT)
       throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
     const chat = String(twin);
     if (replyTo !== null && this.row(replyTo)?.chat !== chat)
@@ -234,8 +249,18 @@ export class Chat {
     // Hex, never base64url: an id starting with '-' would read as an option on a command line.
     const id = randomBytes(12).toString('hex');
     const sent = Date.now();
-    this.store.insertMessage({ id, chat, author: this.self, sent, text, replyTo, state: 'sending' });
-    await this.queue(twin, id, { id, sent, text, replyTo });
+    const files = attachments.length ? attachments : undefined;
+    this.store.insertMessage({
+      id,
+      chat,
+      author: this.self,
+      sent,
+      text,
+      replyTo,
+      state: 'sending',
+      attachments: files,
+    });
+    await this.queue(twin, id, { id, sent, text, replyTo, ...(files ? { attachments: files } : {}) });
     return this.toMessage(this.row(id)!);
   }
 
@@ -268,6 +293,9 @@ export class Chat {
           sent: r.sent,
           text: this.store.vault.open(r.text),
           replyTo: r.reply_to,
+          ...(r.attachments
+            ? { attachments: JSON.parse(this.store.vault.open(r.attachments)) as Attachment[] }
+            : {}),
         });
         queued++;
       } catch {
@@ -372,6 +400,11 @@ export class Chat {
       messages: rows.map((r) => this.toMessage(r)),
       before: rows.length === n ? rows[rows.length - 1]!.seq : null,
     };
+  }
+
+  /** Whether a message in `chat` (a twin id, or `g:<group>`) by `author` carries file `file`. */
+  carries(chat: string, author: number, file: string): boolean {
+    return this.store.carries(chat, author, file);
   }
 
   message(id: string): Message {

@@ -16,6 +16,7 @@ import { TwinError } from '../errors.ts';
 import type { Contacts } from './contacts.ts';
 import type { EventHub } from './events.ts';
 import {
+  type Attachment,
   COMMANDS,
   encode,
   GroupMessage,
@@ -102,6 +103,7 @@ export class Groups {
   private receivedMessage(m: InboxMessage): void {
     if (this.contacts.isBlocked(m.from)) return;
     const p = this.sealer.open(GroupMessage, m.payload);
+    if (p.text === '' && !p.attachments?.length) throw new TwinError('bad_request', 'an empty message');
     const g = this.get(p.group);
     if (!g?.members.some((x) => x.twin === m.from) || !g.members.some((x) => x.twin === this.self))
       throw new TwinError('not_contact', `twin ${m.from} is not a member of group ${p.group}`);
@@ -114,6 +116,7 @@ export class Groups {
       text: p.text,
       replyTo: p.replyTo,
       state: 'received',
+      attachments: p.attachments,
     });
     if (stored)
       this.events.publish({
@@ -123,6 +126,7 @@ export class Groups {
         author: m.from,
         text: p.text,
         replyTo: p.replyTo,
+        ...(p.attachments?.length ? { attachments: p.attachments } : {}),
       });
   }
 
@@ -224,14 +228,26 @@ export class Groups {
   }
 
   /** Stores our message and sends it to every other member. */
-  async send(id: string, text: string, replyTo: string | null = null): Promise<{ id: string; chat: string }> {
+  async send(
+    id: string,
+    text: string,
+    replyTo: string | null = null,
+    attachments: Attachment[] = [],
+  ): Promise<{ id: string; chat: string }> {
     const g = this.must(id);
     if (!g.members.some((m) => m.twin === this.self))
       throw new TwinError('denied', 'not a member of this group');
-    if (text.length === 0 || text.length > MAX_TEXT)
+    if ((text.length === 0 && attachments.length === 0) || text.length > MAX_TEXT)
       throw new TwinError('too_large', `a message holds 1 to ${MAX_TEXT} characters`);
     const chat = groupChat(id);
-    const msg = { group: id, id: randomBytes(12).toString('hex'), sent: Date.now(), text, replyTo };
+    const msg = {
+      group: id,
+      id: randomBytes(12).toString('hex'),
+      sent: Date.now(),
+      text,
+      replyTo,
+      ...(attachments.length ? { attachments } : {}),
+    };
     this.store.insertMessage({ ...msg, chat, author: this.self, state: 'sending' });
     for (const m of g.members) {
       if (m.twin === this.self) continue;

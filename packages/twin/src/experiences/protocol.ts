@@ -34,6 +34,18 @@ export const MAX_GROUP_MEMBERS = 256;
 
 const messageId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/);
 
+/** Files one message carries at most. */
+export const MAX_ATTACHMENTS = 10;
+/** A file attached to a message: its bytes stay in the sender's storage (fetched over a byte stream). */
+export const Attachment = z.strictObject({
+  file: z.string().regex(/^[0-9a-f]{24}$/),
+  name: z.string().min(1).max(255),
+  size: z.number().int().nonnegative(),
+  mime: z.string().max(255),
+});
+export type Attachment = z.infer<typeof Attachment>;
+const attachments = z.array(Attachment).max(MAX_ATTACHMENTS).optional();
+
 export const ContactRequest = z.strictObject({ message: z.string().max(MAX_REQUEST_MESSAGE) });
 export const ContactRequestAnswer = z.strictObject({
   ok: z.boolean(),
@@ -57,8 +69,9 @@ export type Profile = z.infer<typeof Profile>;
 export const ChatMessage = z.strictObject({
   id: messageId,
   sent: z.number().int().nonnegative(),
-  text: z.string().min(1).max(MAX_TEXT),
+  text: z.string().max(MAX_TEXT),
   replyTo: messageId.nullable(),
+  attachments,
 });
 export const ChatEdit = z.strictObject({ id: messageId, text: z.string().min(1).max(MAX_TEXT) });
 export const ChatDelete = z.strictObject({ id: messageId });
@@ -86,8 +99,9 @@ export const GroupMessage = z.strictObject({
   group: groupId,
   id: messageId,
   sent: z.number().int().nonnegative(),
-  text: z.string().min(1).max(MAX_TEXT),
+  text: z.string().max(MAX_TEXT),
   replyTo: messageId.nullable(),
+  attachments,
 });
 
 /** Parses a payload from another twin; TwinError `bad_request` when it does not fit. */

@@ -10,6 +10,7 @@
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import type { Attachment } from './protocol.ts';
 import { Vault } from './vault.ts';
 
 export function experiencesPath(home: string): string {
@@ -59,8 +60,18 @@ export class ExperienceStore {
       CREATE INDEX IF NOT EXISTS messages_by_chat ON messages (chat, seq);
       CREATE INDEX IF NOT EXISTS messages_by_bus_id ON messages (bus_id);
       CREATE INDEX IF NOT EXISTS messages_unread ON messages (chat, state);
+      CREATE TABLE IF NOT EXISTS message_files (file TEXT NOT NULL, chat TEXT NOT NULL, message TEXT NOT NULL,
+        PRIMARY KEY (file, message));
+      CREATE INDEX IF NOT EXISTS message_files_by_chat ON message_files (chat);
       CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(tokens, content='', contentless_delete=1);
     `);
+    this.migrate();
+  }
+
+  /** Adds the columns later versions need to a store an earlier version made. */
+  private migrate(): void {
+    const columns = (this.db.pragma('table_info(messages)') as { name: string }[]).map((c) => c.name);
+    if (!columns.includes('attachments')) this.db.exec('ALTER TABLE messages ADD COLUMN attachments TEXT');
   }
 
   static open(path: string, vault: Vault): ExperienceStore {
@@ -76,11 +87,20 @@ export class ExperienceStore {
     text: string;
     replyTo: string | null;
     state: string;
+    /** Files the message carries (sealed at rest; their ids indexed for the chat's ACL). */
+    attachments?: Attachment[];
   }): boolean {
+    const files = m.attachments?.length ? this.vault.seal(JSON.stringify(m.attachments)) : null;
     const r = this.sql(
-      'INSERT INTO messages (id, chat, author, sent, text, reply_to, state) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
-    ).run(m.id, m.chat, m.author, m.sent, this.vault.seal(m.text), m.replyTo, m.state);
+      'INSERT INTO messages (id, chat, author, sent, text, reply_to, state, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING',
+    ).run(m.id, m.chat, m.author, m.sent, this.vault.seal(m.text), m.replyTo, m.state, files);
     if (r.changes === 0) return false;
+    for (const a of m.attachments ?? [])
+      this.sql('INSERT OR IGNORE INTO message_files (file, chat, message) VALUES (?, ?, ?)').run(
+        a.file,
+        m.chat,
+        m.id,
+      );
     this.index(Number(r.lastInsertRowid), m.text);
     return true;
   }
@@ -89,9 +109,12 @@ export class ExperienceStore {
   setText(id: string, text: string, change: { edited?: number; deleted?: boolean }): void {
     const row = this.sql('SELECT seq FROM messages WHERE id = ?').get(id) as { seq: number } | undefined;
     if (!row) return;
-    if (change.deleted)
-      this.sql("UPDATE messages SET text = '', deleted = 1, reactions = '{}' WHERE seq = ?").run(row.seq);
-    else
+    if (change.deleted) {
+      this.sql(
+        "UPDATE messages SET text = '', deleted = 1, reactions = '{}', attachments = NULL WHERE seq = ?",
+      ).run(row.seq);
+      this.sql('DELETE FROM message_files WHERE message = ?').run(id);
+    } else
       this.sql('UPDATE messages SET text = ?, edited = ? WHERE seq = ?').run(
         this.vault.seal(text),
         change.edited ?? Date.now(),
@@ -117,6 +140,24 @@ export class ExperienceStore {
         limit,
       ) as { rowid: number }[]
     ).map((r) => r.rowid);
+  }
+
+  /** Chats in which this twin (`self`) sent a message carrying `file`. */
+  chatsSharing(file: string, self: number): string[] {
+    return (
+      this.sql(
+        'SELECT DISTINCT mf.chat FROM message_files mf JOIN messages m ON m.id = mf.message WHERE mf.file = ? AND m.author = ?',
+      ).all(file, self) as { chat: string }[]
+    ).map((r) => r.chat);
+  }
+
+  /** Whether a message in `chat` by `author` carries `file`. */
+  carries(chat: string, author: number, file: string): boolean {
+    return (
+      this.sql(
+        'SELECT 1 FROM message_files mf JOIN messages m ON m.id = mf.message WHERE mf.file = ? AND mf.chat = ? AND m.author = ?',
+      ).get(file, chat, author) !== undefined
+    );
   }
 
   /** A prepared statement, compiled once per SQL text. */

@@ -13,13 +13,18 @@ import { TwinError } from '../errors.ts';
 
 export const AT_REST_LABEL = 'digital-twin/experiences/at-rest/v1';
 export const INDEX_LABEL = 'digital-twin/experiences/search-index/v1';
+/** The key that encrypts file chunks kept in the twin's own 0-db. */
+export const FILES_LABEL = 'digital-twin/experiences/files/v1';
 const PREFIX = 'v1:';
 
 export class Vault {
   private readonly key: Buffer;
   private readonly indexKey: Buffer;
+  /** AES-256-GCM key of the file chunks kept in the embedded 0-db (blobs.ts). */
+  readonly filesKey: Buffer;
 
   constructor(secret: Uint8Array) {
+    this.filesKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), FILES_LABEL, 32));
     this.key = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), AT_REST_LABEL, 32));
     this.indexKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), INDEX_LABEL, 32));
   }
