@@ -296,6 +296,36 @@ test('chat attachments: the bytes stay with the sender; the receiver fetches the
   assert.equal(after.status, 404);
 });
 
+test('group attachments: every current member fetches from the sender; a removed member no longer can', async () => {
+  const doc = randomBytes(300_000);
+  const file = (await upload(alice, '/Chat attachments/group-plan.txt', doc, 'text/plain')).json.entry;
+  const made = await alice.call('POST', '/api/groups', { name: 'trip', members: ['bob', 'carol'] });
+  assert.equal(made.status, 200, JSON.stringify(made.json));
+  const group = made.json.id;
+  for (const t of [bob, carol])
+    for (let i = 0; i < 200 && (await t.call('GET', '/api/groups')).json.groups.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+  const sent = await alice.call('POST', `/api/groups/${group}/messages`, {
+    attachments: [{ file: file.id }],
+  });
+  assert.equal(sent.status, 200, JSON.stringify(sent.json));
+  assert.equal(sent.json.text, '');
+  for (const t of [bob, carol]) {
+    for (let i = 0; i < 200; i++) {
+      const h = (await t.call('GET', `/api/groups/${group}/messages`)).json.messages;
+      if (h.some((m: { id: string }) => m.id === sent.json.id)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const got = await download(t, `/api/groups/${group}/attachments/alice/${file.id}`);
+    assert.equal(got.status, 200, t.name);
+    assert.ok(got.body.equals(doc), t.name);
+  }
+  assert.equal((await alice.call('DELETE', `/api/groups/${group}/members/carol`)).status, 200);
+  const refused = await carol.call('GET', `/api/groups/${group}/attachments/alice/${file.id}`);
+  assert.equal(refused.json.code, 'denied');
+  assert.ok((await download(bob, `/api/groups/${group}/attachments/alice/${file.id}`)).body.equals(doc));
+});
+
 test('posts: feed of own and contacts posts, likes, comments and replies, images, delete; not for non-contacts', async () => {
   const img = randomBytes(200_000);
   const pic = (await upload(alice, '/Posts/sunset-picture.jpg', img, 'image/jpeg')).json.entry;
@@ -388,6 +418,7 @@ test('no file in the homes holds a file or folder name in the clear', async () =
         'renamed.bin',
         'hello from carol',
         'holiday-photo',
+        'group-plan',
         'look at this attachment text',
         'sunset-picture',
         'alice posts about the mountain trip',
