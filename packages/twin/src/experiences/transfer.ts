@@ -44,6 +44,8 @@ export const MAX_STREAM_JSON = 64 * 1024;
 export const MAX_REMOTE_FILE = 1024 ** 4;
 /** How long an owner is given to answer `files.shared` and `files.list`. */
 export const FILES_REQUEST_TIMEOUT_MS = 5_000;
+/** How long a reader that has every byte waits for the owner's end of the stream. */
+export const END_WAIT_MS = 5_000;
 /** How often a transfer tells local clients its progress. */
 export const PROGRESS_EVERY_CHUNKS = 8;
 
@@ -359,6 +361,7 @@ export class Transfers {
       let next = first;
       let resumes = 0;
       let at = first * FILE_CHUNK;
+      let finished = false;
       try {
         while (next < file.chunks && at <= end) {
           let data: Buffer;
@@ -397,8 +400,16 @@ export class Transfers {
             });
           if (to > from) yield data.subarray(from, to);
         }
+        finished = true;
       } finally {
-        cur.s.abort();
+        // a complete transfer reads the owner's end; anything else (an error, a reader that
+        // stopped early) aborts the stream so the owner stops sending
+        const s = cur.s;
+        if (finished && next === file.chunks) {
+          const t = setTimeout(() => s.abort(), END_WAIT_MS);
+          await s.done().catch(() => {});
+          clearTimeout(t);
+        } else s.abort();
       }
     }
     return { file, start, end, bytes: bytes() };
