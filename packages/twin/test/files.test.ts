@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type RunningPhonebook, startPhonebook } from '@twin/phonebook';
+import sharp from 'sharp';
 import { events, startTwin, type TestTwin } from './api-helpers.ts';
 
 let root: string;
@@ -268,6 +269,11 @@ test('chat attachments: the bytes stay with the sender; the receiver fetches the
   assert.deepEqual(sent.json.attachments, [
     { file: up.id, name: 'holiday-photo.png', size: pic.length, mime: 'image/png', thumbnail: false },
   ]);
+  assert.equal(
+    (await alice.call('GET', `/api/files/${up.id}/thumbnail`)).json.code,
+    'no_thumbnail',
+    'not an image',
+  );
   await ev.until((l) => l.some((e) => e.type === 'message' && e.id === sent.json.id));
   ev.close();
   const history = await bob.call('GET', '/api/chats/alice/messages');
@@ -294,6 +300,39 @@ test('chat attachments: the bytes stay with the sender; the receiver fetches the
   await new Promise((r) => setTimeout(r, 300));
   const after = await download(bob, `/api/chats/alice/attachments/${up.id}`);
   assert.equal(after.status, 404);
+});
+
+test('images get a thumbnail: shown to the owner and, for an attachment, fetched from the sender by the chat member only', async () => {
+  const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#3366aa' } })
+    .png()
+    .toBuffer();
+  const up = (await upload(alice, '/Chat attachments/real-photo.png', png, 'image/png')).json.entry;
+  assert.equal(up.thumbnail, true);
+  const own = await download(alice, `/api/files/${up.id}/thumbnail`);
+  assert.equal(own.status, 200);
+  assert.equal(own.headers.get('content-type'), 'image/webp');
+  const meta = await sharp(own.body).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 256, 171]);
+  const sent = await alice.call('POST', '/api/chats/bob/messages', {
+    text: 'a real photo',
+    attachments: [{ file: up.id }],
+  });
+  assert.equal(sent.json.attachments[0].thumbnail, true);
+  for (let i = 0; i < 200; i++) {
+    const h = (await bob.call('GET', '/api/chats/alice/messages')).json.messages;
+    if (h.some((m: { id: string }) => m.id === sent.json.id)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const theirs = await download(bob, `/api/chats/alice/attachments/${up.id}/thumbnail`);
+  assert.equal(theirs.status, 200);
+  assert.ok(theirs.body.equals(own.body));
+  assert.equal(
+    (await carol.call('GET', `/api/chats/alice/attachments/${up.id}/thumbnail`)).json.code,
+    'not_found',
+  );
+  // a file that is not a valid image despite its type: no thumbnail, stored all the same
+  const bad = (await upload(alice, '/broken.png', Buffer.from('not a png at all'), 'image/png')).json.entry;
+  assert.equal(bad.thumbnail, false);
 });
 
 test('group attachments: every current member fetches from the sender; a removed member no longer can', async () => {
@@ -418,6 +457,8 @@ test('no file in the homes holds a file or folder name in the clear', async () =
         'renamed.bin',
         'hello from carol',
         'holiday-photo',
+        'real-photo',
+        'a real photo',
         'group-plan',
         'look at this attachment text',
         'sunset-picture',

@@ -60,7 +60,7 @@ export function routes(x: Experiences): Route[] {
     list.map(({ file }) => {
       const e = x.files.get(file);
       if (e.kind !== 'file') throw new TwinError('bad_request', `${file} is a folder: attach files`);
-      return { file, name: e.name, size: e.size, mime: e.mime };
+      return { file, name: e.name, size: e.size, mime: e.mime, thumbnail: e.thumbnail };
     });
   const author = async (ref: string) => (ref === 'me' || ref === String(x.self) ? x.self : await twin(ref));
   return [

@@ -24,6 +24,27 @@ export const MAX_DEPTH = 64;
 /** Entries a search returns at most. */
 export const MAX_SEARCH = 200;
 
+/** Images a thumbnail is made of, and the largest such image (bytes). */
+export const THUMBNAIL_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif']);
+export const MAX_THUMBNAIL_SOURCE = 32 * 1024 * 1024;
+/** A thumbnail fits in this square (pixels); images of more pixels than this are not decoded. */
+export const THUMBNAIL_SIZE = 256;
+export const MAX_THUMBNAIL_PIXELS = 50_000_000;
+
+/** A WebP thumbnail of an image (sharp: libvips), or null when it is not one sharp can read. */
+async function thumbnail(image: Buffer): Promise<Buffer | null> {
+  try {
+    const { default: sharp } = await import('sharp');
+    return await sharp(image, { limitInputPixels: MAX_THUMBNAIL_PIXELS, animated: false })
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 70 })
+      .toBuffer();
+  } catch {
+    return null;
+  }
+}
+
 export type ShareMode = 'read' | 'write';
 export type FileKind = 'file' | 'folder';
 
@@ -37,6 +58,8 @@ export interface FileEntry {
   modified: number;
   shares: { twin: number; mode: ShareMode }[];
   path?: string;
+  /** A small WebP of an image is kept (`GET /api/files/:id/thumbnail`). */
+  thumbnail: boolean;
 }
 
 /** What is sealed in a row: everything that would say what the file is. */
@@ -47,6 +70,8 @@ interface Meta {
   sha256?: string;
   /** Concatenated SHA-256 of every chunk, base64. */
   hashes?: string;
+  /** A thumbnail is stored under `<blob>:thumb`. */
+  thumb?: boolean;
 }
 
 interface Row {
@@ -190,6 +215,7 @@ export class Files {
       created: r.created,
       modified: r.modified,
       shares,
+      thumbnail: m.thumb === true,
       ...(path !== undefined ? { path } : {}),
     };
   }
@@ -312,9 +338,12 @@ export class Files {
     let index = 0;
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
+    // an image small enough is kept whole meanwhile for its thumbnail
+    let image: Buffer[] | null = THUMBNAIL_TYPES.has(mime) ? [] : null;
     try {
       for await (const chunk of rechunk(source)) {
         whole.update(chunk);
+        if (image) image = size + chunk.length <= MAX_THUMBNAIL_SOURCE ? [...image, chunk] : null;
         hashes.push(createHash('sha256').update(chunk).digest());
         size += chunk.length;
         const p: Promise<void> = store
@@ -335,12 +364,15 @@ export class Files {
       for (let i = 0; i < index; i++) await store.delete(`${blob}:${i}`);
       throw e;
     }
+    const thumb = image ? await thumbnail(Buffer.concat(image)) : null;
+    if (thumb) await store.write(`${blob}:thumb`, thumb);
     const meta: Meta = {
       name,
       mime,
       storage: store.kind,
       sha256: whole.digest('hex'),
       hashes: Buffer.concat(hashes).toString('base64'),
+      ...(thumb ? { thumb: true } : {}),
     };
     const sealed = this.store.vault.seal(JSON.stringify(meta));
     let row: Row;
@@ -372,9 +404,18 @@ export class Files {
     try {
       const store = this.blobs.of(m.storage ?? 'zdb');
       for (let i = 0; i < chunks; i++) await store.delete(`${r.blob}:${i}`);
+      if (m.thumb) await store.delete(`${r.blob}:thumb`);
     } catch {
       // storage gone: nothing to free
     }
+  }
+
+  /** A file's thumbnail (WebP); TwinError `no_thumbnail` when it has none. */
+  async thumbnail(id: string): Promise<Buffer> {
+    const r = this.mustRow(id);
+    const m = this.meta(r);
+    if (!m.thumb || !r.blob) throw new TwinError('no_thumbnail', `${id} has no thumbnail (not an image)`);
+    return this.blobs.of(m.storage ?? 'zdb').read(`${r.blob}:thumb`);
   }
 
   /** A file's content description (for reading and transfers). */

@@ -31,6 +31,7 @@ export const FILE_COMMANDS = {
   list: 'files.list', // request: entries of a shared folder
   get: 'files.get', // byte stream: a file's bytes from a chunk on
   put: 'files.put', // byte stream: a file written into a read-write shared folder
+  thumbnail: 'files.thumbnail', // request: an image's thumbnail (small: it fits an envelope)
 } as const;
 
 /** Times a fetch reopens its stream after a broken connection. */
@@ -51,6 +52,7 @@ export const PROGRESS_EVERY_CHUNKS = 8;
 
 /** Codes an owner may answer with; anything else reads as `bad_reply`. */
 const REMOTE_CODES = new Set<TwinErrorCode>([
+  'no_thumbnail',
   'denied',
   'not_found',
   'bad_name',
@@ -76,6 +78,7 @@ const RemoteEntry = z.strictObject({
   created: z.number().int().nonnegative(),
   modified: z.number().int().nonnegative(),
   shares: z.array(z.strictObject({ twin: z.number().int(), mode: z.enum(['read', 'write']) })).max(0),
+  thumbnail: z.boolean(),
 });
 const SharedItem = RemoteEntry.extend({ mode: z.enum(['read', 'write']), sharedAt: z.number().int() });
 const SharedAnswer = z.union([
@@ -85,6 +88,10 @@ const SharedAnswer = z.union([
 const ListAsk = z.strictObject({ id: fileId, path: relPath });
 const ListAnswer = z.union([
   z.strictObject({ ok: z.literal(true), entries: z.array(RemoteEntry).max(100_000) }),
+  Failure,
+]);
+const ThumbnailAnswer = z.union([
+  z.strictObject({ ok: z.literal(true), webp: z.string().max(1024 * 1024) }),
   Failure,
 ]);
 const GetAsk = z.strictObject({ id: fileId, from: z.number().int().nonnegative() });
@@ -193,6 +200,15 @@ export class Transfers {
           throw new TwinError('denied', 'this is not shared with you');
         const folder = this.files.under(ask.id, ask.path === '' ? [] : splitPath(ask.path));
         return encode(ok({ entries: this.files.listIn(folder).map(forPeer) }));
+      } catch (e) {
+        return encode(failure(e));
+      }
+    });
+    this.bus.handle(FILE_COMMANDS.thumbnail, async (payload, { from }) => {
+      try {
+        const { id } = parsePayload(z.strictObject({ id: fileId }), payload);
+        if (!this.mayRead(from, id)) throw new TwinError('denied', 'this file is not shared with you');
+        return encode(ok({ webp: (await this.files.thumbnail(id)).toString('base64') }));
       } catch (e) {
         return encode(failure(e));
       }
@@ -306,6 +322,23 @@ export class Transfers {
     const a = parsePayload(ListAnswer, reply);
     if (!a.ok) throw refused(owner, a);
     return a.entries;
+  }
+
+  /** Another twin's image's thumbnail (WebP), asked from its twin (ACL-checked there). */
+  async thumbnail(owner: number, id: string): Promise<Buffer> {
+    let reply: Buffer;
+    try {
+      reply = await this.bus.request(owner, FILE_COMMANDS.thumbnail, encode({ id }), {
+        timeoutMs: FILES_REQUEST_TIMEOUT_MS,
+      });
+    } catch (e) {
+      throw new TwinError('unreachable', `twin ${owner} could not be asked: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const a = parsePayload(ThumbnailAnswer, reply);
+    if (!a.ok) throw refused(owner, a);
+    return Buffer.from(a.webp, 'base64');
   }
 
   private async open(
