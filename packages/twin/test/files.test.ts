@@ -257,6 +257,43 @@ test('shares: read-only fetched with the same sha256 and resumed after cut conne
   assert.deepEqual((await bob.call('GET', '/api/shared')).json.items, []);
 });
 
+test('a write into a read-write share whose connections are cut half-way resumes and lands whole', async () => {
+  const dir = (await alice.call('POST', '/api/folders', { path: '/drop-zone-resume' })).json.entry;
+  assert.equal((await alice.call('PUT', `/api/files/${dir.id}/shares/carol`, { mode: 'write' })).status, 200);
+  const bytes = randomBytes(24 * 1024 * 1024 + 9);
+  const ev = await events(alice);
+  const carolEv = await events(carol);
+  let cut = false;
+  const cutter = (async () => {
+    await ev.until((l) => l.some((e) => e.type === 'transfer.progress' && e.done > bytes.length / 2), 60_000);
+    cut = true;
+    for (const c of carol.daemon.host.getConnections())
+      await c.close().catch(() => c.abort(new Error('cut')));
+  })();
+  const wrote = await fetch(`${carol.base}/api/shared/alice/${dir.id}/content?name=resumed-upload.bin`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${carol.token}` },
+    body: bytes,
+  });
+  assert.equal(wrote.status, 200, await wrote.clone().text());
+  await cutter;
+  assert.ok(cut);
+  assert.ok(
+    carolEv.list.some((e) => e.type === 'transfer.resumed'),
+    'the upload resumed',
+  );
+  const resumedAt = carolEv.list.find((e) => e.type === 'transfer.resumed') as { chunk: number };
+  assert.ok(resumedAt.chunk >= 8, `resumed from chunk ${resumedAt.chunk}, not from the start`);
+  ev.close();
+  carolEv.close();
+  const entry = (await wrote.json()) as { entry: { id: string } };
+  const back = await download(alice, `/api/files/${entry.entry.id}/content`);
+  assert.equal(
+    createHash('sha256').update(back.body).digest('hex'),
+    createHash('sha256').update(bytes).digest('hex'),
+  );
+});
+
 test('chat attachments: the bytes stay with the sender; the receiver fetches them; others cannot', async () => {
   const pic = randomBytes(1_500_000);
   const up = (await upload(alice, '/Chat attachments/holiday-photo.png', pic, 'image/png')).json.entry;
@@ -457,6 +494,8 @@ test('no file in the homes holds a file or folder name in the clear', async () =
         'renamed.bin',
         'hello from carol',
         'holiday-photo',
+        'resumed-upload',
+        'drop-zone-resume',
         'real-photo',
         'a real photo',
         'group-plan',

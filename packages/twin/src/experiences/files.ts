@@ -13,7 +13,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
 import { TwinError } from '../errors.ts';
-import { type Blobs, FILE_CHUNK, rechunk, type StorageKind, WRITES_IN_FLIGHT } from './blobs.ts';
+import {
+  type BlobStore,
+  type Blobs,
+  FILE_CHUNK,
+  rechunk,
+  type StorageKind,
+  WRITES_IN_FLIGHT,
+} from './blobs.ts';
 import type { EventHub } from './events.ts';
 import type { ExperienceStore } from './store.ts';
 
@@ -149,6 +156,73 @@ export function splitPath(path: string): string[] {
   if (names.length > MAX_DEPTH)
     throw new TwinError('bad_name', `paths are ${MAX_DEPTH} folders deep at most`);
   return names.map(checkName);
+}
+
+/**
+ * A file's chunks being stored: each hashed and written (WRITES_IN_FLIGHT at once); the whole
+ * file's SHA-256 kept running. Nothing is visible until Files.commit(); abort() deletes the chunks.
+ */
+export class Upload {
+  readonly blob = randomBytes(12).toString('hex');
+  /** Bytes and chunks appended so far. */
+  size = 0;
+  index = 0;
+  /** An image small enough is kept whole meanwhile for its thumbnail. */
+  image: Buffer[] | null;
+  private readonly chunkHashes: Buffer[] = [];
+  private readonly whole = createHash('sha256');
+  private digest: string | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    readonly store: BlobStore,
+    readonly mime: string,
+  ) {
+    this.image = THUMBNAIL_TYPES.has(mime) ? [] : null;
+  }
+
+  /** The SHA-256 of what was appended (hex); appending after it is asked for is refused. */
+  sha256(): string {
+    this.digest ??= this.whole.digest('hex');
+    return this.digest;
+  }
+
+  hashes(): string {
+    return Buffer.concat(this.chunkHashes).toString('base64');
+  }
+
+  /** Stores the next chunk (resolves once it is queued; a failed write throws here or at flush()). */
+  async append(chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.digest !== undefined) throw new TwinError('bad_request', 'the upload is complete');
+    this.whole.update(chunk);
+    if (this.image)
+      this.image = this.size + chunk.length <= MAX_THUMBNAIL_SOURCE ? [...this.image, chunk] : null;
+    this.chunkHashes.push(createHash('sha256').update(chunk).digest());
+    this.size += chunk.length;
+    const p: Promise<void> = this.store
+      .write(`${this.blob}:${this.index++}`, chunk)
+      .catch((e) => {
+        this.failure ??= e;
+      })
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    if (this.inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits until every chunk appended is stored; throws the first write's failure. */
+  async flush(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Deletes every chunk written. */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    for (let i = 0; i < this.index; i++) await this.store.delete(`${this.blob}:${i}`);
+  }
 }
 
 export class Files {
@@ -325,67 +399,52 @@ export class Files {
     name: string,
     source: AsyncIterable<Uint8Array>,
     mime: string,
-    onProgress?: (bytes: number) => void,
   ): Promise<FileEntry> {
     checkName(name);
-    const existing = this.child(parent, name);
-    if (existing?.kind === 'folder') throw new TwinError('exists', `"${name}" is a folder`);
-    const store = this.blobs.current();
-    const blob = randomBytes(12).toString('hex');
-    const whole = createHash('sha256');
-    const hashes: Buffer[] = [];
-    let size = 0;
-    let index = 0;
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    // an image small enough is kept whole meanwhile for its thumbnail
-    let image: Buffer[] | null = THUMBNAIL_TYPES.has(mime) ? [] : null;
+    if (this.child(parent, name)?.kind === 'folder') throw new TwinError('exists', `"${name}" is a folder`);
+    const upload = this.begin(mime);
     try {
-      for await (const chunk of rechunk(source)) {
-        whole.update(chunk);
-        if (image) image = size + chunk.length <= MAX_THUMBNAIL_SOURCE ? [...image, chunk] : null;
-        hashes.push(createHash('sha256').update(chunk).digest());
-        size += chunk.length;
-        const p: Promise<void> = store
-          .write(`${blob}:${index++}`, chunk)
-          .catch((e) => {
-            failure ??= e;
-          })
-          .finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
-        if (failure) throw failure;
-        onProgress?.(size);
-      }
-      await Promise.all(inFlight);
-      if (failure) throw failure;
+      for await (const chunk of rechunk(source)) await upload.append(chunk);
+      await upload.flush();
     } catch (e) {
-      await Promise.all(inFlight);
-      for (let i = 0; i < index; i++) await store.delete(`${blob}:${i}`);
+      await upload.abort();
       throw e;
     }
-    const thumb = image ? await thumbnail(Buffer.concat(image)) : null;
-    if (thumb) await store.write(`${blob}:thumb`, thumb);
+    return this.commit(upload, parent, name);
+  }
+
+  /** A file being stored chunk by chunk (write(), or a write into a share that may resume). */
+  begin(mime: string): Upload {
+    return new Upload(this.blobs.current(), mime);
+  }
+
+  /** Makes a stored upload the file `name` in folder `parent` (replacing a file of that name). */
+  async commit(upload: Upload, parent: string, name: string): Promise<FileEntry> {
+    await upload.flush();
+    const now = this.child(parent, name);
+    if (now?.kind === 'folder') {
+      await upload.abort();
+      throw new TwinError('exists', `"${name}" is a folder`);
+    }
+    const thumb = upload.image ? await thumbnail(Buffer.concat(upload.image)) : null;
+    if (thumb) await upload.store.write(`${upload.blob}:thumb`, thumb);
     const meta: Meta = {
       name,
-      mime,
-      storage: store.kind,
-      sha256: whole.digest('hex'),
-      hashes: Buffer.concat(hashes).toString('base64'),
+      mime: upload.mime,
+      storage: upload.store.kind,
+      sha256: upload.sha256(),
+      hashes: upload.hashes(),
       ...(thumb ? { thumb: true } : {}),
     };
-    const sealed = this.store.vault.seal(JSON.stringify(meta));
     let row: Row;
     // re-read: another upload of the same name may have finished meanwhile
-    const now = this.child(parent, name);
     if (now) {
-      if (now.kind === 'folder') throw new TwinError('exists', `"${name}" is a folder`);
       this.store
         .sql('UPDATE files SET meta = ?, size = ?, modified = ?, blob = ? WHERE id = ?')
-        .run(sealed, size, Date.now(), blob, now.id);
+        .run(this.store.vault.seal(JSON.stringify(meta)), upload.size, Date.now(), upload.blob, now.id);
       void this.dropBlob(now);
       row = this.mustRow(now.id);
-    } else row = this.insert(parent, name, 'file', meta, size, blob);
+    } else row = this.insert(parent, name, 'file', meta, upload.size, upload.blob);
     return this.entry(row);
   }
 
