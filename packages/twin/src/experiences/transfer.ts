@@ -568,7 +568,7 @@ export class Transfers {
     let cur = await this.openPut(owner, { ...ask, resume: false });
     let resumes = 0;
     const transfer = `${owner}:${upload}`;
-    const send = async (index: number, data: Buffer) => {
+    const send = async (data: Buffer) => {
       await cur.s.write(createHash('sha256').update(data).digest());
       await cur.s.write(data);
     };
@@ -588,7 +588,7 @@ export class Transfers {
             if (from < (kept[0]?.index ?? from))
               throw new TwinError('changed', `twin ${owner} lost chunks this twin no longer holds`);
             this.events.publish({ type: 'transfer.resumed', id: transfer, chunk: from, attempt: resumes });
-            for (const k of kept) if (k.index >= from) await send(k.index, k.data);
+            for (const k of kept) if (k.index >= from) await send(k.data);
           }
           await step();
           return;
@@ -620,7 +620,7 @@ export class Transfers {
         await robust(async () => {
           if (!first) return; // a resume sent it again already
           first = false;
-          await send(i, chunk);
+          await send(chunk);
         });
       }
       if (sent !== size)
