@@ -47,6 +47,8 @@ export const MAX_REMOTE_FILE = 1024 ** 4;
 export const FILES_REQUEST_TIMEOUT_MS = 5_000;
 /** How long a reader that has every byte waits for the owner's end of the stream. */
 export const END_WAIT_MS = 5_000;
+/** Entries one answer of `files.shared` or `files.list` carries at most (an envelope holds 4 MiB). */
+export const MAX_LISTED = 5_000;
 /** How long an owner keeps a broken-off upload for its writer to resume. */
 export const PARTIAL_UPLOAD_TTL_MS = 10 * 60_000;
 /** Uploads into this twin's shares held at once. */
@@ -89,12 +91,12 @@ const RemoteEntry = z.strictObject({
 });
 const SharedItem = RemoteEntry.extend({ mode: z.enum(['read', 'write']), sharedAt: z.number().int() });
 const SharedAnswer = z.union([
-  z.strictObject({ ok: z.literal(true), items: z.array(SharedItem).max(10_000) }),
+  z.strictObject({ ok: z.literal(true), items: z.array(SharedItem).max(MAX_LISTED) }),
   Failure,
 ]);
 const ListAsk = z.strictObject({ id: fileId, path: relPath });
 const ListAnswer = z.union([
-  z.strictObject({ ok: z.literal(true), entries: z.array(RemoteEntry).max(100_000) }),
+  z.strictObject({ ok: z.literal(true), entries: z.array(RemoteEntry).max(MAX_LISTED) }),
   Failure,
 ]);
 const ThumbnailAnswer = z.union([
@@ -225,7 +227,7 @@ export class Transfers {
   serve(): void {
     this.bus.handle(FILE_COMMANDS.shared, (_payload, { from }) => {
       if (this.contacts.isBlocked(from)) return encode(ok({ items: [] }));
-      return encode(ok({ items: this.files.sharedWith(from) }));
+      return encode(ok({ items: this.files.sharedWith(from).slice(0, MAX_LISTED) }));
     });
     this.bus.handle(FILE_COMMANDS.list, (payload, { from }) => {
       try {
@@ -233,7 +235,8 @@ export class Transfers {
         if (this.contacts.isBlocked(from) || this.files.access(from, ask.id) === null)
           throw new TwinError('denied', 'this is not shared with you');
         const folder = this.files.under(ask.id, ask.path === '' ? [] : splitPath(ask.path));
-        return encode(ok({ entries: this.files.listIn(folder).map(forPeer) }));
+        // an envelope holds 4 MiB: a larger folder is listed in part (folders first, then by name)
+        return encode(ok({ entries: this.files.listIn(folder).slice(0, MAX_LISTED).map(forPeer) }));
       } catch (e) {
         return encode(failure(e));
       }
