@@ -157,7 +157,11 @@ test('shares: read-only fetched with the same sha256 and resumed after cut conne
   const bytes = randomBytes(24 * 1024 * 1024 + 5);
   const sha = createHash('sha256').update(bytes).digest('hex');
   const file = (await upload(alice, `/${NAMES[2]}/big.bin`, bytes)).json.entry;
+  const bobSees = await events(bob);
   const shared = await alice.call('PUT', `/api/files/${file.id}/shares/bob`, { mode: 'read' });
+  await bobSees.until((l) =>
+    l.some((e) => e.type === 'file.shared' && e.id === file.id && e.owner === alice.id && e.mode === 'read'),
+  );
   assert.deepEqual(shared.json.entry.shares, [{ twin: bob.id, mode: 'read' }]);
   assert.equal(
     (await alice.call('PUT', `/api/files/${dir.json.entry.id}/shares/carol`, { mode: 'write' })).status,
@@ -253,6 +257,10 @@ test('shares: read-only fetched with the same sha256 and resumed after cut conne
     headers: { authorization: `Bearer ${alice.token}` },
   });
   assert.equal(revoke.status, 204);
+  await bobSees.until((l) =>
+    l.some((e) => e.type === 'file.unshared' && e.id === file.id && e.owner === alice.id),
+  );
+  bobSees.close();
   assert.equal((await bob.call('GET', `/api/shared/alice/${file.id}/content`)).json.code, 'denied');
   assert.deepEqual((await bob.call('GET', '/api/shared')).json.items, []);
 });

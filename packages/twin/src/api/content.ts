@@ -116,7 +116,8 @@ export function contentRoutes(x: Experiences) {
         'path',
       );
       const t = await twin(p.twin);
-      if (!x.files.unshare(p.id, t)) throw new TwinError('not_found', `${p.id} is not shared with twin ${t}`);
+      if (!(await x.transfers.unshare(p.id, t)))
+        throw new TwinError('not_found', `${p.id} is not shared with twin ${t}`);
       return reply.status(204).send();
     });
 

@@ -406,8 +406,7 @@ export function routes(x: Experiences): Route[] {
       body: z.strictObject({ mode: z.enum(['read', 'write']) }),
       handler: async ({ params, body }) => {
         const t = await twin(params.twin);
-        if (!x.contacts.isContact(t)) throw new TwinError('not_contact', `twin ${t} is not a contact`);
-        return { entry: x.files.share(params.id, t, body.mode) };
+        return { entry: await x.transfers.share(params.id, t, body.mode) };
       },
     },
     {

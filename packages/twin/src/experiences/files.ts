@@ -230,6 +230,7 @@ export class Files {
     private readonly store: ExperienceStore,
     private readonly blobs: Blobs,
     private readonly events: EventHub,
+    private readonly self: number,
   ) {
     store.db.exec(`
       CREATE TABLE IF NOT EXISTS files (
@@ -581,14 +582,14 @@ export class Files {
       )
       .run(id, twin, mode, Date.now());
     const e = this.get(id);
-    this.events.publish({ type: 'file.shared', id, twin, mode });
+    this.events.publish({ type: 'file.shared', id, owner: this.self, twin, mode });
     return e;
   }
 
   unshare(id: string, twin: number): boolean {
     this.mustRow(id);
     const gone = this.store.sql('DELETE FROM shares WHERE file = ? AND twin = ?').run(id, twin).changes > 0;
-    if (gone) this.events.publish({ type: 'file.unshared', id, twin });
+    if (gone) this.events.publish({ type: 'file.unshared', id, owner: this.self, twin });
     return gone;
   }
 

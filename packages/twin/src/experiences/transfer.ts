@@ -32,7 +32,13 @@ export const FILE_COMMANDS = {
   get: 'files.get', // byte stream: a file's bytes from a chunk on
   put: 'files.put', // byte stream: a file written into a read-write shared folder
   thumbnail: 'files.thumbnail', // request: an image's thumbnail (small: it fits an envelope)
+  notice: 'files.notice', // one-way, owner to grantee: {id, mode | null} (a share made, changed or revoked)
 } as const;
+
+const Notice = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{24}$/),
+  mode: z.enum(['read', 'write']).nullable(),
+});
 
 /** Times a fetch reopens its stream after a broken connection. */
 export const MAX_RESUMES = 8;
@@ -250,6 +256,13 @@ export class Transfers {
         return encode(failure(e));
       }
     });
+    this.bus.onMessage(FILE_COMMANDS.notice, (m) => {
+      if (!this.contacts.isContact(m.from) || this.contacts.isBlocked(m.from)) return;
+      const n = parsePayload(Notice, m.payload);
+      if (n.mode)
+        this.events.publish({ type: 'file.shared', id: n.id, owner: m.from, twin: m.from, mode: n.mode });
+      else this.events.publish({ type: 'file.unshared', id: n.id, owner: m.from, twin: m.from });
+    });
     this.bus.handleStream(FILE_COMMANDS.get, (s, { from }) => this.serveGet(s, from));
     this.bus.handleStream(FILE_COMMANDS.put, (s, { from }) => this.servePut(s, from));
   }
@@ -364,6 +377,22 @@ export class Transfers {
     if (this.partials.get(p.key) === p) this.partials.delete(p.key);
     clearTimeout(p.expiry);
     await p.upload.abort();
+  }
+
+  /** Shares an entry with a contact, which is told (a one-way notice: exactly once, even offline now). */
+  async share(id: string, twin: number, mode: 'read' | 'write'): Promise<FileEntry> {
+    if (!this.contacts.isContact(twin)) throw new TwinError('not_contact', `twin ${twin} is not a contact`);
+    const entry = this.files.share(id, twin, mode);
+    await this.bus.send(twin, FILE_COMMANDS.notice, encode({ id, mode }));
+    return entry;
+  }
+
+  /** Revokes a share; the contact is told. False when there was none. */
+  async unshare(id: string, twin: number): Promise<boolean> {
+    if (!this.files.unshare(id, twin)) return false;
+    if (this.contacts.isContact(twin))
+      await this.bus.send(twin, FILE_COMMANDS.notice, encode({ id, mode: null }));
+    return true;
   }
 
   /** `GET /api/shared`: what every contact shares with this twin (contacts that do not answer are listed apart). */
