@@ -87,6 +87,9 @@ export type SealFor = (
 export class Mailbox {
   readonly db: Database.Database;
   private readonly q: Record<string, Database.Statement>;
+  /** Transactions made once (better-sqlite3 builds a new wrapper on every `transaction()` call). */
+  private readonly receiveTx: Mailbox['storeMessage'];
+  private readonly enqueueTx: (dest: number, build: SealMany) => OutboxMessage[];
 
   constructor(path: string) {
     mkdirSync(dirname(path), { recursive: true });
@@ -136,6 +139,10 @@ export class Mailbox {
           WHERE i.sender = ? AND i.seq > ? ORDER BY e.ordinal, i.seq LIMIT ?`,
       ),
     };
+    this.receiveTx = this.db.transaction((...a: Parameters<Mailbox['storeMessage']>) =>
+      this.storeMessage(...a),
+    );
+    this.enqueueTx = this.db.transaction((dest: number, build: SealMany) => this.storeSealed(dest, build));
   }
 
   /** Creates the schema, or brings a mailbox written before sender epochs up to date. */
@@ -217,17 +224,20 @@ export class Mailbox {
    * returns the messages sealed for consecutive slots from there (as many as it sealed).
    */
   enqueueAll(dest: number, build: SealMany): OutboxMessage[] {
-    return this.db.transaction(() => {
-      const { epoch, seq } = this.peekSlot(dest);
-      const built = build(epoch, seq);
-      const now = Date.now();
-      const out = built.map((m, i) => {
-        this.q.enqueue!.run(m.id, dest, epoch, seq + i, m.command, m.frame, m.created, m.ttl, now);
-        return { ...m, to: dest, epoch, seq: seq + i, attempts: 0 };
-      });
-      if (out.length > 0) this.q.setSequence!.run(dest, epoch, seq + out.length);
-      return out;
-    })();
+    return this.enqueueTx(dest, build);
+  }
+
+  /** `enqueueAll`'s work, run inside its transaction. */
+  private storeSealed(dest: number, build: SealMany): OutboxMessage[] {
+    const { epoch, seq } = this.peekSlot(dest);
+    const built = build(epoch, seq);
+    const now = Date.now();
+    const out = built.map((m, i) => {
+      this.q.enqueue!.run(m.id, dest, epoch, seq + i, m.command, m.frame, m.created, m.ttl, now);
+      return { ...m, to: dest, epoch, seq: seq + i, attempts: 0 };
+    });
+    if (out.length > 0) this.q.setSequence!.run(dest, epoch, seq + out.length);
+    return out;
   }
 
   /**
@@ -306,31 +316,40 @@ export class Mailbox {
     signature?: Uint8Array,
   ): ReceiveOutcome {
     const digest = createHash('sha256').update(signed).digest();
-    return this.db.transaction((): ReceiveOutcome => {
-      const taken = this.q.slot!.get(m.from, m.epoch, m.seq) as
-        | { id: string; digest: Buffer | null }
-        | undefined;
-      if (taken) {
-        const same = taken.digest ? digest.equals(taken.digest) : taken.id === m.id;
-        return same ? 'duplicate' : 'conflict';
-      }
-      this.q.epoch!.run(m.from, m.epoch, m.received);
-      const head = signature ? signed.subarray(0, signed.length - m.payload.length) : null;
-      this.q.store!.run(
-        m.from,
-        m.epoch,
-        m.seq,
-        m.id,
-        digest,
-        m.command,
-        m.payload,
-        m.received,
-        head,
-        signature ?? null,
-      );
-      deliver?.(m);
-      return 'stored';
-    })();
+    return this.receiveTx(m, signed, digest, deliver, signature);
+  }
+
+  /** `receive`'s work, run inside its transaction (a savepoint when one is open). */
+  private storeMessage(
+    m: InboxMessage,
+    signed: Uint8Array,
+    digest: Buffer,
+    deliver: ((m: InboxMessage) => void) | undefined,
+    signature: Uint8Array | undefined,
+  ): ReceiveOutcome {
+    const taken = this.q.slot!.get(m.from, m.epoch, m.seq) as
+      | { id: string; digest: Buffer | null }
+      | undefined;
+    if (taken) {
+      const same = taken.digest ? digest.equals(taken.digest) : taken.id === m.id;
+      return same ? 'duplicate' : 'conflict';
+    }
+    this.q.epoch!.run(m.from, m.epoch, m.received);
+    const head = signature ? signed.subarray(0, signed.length - m.payload.length) : null;
+    this.q.store!.run(
+      m.from,
+      m.epoch,
+      m.seq,
+      m.id,
+      digest,
+      m.command,
+      m.payload,
+      m.received,
+      head,
+      signature ?? null,
+    );
+    deliver?.(m);
+    return 'stored';
   }
 
   /**
