@@ -29,6 +29,7 @@ import { type NodeView, parseDesiredState, plan } from '@twin/bot';
 import { initIdentity } from '@twin/identity';
 import { PhonebookClient, startPhonebook, UNLIMITED } from '@twin/phonebook';
 import { loadConfig, renderConfig } from '@twin/qss';
+import { startNodeAgent, until } from '../../packages/cli/test/helpers.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -47,13 +48,6 @@ async function twin(...args: string[]): Promise<string> {
   }
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const until = async (what: string, f: () => Promise<boolean>, ms = 120_000) => {
-  const end = Date.now() + ms;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(100);
-  }
-};
 
 // ---------------------------------------------------------------- planner CPU (no I/O)
 function plannerCpu(): number {
@@ -102,39 +96,16 @@ const cleanup = async () => {
   rmSync(root, { recursive: true, force: true });
 };
 
-function startNode(home: string, farm: number, data: string): Promise<{ proc: ChildProcess; node: number }> {
-  const disk = Math.max(8, Math.ceil((SIZE_MIB * 4) / 1024));
-  const proc = spawn(
-    process.execPath,
-    [
-      TWIN,
-      'node',
-      'start',
-      '--home',
-      home,
-      '--farm',
-      String(farm),
-      '--data',
-      data,
-      '--capacity',
-      `cpu=2,memory=4GiB,disk=${disk}GiB`,
-      '--heartbeat',
-      '1s',
-      ...env,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  agents.push(proc);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (b: Buffer) => {
-      out += b;
-      const m = /node (\d+) up/.exec(out);
-      if (m) resolve({ proc, node: Number(m[1]) });
-    });
-    proc.once('exit', (code) => reject(new Error(`node agent exited ${code}`)));
+const disk = `${Math.max(8, Math.ceil((SIZE_MIB * 4) / 1024))}GiB`;
+const startNode = (home: string, farm: number, data: string) =>
+  startNodeAgent({
+    home,
+    farm,
+    data,
+    phonebook: pb.url,
+    capacity: `cpu=2,memory=4GiB,disk=${disk}`,
+    track: agents,
   });
-}
 
 try {
   const planMs = plannerCpu();
