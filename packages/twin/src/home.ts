@@ -5,8 +5,9 @@
  * twin and its libraries create later (0-db data and index files, SQLite -wal/-shm) is private
  * too. `HomeLock` is held by a running twin; commands that need the twin stopped take it too.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { chmodSync, lstatSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { IdentityError, makeDirectory } from '@twin/identity';
 import Database from 'better-sqlite3';
 import { TwinError } from './errors.ts';
 
@@ -17,26 +18,6 @@ export const FILE_MODE = 0o600;
 export const TWIN_UMASK = 0o077;
 /** The file a running twin holds an OS lock on. */
 export const LOCK_FILE = 'twin.lock';
-
-/**
- * Creates each missing directory of `path` one level at a time (Node's recursive mkdir loops
- * forever when the kernel answers ENOENT for a directory whose parent exists, as in /proc).
- */
-function makeDirectory(path: string): void {
-  try {
-    if (statSync(path).isDirectory()) return;
-    throw new TwinError('home_invalid', `${path} exists and is not a directory`);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  const parent = dirname(path);
-  if (parent !== path) makeDirectory(parent);
-  try {
-    mkdirSync(path, { mode: HOME_MODE });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  }
-}
 
 function tighten(path: string, mode: number): void {
   const st = lstatSync(path);
@@ -66,11 +47,12 @@ export function prepareHome(home: string): string {
   const dir = resolve(home);
   process.umask(TWIN_UMASK);
   try {
-    makeDirectory(dir);
+    makeDirectory(dir, HOME_MODE);
     tighten(dir, HOME_MODE);
     tightenTree(dir);
   } catch (e) {
     if (e instanceof TwinError) throw e;
+    if (e instanceof IdentityError) throw new TwinError('home_invalid', e.message, { cause: e });
     const err = e as NodeJS.ErrnoException;
     throw new TwinError('home_invalid', `cannot use ${dir} as a twin home: ${err.code ?? err.message}`);
   }
