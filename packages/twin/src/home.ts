@@ -52,7 +52,8 @@ export function prepareHome(home: string): string {
     tightenTree(dir);
   } catch (e) {
     if (e instanceof TwinError) throw e;
-    if (e instanceof IdentityError) throw new TwinError('home_invalid', e.message, { cause: e });
+    if (e instanceof IdentityError)
+      throw new TwinError('home_invalid', `cannot use ${dir} as a twin home: ${e.message}`, { cause: e });
     const err = e as NodeJS.ErrnoException;
     throw new TwinError('home_invalid', `cannot use ${dir} as a twin home: ${err.code ?? err.message}`);
   }
