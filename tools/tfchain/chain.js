@@ -70,8 +70,11 @@ export async function startChain() {
         System: { Account: [[[address], { providers: 1, data: { free } }]] },
       });
     },
+    /** Stops the server and chopsticks' wasm executor thread (else the process never exits). */
     async close() {
       await ctx.close();
+      const { destroyWorker } = await import('@acala-network/chopsticks');
+      await destroyWorker();
     },
   };
 }
