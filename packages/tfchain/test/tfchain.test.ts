@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { newMnemonic, TwinIdentity } from '@twin/identity';
+import { createTwinHost, TwinBus, type TwinHost } from '@twin/network';
+import type { PhonebookClient } from '@twin/phonebook';
 import { type ContractEvent, type TfchainError, TfchainPhonebook } from '../src/index.ts';
 
 const TOOLS = join(import.meta.dirname, '..', '..', '..', 'tools', 'tfchain');
@@ -162,5 +164,54 @@ describe('TFChain backend (runtime 144 under chopsticks)', { skip }, () => {
         ['cancelled', c.id, undefined],
       ],
     );
+  });
+
+  test('two twins registered on TFChain talk over the bus; an address claimed by another twin reaches no one', async () => {
+    // The bus asks its phonebook only twin() and twinByKey(), which TfchainPhonebook has with the
+    // same records; the bus is typed on the ledger's client class, hence the cast.
+    const directory = pb as unknown as PhonebookClient;
+    const hosts: TwinHost[] = [];
+    const buses: TwinBus[] = [];
+    try {
+      const start = async (name: string) => {
+        const identity = await funded(name);
+        const host = await createTwinHost(identity, { listen: ['/ip4/127.0.0.1/tcp/0'] });
+        hosts.push(host);
+        const record = await pb.publish(identity, host.getMultiaddrs().map(String));
+        const bus = new TwinBus({ identity, twinId: record.id, host, phonebook: directory });
+        buses.push(bus);
+        await bus.start();
+        bus.handle('echo', (payload, ctx) => Buffer.concat([Buffer.from(`${ctx.from}:`), payload]));
+        return { identity, record, host, bus };
+      };
+      const alice = await start('alice');
+      const bob = await start('bob');
+      assert.equal(
+        (await alice.bus.request('bob', 'echo', Buffer.from('hi'))).toString(),
+        `${alice.record.id}:hi`,
+      );
+      assert.equal(
+        (await bob.bus.request(alice.record.id, 'echo', Buffer.from('yo'))).toString(),
+        `${bob.record.id}:yo`,
+      );
+      // Mallory publishes Bob's addresses as hers: a request to mallory dials Bob's host, whose
+      // Noise handshake proves Bob's key, not Mallory's: nothing is delivered to the wrong twin.
+      const mallory = await funded('mallory');
+      await pb.publish(mallory, bob.host.getMultiaddrs().map(String));
+      assert.deepEqual(
+        (await pb.twin('mallory')).addresses.map((a) => a.split('/p2p/')[0]),
+        bob.host.getMultiaddrs().map((a) => String(a).split('/p2p/')[0]),
+      );
+      await assert.rejects(
+        alice.bus.request('mallory', 'echo', Buffer.from('secret'), { timeoutMs: 3000 }),
+        (e: Error & { code?: string }) => {
+          assert.notEqual(e.code, 'unknown_twin');
+          return true;
+        },
+      );
+    } finally {
+      for (const b of buses) await b.stop();
+      for (const h of hosts) await h.stop();
+    }
   });
 });
