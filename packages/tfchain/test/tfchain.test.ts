@@ -15,7 +15,7 @@ import { type ContractEvent, type TfchainError, TfchainPhonebook } from '../src/
 
 const TOOLS = join(import.meta.dirname, '..', '..', '..', 'tools', 'tfchain');
 const installed = existsSync(join(TOOLS, 'node_modules', '@acala-network', 'chopsticks'));
-const skip = installed ? false : 'TFChain test tooling not installed: run `npm ci --prefix tools/tfchain`';
+const skip = installed ? false : 'TFChain test tooling not installed: run `npm run tfchain:install`';
 
 interface LocalChain {
   url: string;
