@@ -24,4 +24,4 @@ export {
   TfchainPhonebook,
   type TfchainPhonebookOptions,
 } from './phonebook.ts';
-export { decodeRelay, encodeRelay, MAX_RELAY_LENGTH, type RelayRecord } from './relay.ts';
+export { decodeRelay, encodeRelay, MAX_RELAY_LENGTH, type RelayRecord, TFCHAIN_NAME_RULE } from './relay.ts';

@@ -128,6 +128,7 @@ export class TfchainPhonebook {
   async publish(identity: TwinIdentity, addresses?: string[]): Promise<TwinRecord> {
     const account = accountOf(this.chain.polkadot, identity);
     const name = identity.name.toLowerCase();
+    encodeRelay(name, []); // a name TFChain refuses fails here, before any extrinsic
     const owner = await this.nameOwner(name);
     let me = await this.twinByKey(identity.signingPublicKey);
     if (owner && owner.twin !== me?.id)

@@ -27,11 +27,20 @@ export interface RelayRecord {
   addresses: string[];
 }
 
+/** What TFChain accepts as a name contract's name (and what fits in one relay label). */
+export const TFCHAIN_NAME_RULE = /^[a-z0-9_-]{3,64}$/;
+
 /**
  * The relay value for `name` and as many of `addresses` as fit, in their order.
- * @throws TfchainError `too_large` when addresses were given and not even the first fits
+ * @throws TfchainError `bad_name` for a name TFChain would refuse; `too_large` when addresses
+ * were given and not even the first fits
  */
 export function encodeRelay(name: string, addresses: readonly string[]): string {
+  if (!TFCHAIN_NAME_RULE.test(name))
+    throw new TfchainError(
+      'bad_name',
+      `TFChain names are 3-64 lowercase letters, digits, '-' or '_': ${JSON.stringify(name)} is not one`,
+    );
   let out = `${VERSION}.${name}`;
   for (const address of addresses) {
     let ma = multiaddr(address);

@@ -28,10 +28,15 @@ test('addresses past the relay length are left out; none fitting is an error; fo
   assert.ok(relay.length <= MAX_RELAY_LENGTH);
   assert.ok(decodeRelay(relay, id.signingPublicKey)!.addresses.length >= 3);
   assert.throws(
-    () => encodeRelay('a'.repeat(190), ['/ip6/2001:db8::1/tcp/4000']),
+    () => encodeRelay(`${'a'.repeat(64)}`, Array(1).fill(`/dns6/${'x'.repeat(200)}.example/tcp/4000`)),
     (e: TfchainError) => e.code === 'too_large',
   );
   assert.equal(decodeRelay('relay.grid.tf', id.signingPublicKey), null);
+  for (const bad of ['al.ice', 'Alice', 'al', 'a b'])
+    assert.throws(
+      () => encodeRelay(bad, []),
+      (e: TfchainError) => e.code === 'bad_name',
+    );
 });
 
 test('only tfchain+ws(s) URLs select the backend', () => {
