@@ -226,6 +226,21 @@ export class TfchainPhonebook {
     return this.node(stored.data[0].toJSON());
   }
 
+  /**
+   * A node's heartbeat on TFChain: `reportUptime(seconds since boot)`, signed by the node's twin;
+   * resolves with the node id the chain recorded it for (its `NodeUptimeReported` event).
+   */
+  async reportUptime(identity: TwinIdentity, uptimeSeconds: number): Promise<number> {
+    const account = accountOf(this.chain.polkadot, identity);
+    const tx = this.api.tx.tfgridModule.reportUptime(Math.floor(uptimeSeconds));
+    const { events } = await this.chain.submit(tx, account);
+    const reported = events.find(
+      (e: Dyn) => e.section === 'tfgridModule' && e.method === 'NodeUptimeReported',
+    );
+    if (!reported) throw new TfchainError('chain_refused', 'TFChain recorded no uptime for this node');
+    return Number(reported.data[0].toString());
+  }
+
   private contractRecord(c: Dyn): ContractRecord | null {
     const nc = c?.contractType?.nodeContract;
     if (!nc) return null;

@@ -94,8 +94,10 @@ describe('TFChain backend (runtime 144 under chopsticks)', { skip }, () => {
     await pb.publish(owner, []);
     const farm = await pb.createFarm(owner, 'farm_one');
     const nodes = [];
+    const nodeIds: TwinIdentity[] = [];
     for (const [i, city] of ['Ghent', 'Cairo', 'Lima'].entries()) {
       const n = await funded(`node-${i}`);
+      nodeIds.push(n);
       await pb.publish(n, []);
       nodes.push(
         await pb.createNode(
@@ -121,6 +123,12 @@ describe('TFChain backend (runtime 144 under chopsticks)', { skip }, () => {
       ],
     );
     assert.equal(listed[0]!.capacity.storage, 512 * 2 ** 30);
+    // A node's heartbeat is TFChain's uptime report, signed by the node's own twin.
+    assert.equal(await pb.reportUptime(nodeIds[1]!, 3600), nodes[1]!.id);
+    await assert.rejects(
+      pb.reportUptime(owner, 60),
+      (e: TfchainError) => e.code === 'not_found' || e.code === 'chain_refused',
+    );
   });
 
   test('a node contract carries the deployment hash; update, cancel, and the events a node follows', async () => {
