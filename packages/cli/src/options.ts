@@ -28,7 +28,12 @@ export function homeOption(cmd: Command, what = "this twin's home directory"): C
   return cmd.requiredOption('--home <dir>', what);
 }
 export function phonebookOption(cmd: Command): Command {
-  return cmd.option('--phonebook <url>', 'phonebook URL (env TWIN_PHONEBOOK)', url, phonebookDefault());
+  return cmd.option(
+    '--phonebook <url>',
+    'phonebook URL, or tfchain+ws://HOST:PORT for TFChain (env TWIN_PHONEBOOK)',
+    phonebookUrl,
+    phonebookDefault(),
+  );
 }
 export function passphraseOption(cmd: Command, what = 'keystore passphrase'): Command {
   return cmd.option('--passphrase-file <file>', `${what} (or env TWIN_PASSPHRASE)`);
@@ -142,6 +147,14 @@ export const url = (v: string): string => {
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
     throw new InvalidArgumentError('expected an http:// or https:// URL');
   return v.replace(/\/+$/, '');
+};
+
+/** A phonebook: an http(s) URL, or a TFChain node as tfchain+ws://HOST:PORT (or tfchain+wss://). */
+export const phonebookUrl = (v: string): string => {
+  if (/^tfchain\+wss?:\/\/[^\s/?#]+\/?$/.test(v)) return v.replace(/\/+$/, '');
+  if (v.startsWith('tfchain+'))
+    throw new InvalidArgumentError('expected tfchain+ws://HOST:PORT or tfchain+wss://HOST');
+  return url(v);
 };
 
 /** A repeatable option's collector. */

@@ -20,6 +20,7 @@ import {
   url,
 } from '../options.ts';
 import { stopOnSignals } from '../signals.ts';
+import { tfchainLookup, tfchainRegister } from '../tfchain.ts';
 
 function show(t: TwinRecord): string {
   return [
@@ -104,6 +105,10 @@ export function phonebookCommand(): Command {
       .option('--relay <multiaddr...>', 'relays to publish (default: keep the published ones)'),
   ).action(async (o: Common & { address?: string[]; relay?: string[] }) => {
     const identity = loadIdentity(o.home, passphrase(o.passphraseFile));
+    if (o.phonebook.startsWith('tfchain+')) {
+      const record = await tfchainRegister(o.phonebook, identity, o.address);
+      return print(o, record, () => show(record));
+    }
     const client = new PhonebookClient({ url: o.phonebook });
     // Without --address (or --relay), publish() keeps what is published: registering again must
     // not wipe the addresses other twins reach this one at (a running twin keeps them current).
@@ -140,7 +145,9 @@ export function lookupCommand(): Command {
   )
     .option('--server-key <key>', 'pin the phonebook server key (base64): verify its signed checkpoint')
     .action(async (ref: string, o: { phonebook: string; serverKey?: string; json?: boolean }) => {
-      const record = await new PhonebookClient({ url: o.phonebook, serverKey: o.serverKey }).twin(ref);
+      const record = o.phonebook.startsWith('tfchain+')
+        ? await tfchainLookup(o.phonebook, ref)
+        : await new PhonebookClient({ url: o.phonebook, serverKey: o.serverKey }).twin(ref);
       print(o, record, () => show(record));
     });
 }
