@@ -23,6 +23,14 @@ export const CHROMIUM_ARGS = [
 export const WEB = new URL('..', import.meta.url).pathname;
 export const ARTIFACTS = join(WEB, 'test-artifacts');
 const TWIN = new URL('../../cli/bin/twin.js', import.meta.url).pathname;
+/**
+ * The environment of the twins: run from the sources (like the tests themselves) when this
+ * process resolves the workspace packages to their sources, else from their build.
+ */
+const SOURCE = import.meta.resolve('@twin/cli').endsWith('.ts');
+const ENV = SOURCE
+  ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim() }
+  : process.env;
 /** How long `twin demo` may take to bring up its three twins on a loaded machine. */
 const DEMO_TIMEOUT_MS = 240_000;
 
@@ -82,7 +90,7 @@ export class Demo {
           '--zdb-port',
           String(base + 20),
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+        { stdio: ['ignore', 'pipe', 'pipe'], env: ENV },
       );
       const demo = new Demo(child, dir);
       let out = '';
@@ -169,7 +177,7 @@ export class Demo {
   async startTwin(name: string): Promise<void> {
     const t = this.get(name);
     const [node, ...args] = t.command;
-    const child = spawn(node!, args, { stdio: 'ignore' });
+    const child = spawn(node!, args, { stdio: 'ignore', env: ENV });
     this.restarted.set(name, child);
     for (let i = 0; i < 2400; i++) {
       if (await answers(t.url)) return;
