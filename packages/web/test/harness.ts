@@ -201,12 +201,7 @@ export class Demo {
   }
 
   async stop(): Promise<void> {
-    for (const c of this.restarted.values()) c.kill('SIGTERM');
-    await Promise.all(
-      [...this.restarted.values()].map(
-        (c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))),
-      ),
-    );
+    await Promise.all([...this.restarted.keys()].map((name) => this.stopTwin(name).catch(() => {})));
     if (this.child.exitCode === null) {
       const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
       this.child.kill('SIGINT');
