@@ -24,7 +24,8 @@ const COMMANDS: Entry[] = [
   },
   {
     name: 'demo',
-    description: 'run a local demo of every built component on embedded defaults',
+    description:
+      'run alice, bob and carol: three real twins with their web apps, a phonebook and QSS backends',
     load: async () => (await import('./commands/demo.ts')).demoCommand(),
   },
   {

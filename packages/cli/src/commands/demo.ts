@@ -24,12 +24,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { initIdentity, loadIdentity } from '@twin/identity';
 import { PhonebookClient, type RunningPhonebook, startPhonebook } from '@twin/phonebook';
 import { callApi } from '@twin/twin/client';
 import { ZdbClient, ZdbServer } from '@twin/zdb';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { CliError } from '../errors.ts';
 import { port } from '../options.ts';
 import { stopOnSignals } from '../signals.ts';
@@ -103,43 +103,56 @@ async function checkPort(p: number, what: string, flag: string): Promise<void> {
   });
 }
 
-/** The demo folder's state: read, or created on the first run. --fresh empties a demo folder first. */
-function prepareDir(dir: string, o: Options, zdbPortGiven: boolean): DemoState {
+/** The pid of this twin's process when one still runs on its port (a demo that was killed leaves it). */
+function earlierTwin(t: Twin): number | undefined {
+  try {
+    const api = JSON.parse(readFileSync(join(t.home, 'api.json'), 'utf8')) as {
+      port?: unknown;
+      pid?: unknown;
+    };
+    if (api.port !== t.port || typeof api.pid !== 'number' || !Number.isInteger(api.pid) || api.pid <= 1)
+      return undefined;
+    process.kill(api.pid, 0);
+    return api.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The demo folder's state, checked before anything is changed: undefined when the demo starts
+ * empty (a new folder, or --fresh on a demo folder). Only a folder the demo made (it holds
+ * STATE_FILE) or an empty one is ever used, and --fresh empties only a demo folder.
+ */
+function readState(dir: string, o: Options, zdbPortGiven: boolean): DemoState | undefined {
   const stateFile = join(dir, STATE_FILE);
-  if (o.fresh && existsSync(dir)) {
-    // Only a folder the demo made (or an empty one) is ever deleted.
-    if (!existsSync(stateFile) && readdirSync(dir).length > 0)
-      throw new CliError(
-        'not_demo_dir',
-        `${dir} is not a demo folder (no ${STATE_FILE}): --fresh will not empty it`,
-      );
-    rmSync(dir, { recursive: true, force: true });
-  }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const used = existsSync(dir) && readdirSync(dir).length > 0;
+  if (used && !existsSync(stateFile))
+    throw new CliError(
+      'not_demo_dir',
+      `${dir} is not empty and is not a demo folder (no ${STATE_FILE}): choose another with --dir`,
+    );
+  if (!used || o.fresh) return undefined;
   let state: DemoState;
-  if (existsSync(stateFile)) {
-    try {
-      state = JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState;
-    } catch {
-      throw new CliError(
-        'not_demo_dir',
-        `${stateFile} is not valid JSON: fix it, or start over with --fresh`,
-      );
-    }
-    if (state.version !== 1 || typeof state.admin !== 'string' || !Number.isInteger(state.zdbPort))
-      throw new CliError('not_demo_dir', `${stateFile} is not a demo state file: start over with --fresh`);
-    // QSS objects name their backends by address: the backends keep the ports they were created with.
-    if (!zdbPortGiven) o.zdbPort = state.zdbPort;
-  } else {
-    if (readdirSync(dir).length > 0)
-      throw new CliError(
-        'not_demo_dir',
-        `${dir} is not empty and is not a demo folder: choose another with --dir`,
-      );
-    state = { version: 1, admin: randomBytes(16).toString('hex'), zdbPort: o.zdbPort };
+  try {
+    state = JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState;
+  } catch {
+    throw new CliError('not_demo_dir', `${stateFile} is not valid JSON: start over with --fresh`);
   }
+  if (state.version !== 1 || typeof state.admin !== 'string' || !Number.isInteger(state.zdbPort))
+    throw new CliError('not_demo_dir', `${stateFile} is not a demo state file: start over with --fresh`);
+  // QSS objects name their backends by address: the backends keep the ports they were created with.
+  if (!zdbPortGiven) o.zdbPort = state.zdbPort;
+  return state;
+}
+
+/** Empties the folder for --fresh, then writes the state (a new one on the first run). */
+function writeState(dir: string, o: Options, existing: DemoState | undefined): DemoState {
+  if (o.fresh) rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const state = existing ?? { version: 1, admin: randomBytes(16).toString('hex'), zdbPort: o.zdbPort };
   state.zdbPort = o.zdbPort;
-  writeFileSync(stateFile, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  writeFileSync(join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   return state;
 }
 
@@ -198,7 +211,9 @@ function startTwin(
 ): Promise<number> {
   // Its own process group: the terminal's Ctrl-C reaches the demo only, which stops the twins itself
   // (a second signal would end a twin in the middle of stopping).
-  const child = spawn(process.execPath, t.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // The keystores have no passphrase: a TWIN_PASSPHRASE meant for another twin must not reach them.
+  const { TWIN_PASSPHRASE: _, ...env } = process.env;
+  const child = spawn(process.execPath, t.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
   t.child = child;
   const log = createWriteStream(join(t.home, 'twin.log'), { flags: 'a', mode: 0o600 });
   child.stderr!.pipe(log);
@@ -221,6 +236,7 @@ function startTwin(
         );
     }, TWIN_START_TIMEOUT_MS);
     child.stdout!.on('data', (d: Buffer) => {
+      if (up) return; // what it prints later is its own business (its log is on stderr)
       out += d.toString();
       const m = /API on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
       if (m && !up) {
@@ -259,6 +275,15 @@ function stopTwin(t: Twin): Promise<void> {
   });
 }
 
+/** A port that is the first of `n` consecutive ones (0, "any port", cannot be: the others follow it). */
+const firstOf =
+  (n: number) =>
+  (v: string): number => {
+    const p = port(v);
+    if (p < 1 || p + n - 1 > 65535) throw new InvalidArgumentError(`expected a port from 1 to ${65536 - n}`);
+    return p;
+  };
+
 export function demoCommand(): Command {
   const cmd = new Command('demo')
     .description(
@@ -274,14 +299,14 @@ export function demoCommand(): Command {
     .option(
       '--api-port <port>',
       "alice's web app and API port; bob's and carol's follow it",
-      port,
+      firstOf(DEMO_TWINS.length),
       DEFAULTS.apiPort,
     )
-    .option('--phonebook-port <port>', "the phonebook's port", port, DEFAULTS.phonebookPort)
+    .option('--phonebook-port <port>', "the phonebook's port", firstOf(1), DEFAULTS.phonebookPort)
     .option(
       '--zdb-port <port>',
       `the first of the ${GROUPS.length * BACKENDS_PER_GROUP + META_BACKENDS} QSS 0-db backends' ports (kept from the first run)`,
-      port,
+      firstOf(GROUPS.length * BACKENDS_PER_GROUP + META_BACKENDS),
       DEFAULTS.zdbPort,
     );
   return cmd.action(async (o: Options) => {
@@ -292,7 +317,7 @@ export function demoCommand(): Command {
 async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
   const t0 = performance.now();
   const dir = resolve(o.dir);
-  const state = prepareDir(dir, o, zdbPortGiven);
+  const existing = readState(dir, o, zdbPortGiven);
   const all = backends(o.zdbPort);
   const bin = process.argv[1]!;
   const twins: Twin[] = DEMO_TWINS.map((name, i) => ({
@@ -303,7 +328,16 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
   }));
   await checkPort(o.phonebookPort, 'the phonebook', '--phonebook-port');
   for (const b of all) await checkPort(b.port, `QSS backend ${b.name}`, '--zdb-port');
-  for (const t of twins) await checkPort(t.port, `${t.name}'s web app`, '--api-port');
+  for (const t of twins)
+    await checkPort(t.port, `${t.name}'s web app`, '--api-port').catch((e) => {
+      const earlier = earlierTwin(t);
+      if (!earlier) throw e;
+      throw new CliError(
+        'port_in_use',
+        `port ${t.port} is in use by ${t.name}'s twin from an earlier demo (pid ${earlier}): stop it with \`kill ${earlier}\`, or choose another port with --api-port <port>`,
+      );
+    });
+  const state = writeState(dir, o, existing);
 
   const zdbs: ZdbServer[] = [];
   let phonebook: RunningPhonebook | undefined;
@@ -320,6 +354,8 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
     await stopAll();
     progress(`demo stopped; data kept in ${dir}`);
   });
+  // A closed terminal stops the demo like Ctrl-C (the twins, in their own process groups, get no SIGHUP).
+  process.once('SIGHUP', () => process.kill(process.pid, 'SIGTERM'));
   // Whatever ends this process, no twin is left behind.
   process.once('exit', () => {
     for (const t of twins) if (t.child && t.child.exitCode === null) t.child.kill('SIGKILL');
@@ -383,6 +419,13 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
     };
     await Promise.all(twins.map(async (t) => startTwin(t, onExit)));
     const seconds = ((performance.now() - t0) / 1000).toFixed(1);
+    const page = await fetch(`http://127.0.0.1:${twins[0]!.port}/`, { method: 'HEAD' }).catch(
+      () => undefined,
+    );
+    if (page?.status === 503)
+      progress(
+        '  the web app is not built: the links open a page that says so (build it: npm run build --workspace @twin/web)',
+      );
     for (const t of twins) {
       const link = await callApi<{ url: string }>(t.home, 'POST', '/api/session/link');
       const me = await callApi<{ twin: number; name: string }>(t.home, 'GET', '/api/me');
@@ -406,7 +449,7 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
         `Digital Twin demo: alice, bob and carol are up (${seconds} s). Open a link to sign in as that twin.`,
       );
       console.log(
-        '  Each link signs in once, within 10 minutes; another one: npx twin signin-link --home <home>',
+        `  Each link signs in once, within 10 minutes; another one: npx twin signin-link --home ${shown(twins[0]!.home)}`,
       );
       console.log(`  Data in ${dir} (kept; --fresh starts empty). Ctrl-C stops everything.`);
     } else progress(`  all twins up in ${seconds} s`);
@@ -414,6 +457,12 @@ async function runDemo(o: Options, zdbPortGiven: boolean): Promise<void> {
     if (!stopping) await stopAll().catch(() => {});
     throw e;
   }
+}
+
+/** A path as the user would type it here: relative to the working directory when inside it. */
+function shown(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r && !r.startsWith('..') && !isAbsolute(r) ? r : path;
 }
 
 function restartCommand(t: Twin): string {

@@ -3,9 +3,11 @@
  * twin's user can read it), sent as `Authorization: Bearer <token>`; or a browser that logged in
  * with the keystore's passphrase and holds the session cookie (HttpOnly, SameSite=Strict). A
  * request that carries an Origin header other than the API's own is refused (no CORS at all).
+ * Live sessions are kept in `<home>/sessions.json` (0600) as SHA-256 digests of their ids, so a
+ * browser stays signed in across a restart of its twin, and the file gives nobody a cookie.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FILE_MODE } from '../home.ts';
 import { TOKEN_FILE } from './files.ts';
@@ -34,11 +36,43 @@ const same = (a: string, b: string) => {
   return x.length === y.length && timingSafeEqual(x, y);
 };
 
+/** A session id as it is kept (in memory and in the sessions file): its SHA-256, never the id itself. */
+const sessionKey = (id: string) => createHash('sha256').update(id, 'utf8').digest('base64url');
+
 export class Sessions {
+  /** sessionKey(id) → expiry (ms). */
   private readonly sessions = new Map<string, number>();
   private failures: number[] = [];
 
-  constructor(private readonly token: string) {}
+  /**
+   * `file` (optional): where the live sessions are kept across restarts of the twin, as digests
+   * (a browser stays signed in when its twin restarts; the file cannot be turned into a cookie).
+   */
+  constructor(
+    private readonly token: string,
+    private readonly file?: string,
+  ) {
+    if (!file || !existsSync(file)) return;
+    try {
+      const kept = JSON.parse(readFileSync(file, 'utf8')) as { sessions?: unknown };
+      const now = Date.now();
+      if (Array.isArray(kept.sessions))
+        for (const entry of kept.sessions.slice(-MAX_SESSIONS)) {
+          const [key, expires] = entry as [unknown, unknown];
+          if (typeof key === 'string' && typeof expires === 'number' && expires > now)
+            this.sessions.set(key, Math.min(expires, now + SESSION_TTL_MS));
+        }
+    } catch {
+      // an unreadable file: every browser signs in again, nothing else is lost
+    }
+  }
+
+  private save(): void {
+    if (!this.file) return;
+    const tmp = `${this.file}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify({ sessions: [...this.sessions] })}\n`, { mode: FILE_MODE });
+    renameSync(tmp, this.file);
+  }
 
   /** True for the token in a Bearer header, or a live session cookie. */
   allows(authorization: string | undefined, cookie: string | undefined): boolean {
@@ -46,10 +80,11 @@ export class Sessions {
     if (bearer && same(bearer, this.token)) return true;
     const session = cookieValue(cookie, SESSION_COOKIE);
     if (!session) return false;
-    const expires = this.sessions.get(session);
+    const key = sessionKey(session);
+    const expires = this.sessions.get(key);
     if (expires === undefined) return false;
     if (expires < Date.now()) {
-      this.sessions.delete(session);
+      this.sessions.delete(key);
       return false;
     }
     return true;
@@ -68,14 +103,17 @@ export class Sessions {
 
   open(): string {
     const id = randomBytes(32).toString('base64url');
-    this.sessions.set(id, Date.now() + SESSION_TTL_MS);
+    const now = Date.now();
+    for (const [key, expires] of this.sessions) if (expires < now) this.sessions.delete(key);
+    this.sessions.set(sessionKey(id), now + SESSION_TTL_MS);
     if (this.sessions.size > MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    this.save();
     return id;
   }
 
   close(cookie: string | undefined): void {
     const session = cookieValue(cookie, SESSION_COOKIE);
-    if (session) this.sessions.delete(session);
+    if (session && this.sessions.delete(sessionKey(session))) this.save();
   }
 }
 

@@ -4,3 +4,5 @@
 export const API_FILE = 'api.json';
 /** `<home>/api-token` (0600): the API's bearer token. */
 export const TOKEN_FILE = 'api-token';
+/** `<home>/sessions.json` (0600): the live browser sessions, as digests, kept across restarts. */
+export const SESSIONS_FILE = 'sessions.json';

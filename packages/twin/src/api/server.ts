@@ -17,7 +17,7 @@ import type { Experiences } from '../experiences/index.ts';
 import { FILE_MODE } from '../home.ts';
 import { apiToken, Sessions, sessionCookie } from './auth.ts';
 import { contentRoutes } from './content.ts';
-import { API_FILE } from './files.ts';
+import { API_FILE, SESSIONS_FILE } from './files.ts';
 import { openApi } from './openapi.ts';
 import { type Route, routes } from './routes.ts';
 import { SIGNIN_PATHS, serveSignin } from './signin.ts';
@@ -75,7 +75,7 @@ export async function startApi(o: {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }): Promise<ApiServer> {
   const { token, created } = apiToken(o.home);
-  const sessions = new Sessions(token);
+  const sessions = new Sessions(token, join(o.home, SESSIONS_FILE));
   const app: FastifyInstance = Fastify({ bodyLimit: API_BODY_LIMIT, logger: false });
   await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const table = [...routes(o.experiences), ...storageRoutes(o.storage ?? (() => ({})))];
