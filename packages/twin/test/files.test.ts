@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type RunningPhonebook, startPhonebook } from '@twin/phonebook';
+import sharp from 'sharp';
 import { events, startTwin, type TestTwin } from './api-helpers.ts';
 
 let root: string;
@@ -156,7 +157,11 @@ test('shares: read-only fetched with the same sha256 and resumed after cut conne
   const bytes = randomBytes(24 * 1024 * 1024 + 5);
   const sha = createHash('sha256').update(bytes).digest('hex');
   const file = (await upload(alice, `/${NAMES[2]}/big.bin`, bytes)).json.entry;
+  const bobSees = await events(bob);
   const shared = await alice.call('PUT', `/api/files/${file.id}/shares/bob`, { mode: 'read' });
+  await bobSees.until((l) =>
+    l.some((e) => e.type === 'file.shared' && e.id === file.id && e.owner === alice.id && e.mode === 'read'),
+  );
   assert.deepEqual(shared.json.entry.shares, [{ twin: bob.id, mode: 'read' }]);
   assert.equal(
     (await alice.call('PUT', `/api/files/${dir.json.entry.id}/shares/carol`, { mode: 'write' })).status,
@@ -252,8 +257,49 @@ test('shares: read-only fetched with the same sha256 and resumed after cut conne
     headers: { authorization: `Bearer ${alice.token}` },
   });
   assert.equal(revoke.status, 204);
+  await bobSees.until((l) =>
+    l.some((e) => e.type === 'file.unshared' && e.id === file.id && e.owner === alice.id),
+  );
+  bobSees.close();
   assert.equal((await bob.call('GET', `/api/shared/alice/${file.id}/content`)).json.code, 'denied');
   assert.deepEqual((await bob.call('GET', '/api/shared')).json.items, []);
+});
+
+test('a write into a read-write share whose connections are cut half-way resumes and lands whole', async () => {
+  const dir = (await alice.call('POST', '/api/folders', { path: '/drop-zone-resume' })).json.entry;
+  assert.equal((await alice.call('PUT', `/api/files/${dir.id}/shares/carol`, { mode: 'write' })).status, 200);
+  const bytes = randomBytes(24 * 1024 * 1024 + 9);
+  const ev = await events(alice);
+  const carolEv = await events(carol);
+  let cut = false;
+  const cutter = (async () => {
+    await ev.until((l) => l.some((e) => e.type === 'transfer.progress' && e.done > bytes.length / 2), 60_000);
+    cut = true;
+    for (const c of carol.daemon.host.getConnections())
+      await c.close().catch(() => c.abort(new Error('cut')));
+  })();
+  const wrote = await fetch(`${carol.base}/api/shared/alice/${dir.id}/content?name=resumed-upload.bin`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${carol.token}` },
+    body: bytes,
+  });
+  assert.equal(wrote.status, 200, await wrote.clone().text());
+  await cutter;
+  assert.ok(cut);
+  assert.ok(
+    carolEv.list.some((e) => e.type === 'transfer.resumed'),
+    'the upload resumed',
+  );
+  const resumedAt = carolEv.list.find((e) => e.type === 'transfer.resumed') as { chunk: number };
+  assert.ok(resumedAt.chunk >= 8, `resumed from chunk ${resumedAt.chunk}, not from the start`);
+  ev.close();
+  carolEv.close();
+  const entry = (await wrote.json()) as { entry: { id: string } };
+  const back = await download(alice, `/api/files/${entry.entry.id}/content`);
+  assert.equal(
+    createHash('sha256').update(back.body).digest('hex'),
+    createHash('sha256').update(bytes).digest('hex'),
+  );
 });
 
 test('chat attachments: the bytes stay with the sender; the receiver fetches them; others cannot', async () => {
@@ -268,6 +314,11 @@ test('chat attachments: the bytes stay with the sender; the receiver fetches the
   assert.deepEqual(sent.json.attachments, [
     { file: up.id, name: 'holiday-photo.png', size: pic.length, mime: 'image/png', thumbnail: false },
   ]);
+  assert.equal(
+    (await alice.call('GET', `/api/files/${up.id}/thumbnail`)).json.code,
+    'no_thumbnail',
+    'not an image',
+  );
   await ev.until((l) => l.some((e) => e.type === 'message' && e.id === sent.json.id));
   ev.close();
   const history = await bob.call('GET', '/api/chats/alice/messages');
@@ -294,6 +345,69 @@ test('chat attachments: the bytes stay with the sender; the receiver fetches the
   await new Promise((r) => setTimeout(r, 300));
   const after = await download(bob, `/api/chats/alice/attachments/${up.id}`);
   assert.equal(after.status, 404);
+});
+
+test('images get a thumbnail: shown to the owner and, for an attachment, fetched from the sender by the chat member only', async () => {
+  const png = await sharp({ create: { width: 1200, height: 800, channels: 3, background: '#3366aa' } })
+    .png()
+    .toBuffer();
+  const up = (await upload(alice, '/Chat attachments/real-photo.png', png, 'image/png')).json.entry;
+  assert.equal(up.thumbnail, true);
+  const own = await download(alice, `/api/files/${up.id}/thumbnail`);
+  assert.equal(own.status, 200);
+  assert.equal(own.headers.get('content-type'), 'image/webp');
+  const meta = await sharp(own.body).metadata();
+  assert.deepEqual([meta.format, meta.width, meta.height], ['webp', 256, 171]);
+  const sent = await alice.call('POST', '/api/chats/bob/messages', {
+    text: 'a real photo',
+    attachments: [{ file: up.id }],
+  });
+  assert.equal(sent.json.attachments[0].thumbnail, true);
+  for (let i = 0; i < 200; i++) {
+    const h = (await bob.call('GET', '/api/chats/alice/messages')).json.messages;
+    if (h.some((m: { id: string }) => m.id === sent.json.id)) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const theirs = await download(bob, `/api/chats/alice/attachments/${up.id}/thumbnail`);
+  assert.equal(theirs.status, 200);
+  assert.ok(theirs.body.equals(own.body));
+  assert.equal(
+    (await carol.call('GET', `/api/chats/alice/attachments/${up.id}/thumbnail`)).json.code,
+    'not_found',
+  );
+  // a file that is not a valid image despite its type: no thumbnail, stored all the same
+  const bad = (await upload(alice, '/broken.png', Buffer.from('not a png at all'), 'image/png')).json.entry;
+  assert.equal(bad.thumbnail, false);
+});
+
+test('group attachments: every current member fetches from the sender; a removed member no longer can', async () => {
+  const doc = randomBytes(300_000);
+  const file = (await upload(alice, '/Chat attachments/group-plan.txt', doc, 'text/plain')).json.entry;
+  const made = await alice.call('POST', '/api/groups', { name: 'trip', members: ['bob', 'carol'] });
+  assert.equal(made.status, 200, JSON.stringify(made.json));
+  const group = made.json.id;
+  for (const t of [bob, carol])
+    for (let i = 0; i < 200 && (await t.call('GET', '/api/groups')).json.groups.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+  const sent = await alice.call('POST', `/api/groups/${group}/messages`, {
+    attachments: [{ file: file.id }],
+  });
+  assert.equal(sent.status, 200, JSON.stringify(sent.json));
+  assert.equal(sent.json.text, '');
+  for (const t of [bob, carol]) {
+    for (let i = 0; i < 200; i++) {
+      const h = (await t.call('GET', `/api/groups/${group}/messages`)).json.messages;
+      if (h.some((m: { id: string }) => m.id === sent.json.id)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const got = await download(t, `/api/groups/${group}/attachments/alice/${file.id}`);
+    assert.equal(got.status, 200, t.name);
+    assert.ok(got.body.equals(doc), t.name);
+  }
+  assert.equal((await alice.call('DELETE', `/api/groups/${group}/members/carol`)).status, 200);
+  const refused = await carol.call('GET', `/api/groups/${group}/attachments/alice/${file.id}`);
+  assert.equal(refused.json.code, 'denied');
+  assert.ok((await download(bob, `/api/groups/${group}/attachments/alice/${file.id}`)).body.equals(doc));
 });
 
 test('posts: feed of own and contacts posts, likes, comments and replies, images, delete; not for non-contacts', async () => {
@@ -388,6 +502,11 @@ test('no file in the homes holds a file or folder name in the clear', async () =
         'renamed.bin',
         'hello from carol',
         'holiday-photo',
+        'resumed-upload',
+        'drop-zone-resume',
+        'real-photo',
+        'a real photo',
+        'group-plan',
         'look at this attachment text',
         'sunset-picture',
         'alice posts about the mountain trip',

@@ -3,7 +3,8 @@
  * once the missing backend is back.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -68,6 +69,48 @@ test("the twin's repair sweep completes a degraded write when the backend return
     assert.equal((await daemon.qss.stat('notes/today.txt')).absentShards, 0);
     assert.equal((await daemon.qss.check('notes/today.txt')).ok, true);
     assert.ok(logs.some((l) => l.msg === 'qss repair sweep' && l.fields?.rebuilt === 1));
+  } finally {
+    await daemon.stop();
+  }
+});
+
+test('with a QSS configuration, uploaded files go into QSS (one object per chunk) and read back whole and by range', async () => {
+  const home = join(root, 'bob');
+  initIdentity({ home, name: 'bob' });
+  const at = (s: ZdbServer) => `127.0.0.1:${s.port}/default`;
+  const config = buildConfig({
+    k: 4,
+    m: 2,
+    groups: [0, 2, 4].map((i) => [at(servers[i]!), at(servers[i + 1]!)]),
+    meta: [at(servers[6]!)],
+    blockSize: 256 * 1024,
+  });
+  writeFileSync(join(home, 'qss.json'), renderConfig(config), { mode: 0o600 });
+  const daemon = await startDaemon({ home, phonebook: pb.url, yggdrasil: 'off', api: { port: 0 } });
+  try {
+    const base = `http://127.0.0.1:${daemon.api!.port}`;
+    const auth = { authorization: `Bearer ${readFileSync(join(home, 'api-token'), 'utf8').trim()}` };
+    const bytes = randomBytes(2 * 1024 * 1024 + 77);
+    const up = await fetch(`${base}/api/files/content?path=/in-qss.bin`, {
+      method: 'PUT',
+      headers: { ...auth, 'content-type': 'application/octet-stream' },
+      body: bytes,
+    });
+    assert.equal(up.status, 200);
+    const { entry } = (await up.json()) as { entry: { id: string; size: number } };
+    assert.equal(entry.size, bytes.length);
+    const objects = await daemon.qss!.list('files/');
+    assert.equal(objects.length, 3, 'three 1 MiB chunks, three QSS objects');
+    const whole = await fetch(`${base}/api/files/${entry.id}/content`, { headers: auth });
+    assert.ok(Buffer.from(await whole.arrayBuffer()).equals(bytes));
+    const part = await fetch(`${base}/api/files/${entry.id}/content`, {
+      headers: { ...auth, range: 'bytes=1048000-1049000' },
+    });
+    assert.equal(part.status, 206);
+    assert.ok(Buffer.from(await part.arrayBuffer()).equals(bytes.subarray(1048000, 1049001)));
+    const del = await fetch(`${base}/api/files/${entry.id}`, { method: 'DELETE', headers: auth });
+    assert.equal(del.status, 204);
+    assert.equal((await daemon.qss!.list('files/')).length, 0, 'deleting the file deletes its QSS objects');
   } finally {
     await daemon.stop();
   }

@@ -100,7 +100,14 @@ export function filesCommand(): Command {
             },
           );
         } else {
-          const target = !path ? `/${name}` : path.endsWith('/') ? `${path}${name}` : path;
+          let target = !path ? `/${name}` : path.endsWith('/') ? `${path}${name}` : path;
+          // an existing folder: the file goes into it
+          if (
+            path &&
+            !path.endsWith('/') &&
+            (await entry(o.home, path).catch(() => undefined))?.kind === 'folder'
+          )
+            target = `${path}/${name}`;
           res = await streamApi(o.home, 'PUT', `/api/files/content?path=${q(target)}`, {
             body: createReadStream(file),
             headers: { 'content-type': 'application/octet-stream' },

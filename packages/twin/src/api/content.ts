@@ -92,10 +92,15 @@ export function contentRoutes(x: Experiences) {
       return sendBytes(reply, { name: c.name, mime: c.mime, size: c.size, range }, bytes);
     });
 
-    app.get('/api/files/:id/thumbnail', async (req) => {
+    const sendThumbnail = (reply: FastifyReply, webp: Buffer) =>
+      reply
+        .header('content-type', 'image/webp')
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'private, max-age=3600')
+        .send(webp);
+    app.get('/api/files/:id/thumbnail', async (req, reply) => {
       const { id } = parse(FileRef, req.params, 'path');
-      x.files.get(id);
-      throw new TwinError('no_thumbnail', 'thumbnails are not made by this twin');
+      return sendThumbnail(reply, await x.files.thumbnail(id));
     });
 
     app.delete('/api/files/:id', async (req, reply) => {
@@ -111,7 +116,8 @@ export function contentRoutes(x: Experiences) {
         'path',
       );
       const t = await twin(p.twin);
-      if (!x.files.unshare(p.id, t)) throw new TwinError('not_found', `${p.id} is not shared with twin ${t}`);
+      if (!(await x.transfers.unshare(p.id, t)))
+        throw new TwinError('not_found', `${p.id} is not shared with twin ${t}`);
       return reply.status(204).send();
     });
 
@@ -180,13 +186,25 @@ export function contentRoutes(x: Experiences) {
         throw new TwinError('not_found', `no message of twin ${owner} in this group carries ${p.file}`);
       return bytesOf(req, reply, owner, p.file);
     });
-    for (const url of [
-      '/api/chats/:twin/attachments/:file/thumbnail',
-      '/api/groups/:group/attachments/:owner/:file/thumbnail',
-    ])
-      app.get(url, async () => {
-        throw new TwinError('no_thumbnail', 'thumbnails are not made by this twin');
-      });
+    const thumbnailOf = async (reply: FastifyReply, owner: number, file: string) =>
+      sendThumbnail(
+        reply,
+        owner === x.self ? await x.files.thumbnail(file) : await x.transfers.thumbnail(owner, file),
+      );
+    app.get('/api/chats/:twin/attachments/:file/thumbnail', async (req, reply) => {
+      const p = parse(Attached, req.params, 'path');
+      const t = await twin(p.twin);
+      for (const author of [t, x.self])
+        if (x.chat.carries(String(t), author, p.file)) return thumbnailOf(reply, author, p.file);
+      throw new TwinError('not_found', `no message in this chat carries ${p.file}`);
+    });
+    app.get('/api/groups/:group/attachments/:owner/:file/thumbnail', async (req, reply) => {
+      const p = parse(GroupAttached, req.params, 'path');
+      const owner = p.owner === 'me' ? x.self : await twin(p.owner);
+      if (!x.chat.carries(`g:${p.group}`, owner, p.file))
+        throw new TwinError('not_found', `no message of twin ${owner} in this group carries ${p.file}`);
+      return thumbnailOf(reply, owner, p.file);
+    });
     app.get('/api/posts/:author/:id/images/:file', async (req, reply) => {
       const p = parse(
         z.strictObject({ author: z.string().min(1).max(64), id: FileRef.shape.id, file: FileRef.shape.id }),
@@ -285,7 +303,8 @@ export const CONTENT_PATHS: Record<string, Record<string, unknown>> = {
   },
   '/api/files/{id}/thumbnail': {
     get: {
-      summary: 'a thumbnail (not made yet by this twin: 404 no_thumbnail)',
+      summary:
+        'a WebP thumbnail (≤ 256 px) of an image (PNG, JPEG, WebP, GIF, AVIF ≤ 32 MiB); 404 no_thumbnail otherwise',
       tags: ['files'],
       parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
       responses: { 404: { description: 'no_thumbnail' } },

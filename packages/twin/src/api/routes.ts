@@ -60,7 +60,7 @@ export function routes(x: Experiences): Route[] {
     list.map(({ file }) => {
       const e = x.files.get(file);
       if (e.kind !== 'file') throw new TwinError('bad_request', `${file} is a folder: attach files`);
-      return { file, name: e.name, size: e.size, mime: e.mime };
+      return { file, name: e.name, size: e.size, mime: e.mime, thumbnail: e.thumbnail };
     });
   const author = async (ref: string) => (ref === 'me' || ref === String(x.self) ? x.self : await twin(ref));
   return [
@@ -406,8 +406,7 @@ export function routes(x: Experiences): Route[] {
       body: z.strictObject({ mode: z.enum(['read', 'write']) }),
       handler: async ({ params, body }) => {
         const t = await twin(params.twin);
-        if (!x.contacts.isContact(t)) throw new TwinError('not_contact', `twin ${t} is not a contact`);
-        return { entry: x.files.share(params.id, t, body.mode) };
+        return { entry: await x.transfers.share(params.id, t, body.mode) };
       },
     },
     {

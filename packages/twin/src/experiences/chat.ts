@@ -86,7 +86,10 @@ export const toMessage = (r: Row, vault: Vault): Message => ({
   reactions: JSON.parse(r.reactions) as Record<string, number[]>,
   attachments:
     r.attachments && r.deleted !== 1
-      ? (JSON.parse(vault.open(r.attachments)) as Attachment[]).map((a) => ({ ...a, thumbnail: false }))
+      ? (JSON.parse(vault.open(r.attachments)) as Attachment[]).map((a) => ({
+          ...a,
+          thumbnail: a.thumbnail === true,
+        }))
       : [],
 });
 

@@ -26,8 +26,9 @@ export type TwinEvent =
   | { type: 'receipt'; chat: string; id: string; state: 'delivered' | 'read' }
   | { type: 'typing'; chat: string; twin: number }
   | { type: 'group'; id: string; version: number }
-  | { type: 'file.shared'; id: string; twin: number; mode: 'read' | 'write' }
-  | { type: 'file.unshared'; id: string; twin: number }
+  /** On the owner's side `twin` is the grantee; on the grantee's, the owner (`owner` tells which). */
+  | { type: 'file.shared'; id: string; owner: number; twin: number; mode: 'read' | 'write' }
+  | { type: 'file.unshared'; id: string; owner: number; twin: number }
   | { type: 'transfer.progress'; id: string; done: number; total: number }
   | { type: 'transfer.resumed'; id: string; chunk: number; attempt: number }
   | { type: 'post.created'; author: number; id: string }

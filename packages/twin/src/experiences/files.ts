@@ -13,7 +13,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { extname } from 'node:path';
 import { TwinError } from '../errors.ts';
-import { type Blobs, FILE_CHUNK, rechunk, type StorageKind, WRITES_IN_FLIGHT } from './blobs.ts';
+import {
+  type BlobStore,
+  type Blobs,
+  FILE_CHUNK,
+  rechunk,
+  type StorageKind,
+  WRITES_IN_FLIGHT,
+} from './blobs.ts';
 import type { EventHub } from './events.ts';
 import type { ExperienceStore } from './store.ts';
 
@@ -23,6 +30,27 @@ export const MAX_NAME_BYTES = 255;
 export const MAX_DEPTH = 64;
 /** Entries a search returns at most. */
 export const MAX_SEARCH = 200;
+
+/** Images a thumbnail is made of, and the largest such image (bytes). */
+export const THUMBNAIL_TYPES = new Set(['image/png', 'image/jpeg', 'image/webp', 'image/gif', 'image/avif']);
+export const MAX_THUMBNAIL_SOURCE = 32 * 1024 * 1024;
+/** A thumbnail fits in this square (pixels); images of more pixels than this are not decoded. */
+export const THUMBNAIL_SIZE = 256;
+export const MAX_THUMBNAIL_PIXELS = 50_000_000;
+
+/** A WebP thumbnail of an image (sharp: libvips), or null when it is not one sharp can read. */
+async function thumbnail(image: Buffer): Promise<Buffer | null> {
+  try {
+    const { default: sharp } = await import('sharp');
+    return await sharp(image, { limitInputPixels: MAX_THUMBNAIL_PIXELS, animated: false })
+      .rotate()
+      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+      .webp({ quality: 70 })
+      .toBuffer();
+  } catch {
+    return null;
+  }
+}
 
 export type ShareMode = 'read' | 'write';
 export type FileKind = 'file' | 'folder';
@@ -37,6 +65,8 @@ export interface FileEntry {
   modified: number;
   shares: { twin: number; mode: ShareMode }[];
   path?: string;
+  /** A small WebP of an image is kept (`GET /api/files/:id/thumbnail`). */
+  thumbnail: boolean;
 }
 
 /** What is sealed in a row: everything that would say what the file is. */
@@ -47,6 +77,8 @@ interface Meta {
   sha256?: string;
   /** Concatenated SHA-256 of every chunk, base64. */
   hashes?: string;
+  /** A thumbnail is stored under `<blob>:thumb`. */
+  thumb?: boolean;
 }
 
 interface Row {
@@ -126,11 +158,79 @@ export function splitPath(path: string): string[] {
   return names.map(checkName);
 }
 
+/**
+ * A file's chunks being stored: each hashed and written (WRITES_IN_FLIGHT at once); the whole
+ * file's SHA-256 kept running. Nothing is visible until Files.commit(); abort() deletes the chunks.
+ */
+export class Upload {
+  readonly blob = randomBytes(12).toString('hex');
+  /** Bytes and chunks appended so far. */
+  size = 0;
+  index = 0;
+  /** An image small enough is kept whole meanwhile for its thumbnail. */
+  image: Buffer[] | null;
+  private readonly chunkHashes: Buffer[] = [];
+  private readonly whole = createHash('sha256');
+  private digest: string | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown;
+
+  constructor(
+    readonly store: BlobStore,
+    readonly mime: string,
+  ) {
+    this.image = THUMBNAIL_TYPES.has(mime) ? [] : null;
+  }
+
+  /** The SHA-256 of what was appended (hex); appending after it is asked for is refused. */
+  sha256(): string {
+    this.digest ??= this.whole.digest('hex');
+    return this.digest;
+  }
+
+  hashes(): string {
+    return Buffer.concat(this.chunkHashes).toString('base64');
+  }
+
+  /** Stores the next chunk (resolves once it is queued; a failed write throws here or at flush()). */
+  async append(chunk: Buffer): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.digest !== undefined) throw new TwinError('bad_request', 'the upload is complete');
+    this.whole.update(chunk);
+    if (this.image)
+      this.image = this.size + chunk.length <= MAX_THUMBNAIL_SOURCE ? [...this.image, chunk] : null;
+    this.chunkHashes.push(createHash('sha256').update(chunk).digest());
+    this.size += chunk.length;
+    const p: Promise<void> = this.store
+      .write(`${this.blob}:${this.index++}`, chunk)
+      .catch((e) => {
+        this.failure ??= e;
+      })
+      .finally(() => this.inFlight.delete(p));
+    this.inFlight.add(p);
+    if (this.inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits until every chunk appended is stored; throws the first write's failure. */
+  async flush(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /** Deletes every chunk written. */
+  async abort(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    for (let i = 0; i < this.index; i++) await this.store.delete(`${this.blob}:${i}`);
+  }
+}
+
 export class Files {
   constructor(
     private readonly store: ExperienceStore,
     private readonly blobs: Blobs,
     private readonly events: EventHub,
+    private readonly self: number,
   ) {
     store.db.exec(`
       CREATE TABLE IF NOT EXISTS files (
@@ -190,6 +290,7 @@ export class Files {
       created: r.created,
       modified: r.modified,
       shares,
+      thumbnail: m.thumb === true,
       ...(path !== undefined ? { path } : {}),
     };
   }
@@ -299,61 +400,52 @@ export class Files {
     name: string,
     source: AsyncIterable<Uint8Array>,
     mime: string,
-    onProgress?: (bytes: number) => void,
   ): Promise<FileEntry> {
     checkName(name);
-    const existing = this.child(parent, name);
-    if (existing?.kind === 'folder') throw new TwinError('exists', `"${name}" is a folder`);
-    const store = this.blobs.current();
-    const blob = randomBytes(12).toString('hex');
-    const whole = createHash('sha256');
-    const hashes: Buffer[] = [];
-    let size = 0;
-    let index = 0;
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
+    if (this.child(parent, name)?.kind === 'folder') throw new TwinError('exists', `"${name}" is a folder`);
+    const upload = this.begin(mime);
     try {
-      for await (const chunk of rechunk(source)) {
-        whole.update(chunk);
-        hashes.push(createHash('sha256').update(chunk).digest());
-        size += chunk.length;
-        const p: Promise<void> = store
-          .write(`${blob}:${index++}`, chunk)
-          .catch((e) => {
-            failure ??= e;
-          })
-          .finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        if (inFlight.size >= WRITES_IN_FLIGHT) await Promise.race(inFlight);
-        if (failure) throw failure;
-        onProgress?.(size);
-      }
-      await Promise.all(inFlight);
-      if (failure) throw failure;
+      for await (const chunk of rechunk(source)) await upload.append(chunk);
+      await upload.flush();
     } catch (e) {
-      await Promise.all(inFlight);
-      for (let i = 0; i < index; i++) await store.delete(`${blob}:${i}`);
+      await upload.abort();
       throw e;
     }
+    return this.commit(upload, parent, name);
+  }
+
+  /** A file being stored chunk by chunk (write(), or a write into a share that may resume). */
+  begin(mime: string): Upload {
+    return new Upload(this.blobs.current(), mime);
+  }
+
+  /** Makes a stored upload the file `name` in folder `parent` (replacing a file of that name). */
+  async commit(upload: Upload, parent: string, name: string): Promise<FileEntry> {
+    await upload.flush();
+    const now = this.child(parent, name);
+    if (now?.kind === 'folder') {
+      await upload.abort();
+      throw new TwinError('exists', `"${name}" is a folder`);
+    }
+    const thumb = upload.image ? await thumbnail(Buffer.concat(upload.image)) : null;
+    if (thumb) await upload.store.write(`${upload.blob}:thumb`, thumb);
     const meta: Meta = {
       name,
-      mime,
-      storage: store.kind,
-      sha256: whole.digest('hex'),
-      hashes: Buffer.concat(hashes).toString('base64'),
+      mime: upload.mime,
+      storage: upload.store.kind,
+      sha256: upload.sha256(),
+      hashes: upload.hashes(),
+      ...(thumb ? { thumb: true } : {}),
     };
-    const sealed = this.store.vault.seal(JSON.stringify(meta));
     let row: Row;
     // re-read: another upload of the same name may have finished meanwhile
-    const now = this.child(parent, name);
     if (now) {
-      if (now.kind === 'folder') throw new TwinError('exists', `"${name}" is a folder`);
       this.store
         .sql('UPDATE files SET meta = ?, size = ?, modified = ?, blob = ? WHERE id = ?')
-        .run(sealed, size, Date.now(), blob, now.id);
+        .run(this.store.vault.seal(JSON.stringify(meta)), upload.size, Date.now(), upload.blob, now.id);
       void this.dropBlob(now);
       row = this.mustRow(now.id);
-    } else row = this.insert(parent, name, 'file', meta, size, blob);
+    } else row = this.insert(parent, name, 'file', meta, upload.size, upload.blob);
     return this.entry(row);
   }
 
@@ -372,9 +464,18 @@ export class Files {
     try {
       const store = this.blobs.of(m.storage ?? 'zdb');
       for (let i = 0; i < chunks; i++) await store.delete(`${r.blob}:${i}`);
+      if (m.thumb) await store.delete(`${r.blob}:thumb`);
     } catch {
       // storage gone: nothing to free
     }
+  }
+
+  /** A file's thumbnail (WebP); TwinError `no_thumbnail` when it has none. */
+  async thumbnail(id: string): Promise<Buffer> {
+    const r = this.mustRow(id);
+    const m = this.meta(r);
+    if (!m.thumb || !r.blob) throw new TwinError('no_thumbnail', `${id} has no thumbnail (not an image)`);
+    return this.blobs.of(m.storage ?? 'zdb').read(`${r.blob}:thumb`);
   }
 
   /** A file's content description (for reading and transfers). */
@@ -481,14 +582,14 @@ export class Files {
       )
       .run(id, twin, mode, Date.now());
     const e = this.get(id);
-    this.events.publish({ type: 'file.shared', id, twin, mode });
+    this.events.publish({ type: 'file.shared', id, owner: this.self, twin, mode });
     return e;
   }
 
   unshare(id: string, twin: number): boolean {
     this.mustRow(id);
     const gone = this.store.sql('DELETE FROM shares WHERE file = ? AND twin = ?').run(id, twin).changes > 0;
-    if (gone) this.events.publish({ type: 'file.unshared', id, twin });
+    if (gone) this.events.publish({ type: 'file.unshared', id, owner: this.self, twin });
     return gone;
   }
 

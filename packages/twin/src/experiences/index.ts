@@ -63,6 +63,7 @@ export function openExperiences(o: {
     store,
     new Blobs(new ZdbBlobs(o.files, store.vault.filesKey), o.qss ?? (() => undefined)),
     events,
+    o.self,
   );
   const posts = new Posts(store, o.bus, contacts, files, events, sealer, o.self, o.name);
   /** A file attached to a message this twin sent in a chat `twin` is in (1:1, or a group it is a member of now). */

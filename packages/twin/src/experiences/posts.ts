@@ -37,6 +37,9 @@ export const MAX_COMMENT_TEXT = 2_000;
 export const MAX_POST_IMAGES = 10;
 /** Posts an author hands out per pull, newest first. */
 export const MAX_PULL = 100;
+/** Comments of each post a pull carries (the latest), and the bytes a pull answers at most. */
+export const MAX_PULL_COMMENTS = 200;
+export const PULL_BYTES = 2 * 1024 * 1024;
 /** Comments kept per post. */
 export const MAX_COMMENTS = 1_000;
 /** How long the feed waits for a contact's twin before showing its cached posts. */
@@ -119,7 +122,16 @@ export class Posts {
     this.bus.handle(POST_COMMANDS.list, (_payload, { from }) => {
       if (!this.contacts.isContact(from) || this.contacts.isBlocked(from))
         return encode({ ok: false, code: 'denied', message: 'posts are shown to contacts only' });
-      return encode({ ok: true, posts: this.own(from, undefined, MAX_PULL) });
+      // newest first, the latest comments of each, within PULL_BYTES (an envelope holds 4 MiB)
+      const posts: Post[] = [];
+      let bytes = 0;
+      for (const p of this.own(from, undefined, MAX_PULL)) {
+        const q = { ...p, comments: p.comments.slice(-MAX_PULL_COMMENTS) };
+        bytes += Buffer.byteLength(JSON.stringify(q));
+        if (bytes > PULL_BYTES) break;
+        posts.push(q);
+      }
+      return encode({ ok: true, posts });
     });
     this.bus.onMessage(POST_COMMANDS.like, (m) => {
       if (!this.fromContact(m)) return;

@@ -42,6 +42,8 @@ export const Attachment = z.strictObject({
   name: z.string().min(1).max(255),
   size: z.number().int().nonnegative(),
   mime: z.string().max(255),
+  /** The sender keeps a thumbnail of it (an image). */
+  thumbnail: z.boolean().optional(),
 });
 export type Attachment = z.infer<typeof Attachment>;
 const attachments = z.array(Attachment).max(MAX_ATTACHMENTS).optional();

@@ -16,14 +16,14 @@
  *
  * Frames inside a byte stream: JSON documents are `u32 length ‖ UTF-8 JSON`.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { NetworkError, type TwinBus, type TwinStream } from '@twin/network';
 import { z } from 'zod';
 import { TwinError, type TwinErrorCode } from '../errors.ts';
 import { FILE_CHUNK, rechunk } from './blobs.ts';
 import type { Contacts } from './contacts.ts';
 import type { EventHub } from './events.ts';
-import { checkName, type FileEntry, type Files, mimeOf, splitPath } from './files.ts';
+import { checkName, type FileEntry, type Files, mimeOf, splitPath, type Upload } from './files.ts';
 import { encode, parsePayload } from './protocol.ts';
 
 export const FILE_COMMANDS = {
@@ -31,7 +31,14 @@ export const FILE_COMMANDS = {
   list: 'files.list', // request: entries of a shared folder
   get: 'files.get', // byte stream: a file's bytes from a chunk on
   put: 'files.put', // byte stream: a file written into a read-write shared folder
+  thumbnail: 'files.thumbnail', // request: an image's thumbnail (small: it fits an envelope)
+  notice: 'files.notice', // one-way, owner to grantee: {id, mode | null} (a share made, changed or revoked)
 } as const;
+
+const Notice = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{24}$/),
+  mode: z.enum(['read', 'write']).nullable(),
+});
 
 /** Times a fetch reopens its stream after a broken connection. */
 export const MAX_RESUMES = 8;
@@ -44,11 +51,23 @@ export const MAX_STREAM_JSON = 64 * 1024;
 export const MAX_REMOTE_FILE = 1024 ** 4;
 /** How long an owner is given to answer `files.shared` and `files.list`. */
 export const FILES_REQUEST_TIMEOUT_MS = 5_000;
+/** How long a reader that has every byte waits for the owner's end of the stream. */
+export const END_WAIT_MS = 5_000;
+/** Entries one answer of `files.shared` or `files.list` carries at most (an envelope holds 4 MiB). */
+export const MAX_LISTED = 5_000;
+/** How long an owner keeps a broken-off upload for its writer to resume. */
+export const PARTIAL_UPLOAD_TTL_MS = 10 * 60_000;
+/** Uploads into this twin's shares held at once. */
+export const MAX_PARTIAL_UPLOADS = 64;
+/** Chunks a writer keeps to send again after a resume (the owner is never further behind). */
+export const RESEND_CHUNKS = 16;
 /** How often a transfer tells local clients its progress. */
 export const PROGRESS_EVERY_CHUNKS = 8;
 
 /** Codes an owner may answer with; anything else reads as `bad_reply`. */
 const REMOTE_CODES = new Set<TwinErrorCode>([
+  'no_thumbnail',
+  'bad_hash',
   'denied',
   'not_found',
   'bad_name',
@@ -74,15 +93,20 @@ const RemoteEntry = z.strictObject({
   created: z.number().int().nonnegative(),
   modified: z.number().int().nonnegative(),
   shares: z.array(z.strictObject({ twin: z.number().int(), mode: z.enum(['read', 'write']) })).max(0),
+  thumbnail: z.boolean(),
 });
 const SharedItem = RemoteEntry.extend({ mode: z.enum(['read', 'write']), sharedAt: z.number().int() });
 const SharedAnswer = z.union([
-  z.strictObject({ ok: z.literal(true), items: z.array(SharedItem).max(10_000) }),
+  z.strictObject({ ok: z.literal(true), items: z.array(SharedItem).max(MAX_LISTED) }),
   Failure,
 ]);
 const ListAsk = z.strictObject({ id: fileId, path: relPath });
 const ListAnswer = z.union([
-  z.strictObject({ ok: z.literal(true), entries: z.array(RemoteEntry).max(100_000) }),
+  z.strictObject({ ok: z.literal(true), entries: z.array(RemoteEntry).max(MAX_LISTED) }),
+  Failure,
+]);
+const ThumbnailAnswer = z.union([
+  z.strictObject({ ok: z.literal(true), webp: z.string().max(1024 * 1024) }),
   Failure,
 ]);
 const GetAsk = z.strictObject({ id: fileId, from: z.number().int().nonnegative() });
@@ -105,8 +129,33 @@ const PutAsk = z.strictObject({
   name: z.string().max(1024),
   size: z.number().int().nonnegative().max(MAX_REMOTE_FILE),
   mime: z.string().max(255),
+  /** The writer's id for this upload, and whether it resumes one broken off. */
+  upload: fileId,
+  resume: z.boolean(),
 });
-const PutAnswer = z.union([z.strictObject({ ok: z.literal(true), entry: RemoteEntry.optional() }), Failure]);
+/** After a written file's last chunk: the SHA-256 of the whole file. */
+const Trailer = z.strictObject({ sha256: z.string().regex(/^[0-9a-f]{64}$/) });
+const PutAnswer = z.union([
+  z.strictObject({
+    ok: z.literal(true),
+    /** On opening: the chunk to send next (0, or where a resumed upload stands). */
+    from: z.number().int().nonnegative().optional(),
+    entry: RemoteEntry.optional(),
+  }),
+  Failure,
+]);
+
+/** An upload into a share the owner holds while its writer may resume it. */
+interface Partial {
+  upload: Upload;
+  folder: string;
+  name: string;
+  size: number;
+  key: string;
+  expiry: NodeJS.Timeout | undefined;
+  /** The stream serving it now (a resumed one takes over from a broken one). */
+  serving: symbol;
+}
 
 const ok = (x: Record<string, unknown> = {}) => ({ ok: true as const, ...x });
 function failure(e: unknown): z.infer<typeof Failure> {
@@ -164,6 +213,8 @@ export async function writeJson(s: TwinStream, value: unknown): Promise<void> {
 }
 
 export class Transfers {
+  private readonly partials = new Map<string, Partial>();
+
   constructor(
     private readonly bus: TwinBus,
     private readonly files: Files,
@@ -182,7 +233,7 @@ export class Transfers {
   serve(): void {
     this.bus.handle(FILE_COMMANDS.shared, (_payload, { from }) => {
       if (this.contacts.isBlocked(from)) return encode(ok({ items: [] }));
-      return encode(ok({ items: this.files.sharedWith(from) }));
+      return encode(ok({ items: this.files.sharedWith(from).slice(0, MAX_LISTED) }));
     });
     this.bus.handle(FILE_COMMANDS.list, (payload, { from }) => {
       try {
@@ -190,10 +241,27 @@ export class Transfers {
         if (this.contacts.isBlocked(from) || this.files.access(from, ask.id) === null)
           throw new TwinError('denied', 'this is not shared with you');
         const folder = this.files.under(ask.id, ask.path === '' ? [] : splitPath(ask.path));
-        return encode(ok({ entries: this.files.listIn(folder).map(forPeer) }));
+        // an envelope holds 4 MiB: a larger folder is listed in part (folders first, then by name)
+        return encode(ok({ entries: this.files.listIn(folder).slice(0, MAX_LISTED).map(forPeer) }));
       } catch (e) {
         return encode(failure(e));
       }
+    });
+    this.bus.handle(FILE_COMMANDS.thumbnail, async (payload, { from }) => {
+      try {
+        const { id } = parsePayload(z.strictObject({ id: fileId }), payload);
+        if (!this.mayRead(from, id)) throw new TwinError('denied', 'this file is not shared with you');
+        return encode(ok({ webp: (await this.files.thumbnail(id)).toString('base64') }));
+      } catch (e) {
+        return encode(failure(e));
+      }
+    });
+    this.bus.onMessage(FILE_COMMANDS.notice, (m) => {
+      if (!this.contacts.isContact(m.from) || this.contacts.isBlocked(m.from)) return;
+      const n = parsePayload(Notice, m.payload);
+      if (n.mode)
+        this.events.publish({ type: 'file.shared', id: n.id, owner: m.from, twin: m.from, mode: n.mode });
+      else this.events.publish({ type: 'file.unshared', id: n.id, owner: m.from, twin: m.from });
     });
     this.bus.handleStream(FILE_COMMANDS.get, (s, { from }) => this.serveGet(s, from));
     this.bus.handleStream(FILE_COMMANDS.put, (s, { from }) => this.servePut(s, from));
@@ -232,35 +300,99 @@ export class Transfers {
   private async servePut(s: TwinStream, from: number): Promise<void> {
     const r = new StreamReader(s);
     let ask: z.infer<typeof PutAsk>;
-    let folder: string;
+    let partial: Partial;
     try {
       ask = await r.json(PutAsk);
       checkName(ask.name);
       if (!this.contacts.isContact(from) || this.files.access(from, ask.folder) !== 'write')
         throw new TwinError('denied', 'you may not write into this share');
-      folder = this.files.under(ask.folder, ask.path === '' ? [] : splitPath(ask.path));
+      const folder = this.files.under(ask.folder, ask.path === '' ? [] : splitPath(ask.path));
+      const key = `${from}:${ask.upload}`;
+      const known = this.partials.get(key);
+      if (ask.resume) {
+        if (!known || known.size !== ask.size || known.name !== ask.name || known.folder !== folder)
+          throw new TwinError('not_found', 'no such upload to resume (it expired, or it finished)');
+        partial = known;
+        await partial.upload.flush(); // what it reports as stored, is
+      } else {
+        if (known) throw new TwinError('exists', 'this upload is already under way');
+        if (this.partials.size >= MAX_PARTIAL_UPLOADS)
+          throw new TwinError('too_large', 'too many uploads at once');
+        partial = {
+          upload: this.files.begin(mimeOf(ask.name, ask.mime)),
+          folder,
+          name: ask.name,
+          size: ask.size,
+          key,
+          expiry: undefined,
+          serving: Symbol(),
+        };
+        this.partials.set(key, partial);
+      }
     } catch (e) {
       await writeJson(s, failure(e));
       return;
     }
-    await writeJson(s, ok());
-    const chunks = Math.ceil(ask.size / FILE_CHUNK);
-    const size = ask.size;
-    async function* verified(): AsyncGenerator<Buffer> {
-      for (let i = 0; i < chunks; i++) {
+    // a resumed stream takes over: the broken one, if its handler still runs, stops appending
+    const serving = Symbol();
+    partial.serving = serving;
+    clearTimeout(partial.expiry);
+    await writeJson(s, ok({ from: partial.upload.index }));
+    const chunks = Math.ceil(partial.size / FILE_CHUNK);
+    const u = partial.upload;
+    const transfer = `${from}:${ask.upload}`;
+    try {
+      for (let i = u.index; i < chunks; i++) {
         const hash = await r.exactly(32);
-        const data = await r.exactly(i === chunks - 1 ? size - i * FILE_CHUNK : FILE_CHUNK);
+        const data = await r.exactly(i === chunks - 1 ? partial.size - i * FILE_CHUNK : FILE_CHUNK);
+        if (partial.serving !== serving) return;
         if (!createHash('sha256').update(data).digest().equals(hash))
           throw new TwinError('bad_hash', `chunk ${i} does not match its hash`);
-        yield data;
+        await u.append(data);
+        if (u.index % PROGRESS_EVERY_CHUNKS === 0)
+          this.events.publish({ type: 'transfer.progress', id: transfer, done: u.size, total: partial.size });
       }
-    }
-    try {
-      const entry = await this.files.write(folder, ask.name, verified(), mimeOf(ask.name, ask.mime));
+      // the whole file against the writer's trailer, before anything becomes visible
+      const { sha256 } = await r.json(Trailer);
+      if (partial.serving !== serving) return;
+      if (sha256 !== u.sha256()) throw new TwinError('bad_hash', 'the file does not match its SHA-256');
+      this.partials.delete(partial.key);
+      const entry = await this.files.commit(u, partial.folder, partial.name);
+      this.events.publish({ type: 'transfer.progress', id: transfer, done: u.size, total: partial.size });
       await writeJson(s, ok({ entry: forPeer(entry) }));
     } catch (e) {
-      await writeJson(s, failure(e));
+      if (partial.serving !== serving) return;
+      if (e instanceof NetworkError || (e instanceof TwinError && e.code === 'bad_reply')) {
+        // the connection broke: what was verified is kept for a resume, for a while
+        partial.expiry = setTimeout(() => this.dropPartial(partial), PARTIAL_UPLOAD_TTL_MS);
+        partial.expiry.unref();
+        return;
+      }
+      await this.dropPartial(partial);
+      await writeJson(s, failure(e)).catch(() => {});
     }
+  }
+
+  private async dropPartial(p: Partial): Promise<void> {
+    if (this.partials.get(p.key) === p) this.partials.delete(p.key);
+    clearTimeout(p.expiry);
+    await p.upload.abort();
+  }
+
+  /** Shares an entry with a contact, which is told (a one-way notice: exactly once, even offline now). */
+  async share(id: string, twin: number, mode: 'read' | 'write'): Promise<FileEntry> {
+    if (!this.contacts.isContact(twin)) throw new TwinError('not_contact', `twin ${twin} is not a contact`);
+    const entry = this.files.share(id, twin, mode);
+    await this.bus.send(twin, FILE_COMMANDS.notice, encode({ id, mode }));
+    return entry;
+  }
+
+  /** Revokes a share; the contact is told. False when there was none. */
+  async unshare(id: string, twin: number): Promise<boolean> {
+    if (!this.files.unshare(id, twin)) return false;
+    if (this.contacts.isContact(twin))
+      await this.bus.send(twin, FILE_COMMANDS.notice, encode({ id, mode: null }));
+    return true;
   }
 
   /** `GET /api/shared`: what every contact shares with this twin (contacts that do not answer are listed apart). */
@@ -304,6 +436,23 @@ export class Transfers {
     const a = parsePayload(ListAnswer, reply);
     if (!a.ok) throw refused(owner, a);
     return a.entries;
+  }
+
+  /** Another twin's image's thumbnail (WebP), asked from its twin (ACL-checked there). */
+  async thumbnail(owner: number, id: string): Promise<Buffer> {
+    let reply: Buffer;
+    try {
+      reply = await this.bus.request(owner, FILE_COMMANDS.thumbnail, encode({ id }), {
+        timeoutMs: FILES_REQUEST_TIMEOUT_MS,
+      });
+    } catch (e) {
+      throw new TwinError('unreachable', `twin ${owner} could not be asked: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const a = parsePayload(ThumbnailAnswer, reply);
+    if (!a.ok) throw refused(owner, a);
+    return Buffer.from(a.webp, 'base64');
   }
 
   private async open(
@@ -359,6 +508,7 @@ export class Transfers {
       let next = first;
       let resumes = 0;
       let at = first * FILE_CHUNK;
+      let finished = false;
       try {
         while (next < file.chunks && at <= end) {
           let data: Buffer;
@@ -397,8 +547,16 @@ export class Transfers {
             });
           if (to > from) yield data.subarray(from, to);
         }
+        finished = true;
       } finally {
-        cur.s.abort();
+        // a complete transfer reads the owner's end; anything else (an error, a reader that
+        // stopped early) aborts the stream so the owner stops sending
+        const s = cur.s;
+        if (finished && next === file.chunks) {
+          const t = setTimeout(() => s.abort(), END_WAIT_MS);
+          await s.done().catch(() => {});
+          clearTimeout(t);
+        } else s.abort();
       }
     }
     return { file, start, end, bytes: bytes() };
@@ -435,6 +593,89 @@ export class Transfers {
   ): Promise<FileEntry> {
     checkName(name);
     if (path !== '') splitPath(path);
+    const upload = randomBytes(12).toString('hex');
+    const ask = { folder, path, name, size, mime, upload };
+    /** The last chunks sent, kept to send again after a resume. */
+    const kept: { index: number; data: Buffer }[] = [];
+    let cur = await this.openPut(owner, { ...ask, resume: false });
+    let resumes = 0;
+    const transfer = `${owner}:${upload}`;
+    const send = async (data: Buffer) => {
+      await cur.s.write(createHash('sha256').update(data).digest());
+      await cur.s.write(data);
+    };
+    /**
+     * Runs `step` (sending on `cur`); when the connection breaks, reopens the upload (the owner
+     * says which chunk it needs next), sends again the kept chunks from there, and runs `step`
+     * again (a chunk's step sees that the resend covered it).
+     */
+    const robust = async (step: () => Promise<void>) => {
+      let reopen = false;
+      for (;;) {
+        try {
+          if (reopen) {
+            cur = await this.openPut(owner, { ...ask, resume: true });
+            reopen = false;
+            const from = cur.from;
+            if (from < (kept[0]?.index ?? from))
+              throw new TwinError('changed', `twin ${owner} lost chunks this twin no longer holds`);
+            this.events.publish({ type: 'transfer.resumed', id: transfer, chunk: from, attempt: resumes });
+            for (const k of kept) if (k.index >= from) await send(k.data);
+          }
+          await step();
+          return;
+        } catch (e) {
+          const broken = e instanceof NetworkError || (e instanceof TwinError && e.code === 'unreachable');
+          if (!broken || resumes >= MAX_RESUMES) throw e;
+          cur.s.abort();
+          resumes++;
+          reopen = true;
+          await new Promise((r) =>
+            setTimeout(r, Math.min(RESUME_WAIT_MS * 2 ** (resumes - 1), RESUME_MAX_WAIT_MS)),
+          );
+        }
+      }
+    };
+    try {
+      let sent = 0;
+      let index = 0;
+      const whole = createHash('sha256');
+      for await (const chunk of rechunk(source)) {
+        sent += chunk.length;
+        whole.update(chunk);
+        if (sent > size)
+          throw new TwinError('bad_request', `the body is longer than its declared ${size} bytes`);
+        const i = index++;
+        kept.push({ index: i, data: chunk });
+        if (kept.length > RESEND_CHUNKS) kept.shift();
+        let first = true;
+        await robust(async () => {
+          if (!first) return; // a resume sent it again already
+          first = false;
+          await send(chunk);
+        });
+      }
+      if (sent !== size)
+        throw new TwinError('bad_request', `the body is ${sent} bytes, not the declared ${size}`);
+      const trailer = { sha256: whole.digest('hex') };
+      await robust(async () => {
+        await writeJson(cur.s, trailer);
+        await cur.s.end();
+      });
+      const done = await cur.r.json(PutAnswer);
+      if (!done.ok) throw refused(owner, done);
+      if (!done.entry) throw new TwinError('bad_reply', `twin ${owner} stored the file but did not say so`);
+      return done.entry;
+    } catch (e) {
+      cur.s.abort();
+      throw e instanceof NetworkError ? new TwinError('unreachable', e.message, { cause: e }) : e;
+    }
+  }
+
+  private async openPut(
+    owner: number,
+    ask: z.infer<typeof PutAsk>,
+  ): Promise<{ s: TwinStream; r: StreamReader; from: number }> {
     let s: TwinStream;
     try {
       s = await this.bus.openStream(owner, FILE_COMMANDS.put);
@@ -445,24 +686,10 @@ export class Transfers {
     }
     const r = new StreamReader(s);
     try {
-      await writeJson(s, { folder, path, name, size, mime });
+      await writeJson(s, ask);
       const go = await r.json(PutAnswer);
       if (!go.ok) throw refused(owner, go);
-      let sent = 0;
-      for await (const chunk of rechunk(source)) {
-        sent += chunk.length;
-        if (sent > size)
-          throw new TwinError('bad_request', `the body is longer than its declared ${size} bytes`);
-        await s.write(createHash('sha256').update(chunk).digest());
-        await s.write(chunk);
-      }
-      if (sent !== size)
-        throw new TwinError('bad_request', `the body is ${sent} bytes, not the declared ${size}`);
-      await s.end();
-      const done = await r.json(PutAnswer);
-      if (!done.ok) throw refused(owner, done);
-      if (!done.entry) throw new TwinError('bad_reply', `twin ${owner} stored the file but did not say so`);
-      return done.entry;
+      return { s, r, from: go.from ?? 0 };
     } catch (e) {
       s.abort();
       throw e instanceof NetworkError ? new TwinError('unreachable', e.message, { cause: e }) : e;
