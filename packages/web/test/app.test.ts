@@ -186,7 +186,7 @@ async function pairFlow(a: string, b: string, viewport: { width: number; height:
     await demo.startTwin(b);
   }
 
-  // Delivered; b signs in again (its sessions ended with its twin) and reads: read.
+  // Delivered; b opens the chat (through a fresh sign-in link, as after a restart of the browser) and reads: read.
   for (const text of offline)
     await until(async () => (await stateOf(pa, text)) === 'delivered', `${text} delivered`, 120_000);
   await check(pa, `${tag}-conversation-delivered`);
