@@ -23,6 +23,18 @@ export const CHROMIUM_ARGS = [
 export const WEB = new URL('..', import.meta.url).pathname;
 export const ARTIFACTS = join(WEB, 'test-artifacts');
 const TWIN = new URL('../../cli/bin/twin.js', import.meta.url).pathname;
+/**
+ * The environment of the twins: run from the sources (like the tests themselves) when this
+ * process resolves the workspace packages to their sources, else from their build.
+ */
+const SOURCE = import.meta.resolve('@twin/cli').endsWith('.ts');
+const ENV = SOURCE
+  ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=source`.trim() }
+  : process.env;
+/** How long one API call of a test may take. */
+const API_TIMEOUT_MS = 60_000;
+/** How long a stopped twin may take to exit before it is killed. */
+const STOP_GRACE_MS = 20_000;
 /** How long `twin demo` may take to bring up its three twins on a loaded machine. */
 const DEMO_TIMEOUT_MS = 240_000;
 
@@ -82,7 +94,7 @@ export class Demo {
           '--zdb-port',
           String(base + 20),
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'] },
+        { stdio: ['ignore', 'pipe', 'pipe'], env: ENV },
       );
       const demo = new Demo(child, dir);
       let out = '';
@@ -132,6 +144,7 @@ export class Demo {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(API_TIMEOUT_MS),
     });
     const text = await res.text();
     return { status: res.status, json: (text ? JSON.parse(text) : undefined) as T };
@@ -148,18 +161,26 @@ export class Demo {
   async stopTwin(name: string): Promise<void> {
     const t = this.get(name);
     const mine = this.restarted.get(name);
-    if (mine) {
-      this.restarted.delete(name);
-      await new Promise<void>((r) => {
-        if (mine.exitCode !== null) return r();
-        mine.once('exit', () => r());
-        mine.kill('SIGTERM');
-      });
-    } else process.kill(t.pid, 'SIGTERM');
+    this.restarted.delete(name);
+    if (mine) mine.kill('SIGTERM');
+    else process.kill(t.pid, 'SIGTERM');
     // Gone means the process has exited, not just its API closed: a twin shutting down may still
-    // acknowledge bus messages for a moment after its API stopped answering.
-    for (let i = 0; i < 600; i++) {
-      if (!(await answers(t.url)) && (mine ? mine.exitCode !== null : !alive(t.pid))) return;
+    // acknowledge bus messages for a moment after its API stopped answering. A twin still shutting
+    // down after STOP_GRACE_MS (a loaded machine) is killed: for the other twins it is gone either way.
+    const gone = () => (mine ? mine.exitCode !== null || mine.signalCode !== null : !alive(t.pid));
+    const end = Date.now() + STOP_GRACE_MS;
+    while (Date.now() < end) {
+      if (gone()) return;
+      await sleep(50);
+    }
+    try {
+      if (mine) mine.kill('SIGKILL');
+      else process.kill(t.pid, 'SIGKILL');
+    } catch {
+      // exited meanwhile
+    }
+    for (let i = 0; i < 200; i++) {
+      if (gone()) return;
       await sleep(50);
     }
     throw new Error(`${name}'s twin did not stop`);
@@ -169,7 +190,7 @@ export class Demo {
   async startTwin(name: string): Promise<void> {
     const t = this.get(name);
     const [node, ...args] = t.command;
-    const child = spawn(node!, args, { stdio: 'ignore' });
+    const child = spawn(node!, args, { stdio: 'ignore', env: ENV });
     this.restarted.set(name, child);
     for (let i = 0; i < 2400; i++) {
       if (await answers(t.url)) return;
@@ -180,12 +201,7 @@ export class Demo {
   }
 
   async stop(): Promise<void> {
-    for (const c of this.restarted.values()) c.kill('SIGTERM');
-    await Promise.all(
-      [...this.restarted.values()].map(
-        (c) => new Promise<void>((r) => (c.exitCode !== null ? r() : c.once('exit', () => r()))),
-      ),
-    );
+    await Promise.all([...this.restarted.keys()].map((name) => this.stopTwin(name).catch(() => {})));
     if (this.child.exitCode === null) {
       const exited = new Promise<void>((r) => this.child.once('exit', () => r()));
       this.child.kill('SIGINT');
