@@ -14,6 +14,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { freePortRange } from '@twin/twin';
 import { TWIN, twin } from './helpers.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests read whatever JSON the demo and the API print
@@ -48,22 +49,7 @@ const listen = (port: number) =>
     s.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve(s));
   });
 
-/** The first of `n` consecutive free loopback ports (checked by listening on each). */
-async function freeRange(n: number): Promise<number> {
-  for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
-    const held: Server[] = [];
-    for (let i = 0; i < n; i++) {
-      const s = await listen(base + i);
-      if (!s) break;
-      held.push(s);
-    }
-    await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-    if (held.length === n) return base;
-  }
-}
-
-const ports = { api: await freeRange(3), phonebook: await freeRange(1), zdb: await freeRange(9) };
+const ports = { api: await freePortRange(3), phonebook: await freePortRange(1), zdb: await freePortRange(9) };
 const flags = [
   ...['--dir', dir, '--api-port', String(ports.api), '--phonebook-port', String(ports.phonebook)],
   ...['--zdb-port', String(ports.zdb)],

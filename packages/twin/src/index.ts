@@ -48,4 +48,4 @@ export {
   type TwinEvent,
 } from './experiences/index.ts';
 export { FILE_MODE, HOME_MODE, HomeLock, LOCK_FILE, prepareHome, TWIN_UMASK } from './home.ts';
-export { freePort, isYggdrasilAddress, yggdrasilAddresses } from './yggdrasil.ts';
+export { freePort, freePortRange, isYggdrasilAddress, yggdrasilAddresses } from './yggdrasil.ts';

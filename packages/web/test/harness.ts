@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePortRange } from '@twin/twin';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -77,7 +78,8 @@ export class Demo {
     const dir = join(tmpdir(), `twin-web-test-${process.pid}-${Date.now()}`);
     for (let attempt = 0; ; attempt++) {
       // Ports from a random base: the demo says which one is taken, then another base is tried.
-      const base = 20_000 + Math.floor(Math.random() * 400) * 100;
+      // below the ports the OS hands out for port 0, so no twin or 0-db can take one meanwhile
+      const base = await freePortRange(30);
       const child = spawn(
         process.execPath,
         [
