@@ -5,7 +5,8 @@
  *
  * Rules, in order:
  * 1. Only nodes whose status is `up` take anything new; a node that is `suspect` or `down` is
- *    rejected (its current workloads are replaced when it is down, see the reconciler).
+ *    rejected. What already runs moves only when its node is `down`: a `suspect` node (a few
+ *    missed heartbeats, maybe a blip) keeps its workloads, so a short outage causes no churn.
  * 2. Capacity: a node takes a workload only when its free capacity (total − reserved, as its
  *    last heartbeat says, − what this plan already put there) covers it. What already runs
  *    there stays without being counted twice.
@@ -110,11 +111,19 @@ export function plan(
     chosen.get(n.id)!.push(role);
   };
   const note = (n: NodeView, text: string) => notes.get(n.id)!.add(text);
+  /** A node whose workloads stay where they are: up, or suspect (a few missed heartbeats). */
   const alive = (id: number | null | undefined): NodeView | undefined => {
     const n = id == null ? undefined : byId.get(id);
-    return n && n.status === 'up' ? n : undefined;
+    return n && n.status !== 'down' ? n : undefined;
   };
-  for (const n of sorted) if (n.status !== 'up') note(n, `${n.status}: takes nothing new`);
+  for (const n of sorted)
+    if (n.status !== 'up')
+      note(
+        n,
+        n.status === 'down'
+          ? 'down: takes nothing new, its workloads move'
+          : 'suspect: takes nothing new, keeps what it has',
+      );
 
   // ---- the twin's host
   let twin: Placement | undefined;

@@ -175,3 +175,28 @@ test('a group whose farm has no room left moves to a farm no other group uses', 
   assert.equal(p.groups[1]!.farm, 4);
   assert.equal(p.groups[2]!.backends[0]!.node, 4);
 });
+
+test('a suspect node keeps what it runs (a blip moves nothing); only a down node loses it', () => {
+  const nodes = grid([3, 3, 3]);
+  const first = plan(desired, nodes);
+  const current = {
+    twin: first.twin!.node,
+    groups: first.groups.map((g) => g.backends.map((b) => b.node)),
+    meta: first.meta.map((m) => m.node),
+  };
+  const holder = current.groups[0]![0]!;
+  const suspect = plan(
+    desired,
+    nodes.map((n) => (n.id === holder ? { ...n, status: 'suspect' as const } : n)),
+    current,
+  );
+  assert.equal(suspect.groups[0]!.backends[0]!.node, holder);
+  assert.ok(suspect.groups[0]!.backends[0]!.kept);
+  assert.match(suspect.nodes.find((n) => n.node === holder)!.notes.join(), /keeps what it has/);
+  const down = plan(
+    desired,
+    nodes.map((n) => (n.id === holder ? { ...n, status: 'down' as const } : n)),
+    current,
+  );
+  assert.notEqual(down.groups[0]!.backends[0]!.node, holder);
+});
