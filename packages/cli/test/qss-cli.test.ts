@@ -25,8 +25,15 @@ after(() => {
 /** How long a zdb process may take to start: the machines that run the tests are often loaded. */
 const ZDB_START_MS = 120_000;
 
-async function startZdb(port: number, mode: 'seq' | 'user'): Promise<void> {
-  const dir = join(root, `zdb-${port}`);
+/** Each start gets a folder of its own: a port freed by a killed server may be handed out again
+ * before that server has let go of its folder's lock. */
+const folders = new Map<number, string>();
+let started = 0;
+
+/** Starts a zdb on `port`: in a new folder, or with `keep` in the one it had (a restart with its data). */
+async function startZdb(port: number, mode: 'seq' | 'user', keep = false): Promise<void> {
+  const dir = (keep && folders.get(port)) || join(root, `zdb-${++started}`);
+  folders.set(port, dir);
   const args = ['--mode', mode, '--data', join(dir, 'data'), '--index', join(dir, 'index')];
   zdbs.set(port, (await spawnZdb(args, { port, timeoutMs: ZDB_START_MS })).proc);
 }
@@ -141,7 +148,7 @@ test('a whole group lost: status says which backends, get still reads, check rep
 
 test('the group back with its data: repair has nothing to rebuild', async () => {
   // the group comes back (same data): repair has nothing to rebuild, the object is whole
-  await Promise.all(data[1]!.map((p) => startZdb(p, 'seq')));
+  await Promise.all(data[1]!.map((p) => startZdb(p, 'seq', true)));
   const repair = await twin('qss', 'repair', '--config', config, '--json');
   assert.equal(repair.code, 0, repair.stderr);
   assert.deepEqual(
@@ -307,7 +314,7 @@ test('two backends of a group wiped and restarted empty on the same ports: rebui
 async function wipe(ports: number[]): Promise<void> {
   for (const p of ports) {
     await stopZdb(p);
-    rmSync(join(root, `zdb-${p}`), { recursive: true, force: true });
+    rmSync(folders.get(p)!, { recursive: true, force: true });
   }
   await Promise.all(ports.map((p) => startZdb(p, 'seq')));
 }
