@@ -11,8 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { freePortRange } from '@twin/twin';
 import { spawnZdb, ZdbClient } from '@twin/zdb';
-import { freePort, TWIN, twin } from './helpers.ts';
+import { TWIN, twin } from './helpers.ts';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'twin-qss-cli-'));
@@ -44,8 +45,8 @@ const config = join(root, 'qss.json');
 
 before(async () => {
   data = [];
-  for (let g = 0; g < 3; g++) data.push([await freePort(), await freePort()]);
-  meta = [await freePort(), await freePort(), await freePort()];
+  for (let g = 0; g < 3; g++) data.push([await freePortRange(1), await freePortRange(1)]);
+  meta = [await freePortRange(1), await freePortRange(1), await freePortRange(1)];
   await Promise.all([...data.flat().map((p) => startZdb(p, 'seq')), ...meta.map((p) => startZdb(p, 'user'))]);
 });
 
@@ -248,8 +249,8 @@ async function entries(port: number): Promise<number> {
 /** 6 sequential backends in 3 groups and 3 metadata backends, fresh; configs `names` over them, each with its own key. */
 async function grid(...names: string[]): Promise<{ groups: number[][]; configs: string[] }> {
   const groups: number[][] = [];
-  for (let g = 0; g < 3; g++) groups.push([await freePort(), await freePort()]);
-  const metas = [await freePort(), await freePort(), await freePort()];
+  for (let g = 0; g < 3; g++) groups.push([await freePortRange(1), await freePortRange(1)]);
+  const metas = [await freePortRange(1), await freePortRange(1), await freePortRange(1)];
   await Promise.all([
     ...groups.flat().map((p) => startZdb(p, 'seq')),
     ...metas.map((p) => startZdb(p, 'user')),
